@@ -1,0 +1,3 @@
+//! Stub: being written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {}

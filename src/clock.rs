@@ -1,0 +1,193 @@
+//! Time, injected and scaled.
+//!
+//! Every timer in dcd (backstop poll, error backoff, fetch floor, ticker, still-waiting line,
+//! retry sleeps, HTTP timeouts) goes through [`Timings`], built once from `DCD_TIME_SCALE`,
+//! and every wait goes through a [`Clock`]. Production uses [`RealClock`]; unit tests use a
+//! fake clock that jumps straight to the next deadline, so a 30-minute loop runs in
+//! microseconds; end-to-end tests set `DCD_TIME_SCALE=0.01` so the real binary runs 100×
+//! faster.
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// Why a [`Clock::wait_poke`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// The deadline passed.
+    Deadline,
+    /// A poke arrived on the channel (it has been consumed).
+    Poke,
+}
+
+/// The loop's view of time. `now` is monotonic, measured from an arbitrary origin.
+pub trait Clock {
+    fn now(&self) -> Duration;
+    /// Sleeps until `until` (no-op if already past).
+    fn sleep_until(&self, until: Duration);
+    /// Waits until `until` or until a poke arrives on `pokes`, whichever comes first.
+    /// A disconnected channel behaves like one that never receives.
+    fn wait_poke(&self, pokes: &Receiver<()>, until: Duration) -> Wake;
+}
+
+/// Wall-clock time.
+pub struct RealClock {
+    origin: Instant,
+}
+
+impl RealClock {
+    pub fn new() -> RealClock {
+        RealClock {
+            origin: Instant::now(),
+        }
+    }
+}
+
+impl Default for RealClock {
+    fn default() -> Self {
+        RealClock::new()
+    }
+}
+
+impl Clock for RealClock {
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    fn sleep_until(&self, until: Duration) {
+        let now = self.now();
+        if until > now {
+            std::thread::sleep(until - now);
+        }
+    }
+
+    fn wait_poke(&self, pokes: &Receiver<()>, until: Duration) -> Wake {
+        loop {
+            let now = self.now();
+            if now >= until {
+                return Wake::Deadline;
+            }
+            match pokes.recv_timeout(until - now) {
+                Ok(()) => return Wake::Poke,
+                Err(RecvTimeoutError::Timeout) => return Wake::Deadline,
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.sleep_until(until);
+                    return Wake::Deadline;
+                }
+            }
+        }
+    }
+}
+
+/// Reads `DCD_TIME_SCALE`: a positive finite float, default 1. Garbage means 1.
+pub fn scale_from_env() -> f64 {
+    std::env::var("DCD_TIME_SCALE")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|f| f.is_finite() && *f > 0.0)
+        .unwrap_or(1.0)
+}
+
+/// Every timer dcd uses, already multiplied by the time scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timings {
+    pub scale: f64,
+    /// Backstop poll period for logged-in users (realtime pokes wake it early). Spec E.1.
+    pub backstop_bearer: Duration,
+    /// Poll period for API-key users (no realtime). Spec E.1.
+    pub backstop_api_key: Duration,
+    /// Error backoff: `base × n`, capped. Spec E.1.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Minimum time between the starts of two fetches (DESIGN.md).
+    pub fetch_floor: Duration,
+    /// How often the interactive frame is redrawn.
+    pub tick: Duration,
+    /// The longest a CI log stays silent while waiting (DESIGN.md).
+    pub still_waiting: Duration,
+    /// 404s this soon after the wait starts are "not created yet", hence retried.
+    pub not_found_grace: Duration,
+    /// `dcd status` one-shot retry sleep: `base × attempt`. Spec A.4.
+    pub status_retry_base: Duration,
+    /// HTTP: connect timeout and whole-request timeout for API calls.
+    pub http_connect: Duration,
+    pub http_request: Duration,
+}
+
+/// Consecutive failed polls before the loop gives up. Spec E.1.
+pub const MAX_SEQUENTIAL_FAILURES: u32 = 30;
+/// Attempts of the one-shot `dcd status` request. Spec A.4.
+pub const STATUS_ATTEMPTS: u32 = 5;
+
+impl Timings {
+    pub fn scaled(scale: f64) -> Timings {
+        let s = |secs: f64| Duration::from_secs_f64(secs * scale);
+        // HTTP timeouts scale too (so fault tests of slow servers stay fast) but never drop
+        // below what a loopback round trip needs.
+        let http = |secs: f64| Duration::from_secs_f64((secs * scale).max(0.25));
+        Timings {
+            scale,
+            backstop_bearer: s(60.0),
+            backstop_api_key: s(20.0),
+            backoff_base: s(10.0),
+            backoff_cap: s(30.0),
+            fetch_floor: s(1.0),
+            tick: s(1.0),
+            still_waiting: s(300.0),
+            not_found_grace: s(120.0),
+            status_retry_base: s(1.0),
+            http_connect: http(10.0),
+            http_request: http(30.0),
+        }
+    }
+
+    pub fn from_env() -> Timings {
+        Timings::scaled(scale_from_env())
+    }
+
+    /// The sleep after the `n`-th consecutive failure: `min(base × n, cap)`.
+    pub fn backoff(&self, n: u32) -> Duration {
+        (self.backoff_base * n.max(1)).min(self.backoff_cap)
+    }
+
+    /// A real duration as the user would have experienced it unscaled ("5m elapsed").
+    pub fn unscale(&self, d: Duration) -> Duration {
+        Duration::from_secs_f64(d.as_secs_f64() / self.scale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_ten_seconds_times_n_capped_at_thirty() {
+        let t = Timings::scaled(1.0);
+        let secs: Vec<u64> = (1..=5).map(|n| t.backoff(n).as_secs()).collect();
+        assert_eq!(secs, vec![10, 20, 30, 30, 30]);
+    }
+
+    #[test]
+    fn scale_multiplies_every_timer() {
+        let t = Timings::scaled(0.01);
+        assert_eq!(t.backstop_bearer, Duration::from_millis(600));
+        assert_eq!(t.backstop_api_key, Duration::from_millis(200));
+        assert_eq!(t.fetch_floor, Duration::from_millis(10));
+        assert_eq!(t.unscale(Duration::from_secs(3)), Duration::from_secs(300));
+        assert_eq!(t.http_request, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn real_clock_wait_returns_on_poke_or_deadline() {
+        let c = RealClock::new();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        tx.try_send(()).unwrap();
+        assert_eq!(c.wait_poke(&rx, c.now() + Duration::from_secs(5)), Wake::Poke);
+        let until = c.now() + Duration::from_millis(20);
+        assert_eq!(c.wait_poke(&rx, until), Wake::Deadline);
+        assert!(c.now() >= until);
+        drop(tx);
+        let until = c.now() + Duration::from_millis(20);
+        assert_eq!(c.wait_poke(&rx, until), Wake::Deadline);
+        assert!(c.now() >= until);
+    }
+}

@@ -1,0 +1,85 @@
+//! `--debug`: `[DEBUG]` lines on stderr, with every secret redacted.
+//!
+//! Secrets (API key, access and refresh tokens, signed URLs) are registered as soon as they
+//! are known; every debug line passes through [`redact`] before it is written, so a request
+//! header or a URL logged verbatim can never leak one. Redaction is by value, which also
+//! catches a secret echoed back by a server.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Turns debug output on (from `--debug`).
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Registers a value that must never be printed. Short values (< 6 chars) are ignored, so a
+/// test key like "x" cannot blank out every "x" in the output.
+pub fn add_secret(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() < 6 {
+        return;
+    }
+    let mut s = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    if !s.iter().any(|k| k == secret) {
+        s.push(secret.to_string());
+        // Longest first, so a secret that contains another is replaced whole.
+        s.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    }
+}
+
+/// Replaces every registered secret in `text` with `***`.
+pub fn redact(text: &str) -> String {
+    let s = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = text.to_string();
+    for k in s.iter() {
+        if out.contains(k.as_str()) {
+            out = out.replace(k.as_str(), "***");
+        }
+    }
+    out
+}
+
+/// Writes one `[DEBUG] ` line to stderr (redacted). Use the [`debug!`](crate::debug!) macro.
+pub fn write_line(msg: &str) {
+    let line = redact(msg);
+    let mut err = std::io::stderr().lock();
+    for l in line.lines() {
+        let _ = writeln!(err, "[DEBUG] {l}");
+    }
+}
+
+/// `debug!("fmt", args…)`: a `[DEBUG]` line on stderr when `--debug` is on. The arguments are
+/// not evaluated otherwise.
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => {
+        if $crate::debug::enabled() {
+            $crate::debug::write_line(&format!($($arg)*));
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_longest_first_and_short_ones_ignored() {
+        add_secret("abcdef123456");
+        add_secret("abcdef123456-longer");
+        add_secret("x");
+        assert_eq!(
+            redact("k=abcdef123456-longer and abcdef123456, x"),
+            "k=*** and ***, x"
+        );
+    }
+}
