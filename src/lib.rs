@@ -5,10 +5,14 @@
 //! (pure) and [`term`] (the terminal); the HTTP API is [`api`].
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod debug;
 pub mod exit;
+pub mod render;
+pub mod term;
+pub mod watch;
 
 pub fn main_entry() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS

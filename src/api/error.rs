@@ -1,3 +1,546 @@
-//! Stub: being written.
+//! Every way an API call can fail, as one enum.
+//!
+//! Callers decide retry or give up from the variant ([`ApiError::is_transient`],
+//! [`ApiError::never_reached_server`]); users see the `Display` text, which follows the TS
+//! CLI's wording (spec D.0), is one line (except 401/403), carries no secrets and no control
+//! characters from the server.
+
+use crate::clock::Timings;
+use serde_json::Value;
+use std::fmt;
+use std::time::Duration;
+
+/// Why a request did not get an HTTP response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetKind {
+    /// The host name did not resolve.
+    Dns,
+    /// Nothing listens on the port (or a firewall rejects).
+    Refused,
+    /// No route to the host / network down.
+    Unreachable,
+    /// The connection was reset or closed mid-exchange.
+    Reset,
+    /// The TLS handshake failed (certificate, protocol, not TLS at all).
+    Tls,
+    /// The HTTP CONNECT proxy refused or did not answer.
+    Proxy,
+    Other,
+}
+
 #[derive(Debug, Clone, PartialEq)]
-pub enum ApiError {}
+pub enum ApiError {
+    Network {
+        op: String,
+        /// The API host as the user knows it (plus "via proxy …" when one is used).
+        host: String,
+        kind: NetKind,
+        detail: String,
+    },
+    Timeout {
+        op: String,
+        after: Duration,
+        /// Timed out while connecting (DNS, TCP, TLS): the request never left.
+        connecting: bool,
+    },
+    /// A non-2xx answer. `message` is already cleaned (one line, no control chars).
+    Status {
+        op: String,
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// A 2xx whose body is not JSON.
+    InvalidJson { op: String, detail: String },
+    /// A 2xx that is an error envelope or lacks the expected fields; a stray 304.
+    BadResponse { op: String, detail: String },
+    /// The results array was empty: a failed poll, never "all passed".
+    Empty { op: String },
+}
+
+/// Longest server text kept in a message.
+const MAX_MESSAGE: usize = 200;
+
+impl ApiError {
+    pub fn op(&self) -> &str {
+        match self {
+            ApiError::Network { op, .. }
+            | ApiError::Timeout { op, .. }
+            | ApiError::Status { op, .. }
+            | ApiError::InvalidJson { op, .. }
+            | ApiError::BadResponse { op, .. }
+            | ApiError::Empty { op } => op,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Worth retrying: network trouble, timeouts, 408, 429, 5xx and malformed 2xx answers.
+    /// Other 4xx are not (a 404 soon after creation is the caller's call).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Status { status, .. } => matches!(status, 408 | 429 | 500..),
+            _ => true,
+        }
+    }
+
+    /// The statuses `dcd status` does not retry (spec A.4).
+    pub fn is_client_class(&self) -> bool {
+        matches!(self.status(), Some(400 | 401 | 403 | 404 | 429))
+    }
+
+    /// True only when the request provably never reached the server (name not resolved,
+    /// connection refused or unreachable, proxy CONNECT failed, TLS handshake failed, timed
+    /// out while connecting): only then may a POST be retried.
+    pub fn never_reached_server(&self) -> bool {
+        match self {
+            ApiError::Network { kind, .. } => matches!(
+                kind,
+                NetKind::Dns
+                    | NetKind::Refused
+                    | NetKind::Unreachable
+                    | NetKind::Tls
+                    | NetKind::Proxy
+            ),
+            ApiError::Timeout { connecting, .. } => *connecting,
+            _ => false,
+        }
+    }
+
+    /// Why it failed, without the operation and host: "connection refused", "no answer
+    /// within 30s", or the whole message for answers that were errors.
+    pub fn cause(&self) -> String {
+        match self {
+            ApiError::Network { kind, detail, .. } => match kind {
+                NetKind::Dns => "could not resolve host".to_string(),
+                NetKind::Refused => "connection refused".to_string(),
+                NetKind::Unreachable => "network unreachable".to_string(),
+                NetKind::Reset => "connection reset".to_string(),
+                NetKind::Proxy => format!("proxy error: {detail}"),
+                NetKind::Tls if detail.contains("certificate") => format!(
+                    "TLS error: {detail} (behind a TLS-inspecting proxy? set SSL_CERT_FILE \
+                     to your organisation's CA bundle)"
+                ),
+                NetKind::Tls => format!("TLS error: {detail}"),
+                NetKind::Other => detail.clone(),
+            },
+            ApiError::Timeout { after, .. } => format!("no answer within {}", secs(*after)),
+            _ => self.to_string(),
+        }
+    }
+
+    /// A non-2xx response. The message is `message` ?? `error` ?? the raw text (spec D.0).
+    pub fn from_status(
+        op: &str,
+        status: u16,
+        body: &[u8],
+        retry_after: Option<Duration>,
+    ) -> ApiError {
+        ApiError::Status {
+            op: op.to_string(),
+            status,
+            message: server_message(status, body),
+            retry_after,
+        }
+    }
+
+    /// Maps a ureq failure. `host` names the server for the message; `t` gives the timeouts.
+    pub fn from_ureq(op: &str, host: &str, e: &ureq::Error, t: &Timings) -> ApiError {
+        use ureq::Error as E;
+        let net = |kind: NetKind, detail: String| ApiError::Network {
+            op: op.to_string(),
+            host: host.to_string(),
+            kind,
+            detail,
+        };
+        match e {
+            E::Timeout(which) => {
+                let connecting = matches!(which, ureq::Timeout::Resolve | ureq::Timeout::Connect);
+                ApiError::Timeout {
+                    op: op.to_string(),
+                    after: if connecting {
+                        t.http_connect
+                    } else {
+                        t.http_request
+                    },
+                    connecting,
+                }
+            }
+            E::HostNotFound => net(NetKind::Dns, e.to_string()),
+            E::ConnectProxyFailed(reason) => net(NetKind::Proxy, reason.clone()),
+            E::Tls(reason) => net(NetKind::Tls, reason.to_string()),
+            E::Rustls(r) => net(rustls_kind(r), r.to_string()),
+            E::Io(io) => {
+                if let Some(r) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                    return net(rustls_kind(r), r.to_string());
+                }
+                net(io_kind(io), io.to_string())
+            }
+            E::BodyExceedsLimit(n) => ApiError::BadResponse {
+                op: op.to_string(),
+                detail: format!("response body larger than {n} bytes"),
+            },
+            _ => net(NetKind::Other, e.to_string()),
+        }
+    }
+}
+
+/// Handshake-time rustls errors: no request byte was sent. Anything else (decrypt errors
+/// mid-stream…) may have followed a sent request.
+fn rustls_kind(e: &rustls::Error) -> NetKind {
+    use rustls::Error as R;
+    match e {
+        R::InvalidCertificate(_)
+        | R::NoCertificatesPresented
+        | R::UnsupportedNameType
+        | R::PeerIncompatible(_)
+        | R::InappropriateHandshakeMessage { .. }
+        | R::InappropriateMessage { .. }
+        | R::InvalidMessage(_)
+        | R::AlertReceived(_)
+        | R::HandshakeNotComplete => NetKind::Tls,
+        _ => NetKind::Other,
+    }
+}
+
+fn io_kind(e: &std::io::Error) -> NetKind {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => NetKind::Refused,
+        K::HostUnreachable | K::NetworkUnreachable | K::NetworkDown | K::AddrNotAvailable => {
+            NetKind::Unreachable
+        }
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            NetKind::Reset
+        }
+        // getaddrinfo failures carry no stable kind, only this std message.
+        _ if e.to_string().contains("failed to lookup address") => NetKind::Dns,
+        _ => NetKind::Other,
+    }
+}
+
+/// The message of an error body: JSON `message` (string or list) ?? `error` ?? raw text.
+/// An HTML page or an empty body gives the status's reason phrase instead.
+fn server_message(status: u16, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let from_json = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+        let pick = |k: &str| match v.get(k)? {
+            Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+            Value::Array(a) if !a.is_empty() => Some(
+                a.iter()
+                    .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            _ => None,
+        };
+        pick("message").or_else(|| pick("error"))
+    });
+    let raw = from_json.unwrap_or_else(|| text.trim().to_string());
+    if raw.is_empty() || raw.starts_with('<') {
+        return ureq::http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("no message")
+            .to_string();
+    }
+    clean(&raw, MAX_MESSAGE)
+}
+
+/// Server text made safe for a terminal or a CI log: control characters become spaces,
+/// bidi and zero-width characters go, whitespace collapses, at most `max` characters, and
+/// never a leading `::` (a GitHub workflow command).
+pub fn clean(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max + 4));
+    let mut n = 0;
+    for c in s.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        if matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
+            || (c == ' ' && (out.is_empty() || out.ends_with(' ')))
+        {
+            continue;
+        }
+        if n == max {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        n += 1;
+    }
+    let trimmed = out.trim_end().trim_start_matches(':').trim_start();
+    trimmed.to_string()
+}
+
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}s")
+    } else {
+        format!("{s:.1}s")
+    }
+}
+
+const FORBIDDEN_API_KEY_HELP: &str = "Troubleshooting:
+  1. Is DEVICE_CLOUD_API_KEY (or --api-key) set to the key you expect?
+  2. Does the key belong to the environment you are targeting (prod or dev)?
+  3. Has the key been revoked or regenerated in the devicecloud.dev console?
+  4. Does --api-url point at the API that issued the key?";
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            ApiError::Status {
+                op,
+                status,
+                message,
+                ..
+            } => match status {
+                400 => format!("Invalid request: {message}"),
+                401 => format!(
+                    "Authentication failed — your credentials are invalid or expired. Re-run \
+                     `dcd login` or check your API key. ({op})\nServer response: {message}"
+                ),
+                403 if message.to_ascii_lowercase().contains("api key") => {
+                    format!("{message}\n\n{FORBIDDEN_API_KEY_HELP}")
+                }
+                403 => format!("Access denied. {message}"),
+                404 => format!("Resource not found. {message}"),
+                429 => format!("Rate limit exceeded. Please try again later. ({op})"),
+                500 => {
+                    format!("Server error occurred. Please try again or contact support. ({op})")
+                }
+                _ => format!("{op}: {message} (HTTP {status})"),
+            },
+            ApiError::Network { op, host, .. } => {
+                format!("{op}: could not reach {host}: {}", self.cause())
+            }
+            ApiError::Timeout {
+                op,
+                after,
+                connecting: true,
+            } => format!("{op}: could not connect to the API within {}", secs(*after)),
+            ApiError::Timeout { op, after, .. } => {
+                format!("{op}: the API did not answer within {}", secs(*after))
+            }
+            ApiError::InvalidJson { op, detail } => {
+                format!("{op}: API returned an invalid JSON response ({detail})")
+            }
+            ApiError::BadResponse { op, detail } => {
+                format!("{op}: unexpected API response: {detail}")
+            }
+            ApiError::Empty { op } => format!("{op}: the API returned no results"),
+        };
+        // Network details and our own text are already safe; redaction is defence in depth.
+        f.write_str(&crate::debug::redact(&text))
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(status: u16, body: &str) -> ApiError {
+        ApiError::from_status("Fetching results", status, body.as_bytes(), None)
+    }
+
+    #[test]
+    fn status_texts_follow_the_ts_cli() {
+        let m = r#"{"message":"bad thing"}"#;
+        assert_eq!(st(400, m).to_string(), "Invalid request: bad thing");
+        assert_eq!(
+            st(401, r#"{"error":"jwt expired"}"#).to_string(),
+            "Authentication failed — your credentials are invalid or expired. Re-run `dcd login` \
+             or check your API key. (Fetching results)\nServer response: jwt expired"
+        );
+        assert_eq!(st(403, m).to_string(), "Access denied. bad thing");
+        let key = st(403, r#"{"message":"Invalid API key"}"#).to_string();
+        assert!(key.starts_with("Invalid API key\n\nTroubleshooting:\n  1. "));
+        assert_eq!(key.matches("\n  ").count(), 4);
+        assert_eq!(
+            st(404, "Not here").to_string(),
+            "Resource not found. Not here"
+        );
+        assert_eq!(
+            st(429, m).to_string(),
+            "Rate limit exceeded. Please try again later. (Fetching results)"
+        );
+        assert_eq!(
+            st(500, m).to_string(),
+            "Server error occurred. Please try again or contact support. (Fetching results)"
+        );
+        assert_eq!(
+            st(418, r#"{"message":["a must be set","b too"]}"#).to_string(),
+            "Fetching results: a must be set; b too (HTTP 418)"
+        );
+        assert_eq!(
+            st(502, "<html><body>nginx</body></html>").to_string(),
+            "Fetching results: Bad Gateway (HTTP 502)"
+        );
+        assert_eq!(
+            st(503, "").to_string(),
+            "Fetching results: Service Unavailable (HTTP 503)"
+        );
+    }
+
+    #[test]
+    fn server_text_is_one_safe_bounded_line() {
+        let e = st(418, "::error::evil\r\n\x1b[31mred\u{202E}x\u{200B}y\tz");
+        assert_eq!(
+            e.to_string(),
+            "Fetching results: error::evil [31mredxy z (HTTP 418)"
+        );
+        let long = "x".repeat(5000);
+        let msg = st(418, &long).to_string();
+        assert!(msg.len() < 260, "{msg}");
+        assert!(msg.contains("x…"));
+        crate::debug::add_secret("sekret-key-123456");
+        assert!(
+            !st(400, r#"{"message":"bad key sekret-key-123456"}"#)
+                .to_string()
+                .contains("sekret")
+        );
+    }
+
+    #[test]
+    fn transient_and_client_class_tables() {
+        for (code, transient, client) in [
+            (400, false, true),
+            (401, false, true),
+            (403, false, true),
+            (404, false, true),
+            (405, false, false),
+            (408, true, false),
+            (409, false, false),
+            (429, true, true),
+            (500, true, false),
+            (502, true, false),
+            (503, true, false),
+        ] {
+            let e = st(code, "");
+            assert_eq!(e.is_transient(), transient, "{code}");
+            assert_eq!(e.is_client_class(), client, "{code}");
+            assert!(!e.never_reached_server());
+            assert_eq!(e.status(), Some(code));
+        }
+        let op = "op".to_string();
+        for e in [
+            ApiError::Timeout {
+                op: op.clone(),
+                after: Duration::from_secs(1),
+                connecting: false,
+            },
+            ApiError::InvalidJson {
+                op: op.clone(),
+                detail: String::new(),
+            },
+            ApiError::BadResponse {
+                op: op.clone(),
+                detail: String::new(),
+            },
+            ApiError::Empty { op: op.clone() },
+        ] {
+            assert!(e.is_transient() && !e.is_client_class() && e.status().is_none());
+        }
+    }
+
+    #[test]
+    fn ureq_errors_map_to_kinds() {
+        use std::io::{Error as IoError, ErrorKind};
+        let t = Timings::scaled(1.0);
+        let map = |e: ureq::Error| ApiError::from_ureq("Fetching results", "api.test", &e, &t);
+        let kind = |e: ApiError| match e {
+            ApiError::Network { kind, .. } => Some(kind),
+            _ => None,
+        };
+        let cases = [
+            (ureq::Error::HostNotFound, NetKind::Dns, true),
+            (
+                ureq::Error::Io(IoError::other(
+                    "failed to lookup address information: Name or service not known",
+                )),
+                NetKind::Dns,
+                true,
+            ),
+            (
+                ureq::Error::Io(IoError::from(ErrorKind::ConnectionRefused)),
+                NetKind::Refused,
+                true,
+            ),
+            (
+                ureq::Error::Io(IoError::from(ErrorKind::NetworkUnreachable)),
+                NetKind::Unreachable,
+                true,
+            ),
+            (
+                ureq::Error::Io(IoError::from(ErrorKind::ConnectionReset)),
+                NetKind::Reset,
+                false,
+            ),
+            (
+                ureq::Error::ConnectProxyFailed("proxy server responded 407/407".into()),
+                NetKind::Proxy,
+                true,
+            ),
+            (
+                ureq::Error::Io(IoError::new(
+                    ErrorKind::InvalidData,
+                    rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+                )),
+                NetKind::Tls,
+                true,
+            ),
+            (
+                ureq::Error::Rustls(rustls::Error::DecryptError),
+                NetKind::Other,
+                false,
+            ),
+            (ureq::Error::ConnectionFailed, NetKind::Other, false),
+        ];
+        for (e, want, never) in cases {
+            let got = map(e);
+            assert_eq!(kind(got.clone()), Some(want), "{got:?}");
+            assert_eq!(got.never_reached_server(), never, "{got:?}");
+            assert!(got.is_transient());
+            assert!(!got.to_string().contains('\n'));
+        }
+        let tls = map(ureq::Error::Rustls(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        )));
+        assert_eq!(
+            tls.to_string(),
+            "Fetching results: could not reach api.test: TLS error: invalid peer certificate: \
+             UnknownIssuer (behind a TLS-inspecting proxy? set SSL_CERT_FILE to your \
+             organisation's CA bundle)"
+        );
+        assert_eq!(
+            map(ureq::Error::HostNotFound).to_string(),
+            "Fetching results: could not reach api.test: could not resolve host"
+        );
+        let slow = map(ureq::Error::Timeout(ureq::Timeout::RecvResponse));
+        assert_eq!(
+            slow.to_string(),
+            "Fetching results: the API did not answer within 30s"
+        );
+        assert!(!slow.never_reached_server());
+        let connect = map(ureq::Error::Timeout(ureq::Timeout::Connect));
+        assert!(connect.never_reached_server());
+        assert_eq!(
+            connect.to_string(),
+            "Fetching results: could not connect to the API within 10s"
+        );
+    }
+}

@@ -1,7 +1,668 @@
 //! The devicecloud HTTP API: one ureq agent, typed requests, one error enum.
-//! (Stub: being written.)
+//!
+//! Every API call goes through [`ApiClient`] so timeouts (ureq has none by default), proxies
+//! from the environment, TLS trust, auth headers, the body-size cap, `--debug` lines and the
+//! mapping of failures to [`ApiError`] are decided in one place.
 
+pub mod diagnose;
 pub mod dto;
 pub mod error;
+pub mod tls;
 
-pub use error::ApiError;
+pub use error::{ApiError, NetKind};
+
+use crate::clock::Timings;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Largest response body read into memory.
+const MAX_BODY: u64 = 64 << 20;
+
+pub struct ClientOptions {
+    pub base_url: String,
+    /// Sent on every request, names in lower case (`x-app-api-key`, or `authorization` +
+    /// `x-dcd-org`). Values are registered as debug secrets.
+    pub auth_headers: Vec<(String, String)>,
+    pub timings: Timings,
+}
+
+pub struct ApiClient {
+    agent: ureq::Agent,
+    base_url: String,
+    auth_headers: Vec<(String, String)>,
+    /// The API host for error messages, with " via proxy host:port" when one applies.
+    host: String,
+    timings: Timings,
+}
+
+/// Which upload `GET /uploads/status` asks about.
+#[derive(Debug, Clone, Copy)]
+pub enum StatusQuery<'a> {
+    UploadId(&'a str),
+    Name(&'a str),
+}
+
+/// The per-poll-loop ETag cache of spec D.3: the last rows and the ETag they came with.
+#[derive(Debug, Default)]
+pub struct EtagCache {
+    cached: Option<(String, Vec<dto::ResultRow>)>,
+}
+
+impl EtagCache {
+    pub fn etag(&self) -> Option<&str> {
+        self.cached.as_ref().map(|(e, _)| e.as_str())
+    }
+
+    pub fn clear(&mut self) {
+        self.cached = None;
+    }
+}
+
+/// A response read in full.
+struct Reply {
+    status: u16,
+    headers: ureq::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// `dcd/<version> (rust; <os> <arch>)`.
+pub fn user_agent() -> String {
+    format!(
+        "dcd/{} (rust; {} {})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (for a query value or a
+/// path segment).
+pub fn encode_query_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The agent config every dcd HTTP call uses: timeouts, TLS roots, the given proxy, no
+/// status-as-error, and no redirects (ureq would forward `x-app-api-key` to another host).
+pub(crate) fn agent(timings: &Timings, proxy: Option<ureq::Proxy>) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .timeout_connect(Some(timings.http_connect))
+        .timeout_global(Some(timings.http_request))
+        .timeout_per_read(Some(timings.http_request))
+        .proxy(proxy)
+        .tls_config(tls::ureq_tls_config())
+        .user_agent(user_agent())
+        .accept("application/json")
+        .build()
+        .new_agent()
+}
+
+/// The host (and port, if any) of a URL, for messages.
+fn host_of(url: &str) -> String {
+    url.parse::<ureq::http::Uri>()
+        .ok()
+        .and_then(|u| {
+            u.authority()
+                .map(|a| a.as_str().rsplit('@').next().unwrap_or("").to_string())
+        })
+        .unwrap_or_else(|| url.to_string())
+}
+
+impl ApiClient {
+    pub fn new(opts: ClientOptions) -> ApiClient {
+        ApiClient::with_proxy(opts, ureq::Proxy::try_from_env())
+    }
+
+    fn with_proxy(opts: ClientOptions, proxy: Option<ureq::Proxy>) -> ApiClient {
+        tls::install_provider();
+        for (_, v) in &opts.auth_headers {
+            crate::debug::add_secret(v);
+            if let Some(token) = v.strip_prefix("Bearer ") {
+                crate::debug::add_secret(token);
+            }
+        }
+        let base_url = opts.base_url.trim_end_matches('/').to_string();
+        let mut host = host_of(&base_url);
+        let proxy = proxy.filter(|p| {
+            let bypass = base_url
+                .parse::<ureq::http::Uri>()
+                .is_ok_and(|u| p.is_no_proxy(&u));
+            !bypass
+        });
+        if let Some(p) = &proxy {
+            host = format!("{host} via proxy {}:{}", p.host(), p.port());
+            crate::debug!(
+                "HTTP proxy {}:{} (from the environment)",
+                p.host(),
+                p.port()
+            );
+        }
+        ApiClient {
+            agent: agent(&opts.timings, proxy),
+            base_url,
+            auth_headers: opts.auth_headers,
+            host,
+            timings: opts.timings,
+        }
+    }
+
+    /// The API base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// One GET, body read in full (capped). Only transport failures are errors here.
+    fn get(
+        &self,
+        op: &str,
+        path_and_query: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<Reply, ApiError> {
+        let url = format!("{}{}", self.base_url, path_and_query);
+        let mut req = self.agent.get(&url);
+        for (k, v) in self
+            .auth_headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(extra.iter().copied())
+        {
+            req = req.header(k, v);
+        }
+        let start = Instant::now();
+        let result = req.call().and_then(|mut resp| {
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(MAX_BODY)
+                .read_to_vec()?;
+            Ok(Reply {
+                status: resp.status().as_u16(),
+                headers: resp.headers().clone(),
+                body,
+            })
+        });
+        let ms = start.elapsed().as_millis();
+        match result {
+            Ok(reply) => {
+                crate::debug!("GET {url} → {} ({ms} ms)", reply.status);
+                Ok(reply)
+            }
+            Err(e) => {
+                crate::debug!("GET {url} failed after {ms} ms: {e}");
+                Err(ApiError::from_ureq(op, &self.host, &e, &self.timings))
+            }
+        }
+    }
+
+    /// A non-2xx reply as an error; 304 here was not asked for.
+    fn status_error(op: &str, reply: &Reply) -> ApiError {
+        if reply.status == 304 {
+            return ApiError::BadResponse {
+                op: op.to_string(),
+                detail: "304 Not Modified to an unconditional request".to_string(),
+            };
+        }
+        if (300..400).contains(&reply.status) {
+            let to = error::clean(reply.header("location").unwrap_or("nowhere"), 200);
+            return ApiError::Status {
+                op: op.to_string(),
+                status: reply.status,
+                message: format!("redirected to {to}; use that URL as --api-url"),
+                retry_after: None,
+            };
+        }
+        let retry_after = reply
+            .header("retry-after")
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        crate::debug!(
+            "{op}: HTTP {} body: {}",
+            reply.status,
+            error::clean(&String::from_utf8_lossy(&reply.body), 500)
+        );
+        ApiError::from_status(op, reply.status, &reply.body, retry_after)
+    }
+
+    fn parse_json(op: &str, body: &[u8]) -> Result<Value, ApiError> {
+        serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson {
+            op: op.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// A GET whose 2xx body must be JSON.
+    pub fn get_json(&self, op: &str, path_and_query: &str) -> Result<Value, ApiError> {
+        let reply = self.get(op, path_and_query, &[])?;
+        if !(200..300).contains(&reply.status) {
+            return Err(Self::status_error(op, &reply));
+        }
+        Self::parse_json(op, &reply.body)
+    }
+
+    /// `GET /results/{id}?view=summary` with the ETag revalidation of spec D.3.
+    pub fn results_summary(
+        &self,
+        upload_id: &str,
+        cache: &mut EtagCache,
+    ) -> Result<Vec<dto::ResultRow>, ApiError> {
+        const OP: &str = "Fetching results";
+        let path = format!(
+            "/results/{}?view=summary",
+            encode_query_component(upload_id)
+        );
+        let reply = match cache.etag() {
+            Some(etag) => self.get(
+                OP,
+                &path,
+                &[("if-none-match", etag), ("cache-control", "max-age=0")],
+            )?,
+            None => self.get(OP, &path, &[])?,
+        };
+        if reply.status == 304 {
+            if let Some((_, rows)) = &cache.cached {
+                crate::debug!(
+                    "Poll not modified (304), reusing {} cached results",
+                    rows.len()
+                );
+                return Ok(rows.clone());
+            }
+            cache.clear();
+            return Err(Self::status_error(OP, &reply));
+        }
+        if !(200..300).contains(&reply.status) {
+            return Err(Self::status_error(OP, &reply));
+        }
+        // Only a non-empty result set with an ETag is cached; anything else clears the cache.
+        cache.clear();
+        let body = Self::parse_json(OP, &reply.body)?;
+        let rows = dto::parse_results(&body).map_err(|detail| ApiError::BadResponse {
+            op: OP.to_string(),
+            detail,
+        })?;
+        if rows.is_empty() {
+            return Err(ApiError::Empty { op: OP.to_string() });
+        }
+        if let Some(etag) = reply.header("etag") {
+            cache.cached = Some((etag.to_string(), rows.clone()));
+        }
+        Ok(rows)
+    }
+
+    /// `GET /uploads/status?uploadId=…` or `?name=…` (spec D.6).
+    pub fn upload_status(&self, q: StatusQuery<'_>) -> Result<dto::UploadStatus, ApiError> {
+        const OP: &str = "Fetching upload status";
+        let query = match q {
+            StatusQuery::UploadId(id) => format!("uploadId={}", encode_query_component(id)),
+            StatusQuery::Name(name) => format!("name={}", encode_query_component(name)),
+        };
+        let body = self.get_json(OP, &format!("/uploads/status?{query}"))?;
+        dto::UploadStatus::from_value(&body).map_err(|detail| ApiError::BadResponse {
+            op: OP.to_string(),
+            detail,
+        })
+    }
+}
+
+/// A scripted loopback HTTP server for the tests of this module and its children.
+#[cfg(test)]
+pub(crate) mod testserver {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+
+    pub struct Server {
+        pub base: String,
+        /// The head of each request received (request line and headers).
+        pub requests: mpsc::Receiver<String>,
+    }
+
+    /// A response with `content-length` and `connection: close`.
+    pub fn resp(status: &str, headers: &[(&str, &str)], body: &str) -> String {
+        let mut s = format!("HTTP/1.1 {status}\r\n");
+        for (k, v) in headers {
+            s.push_str(&format!("{k}: {v}\r\n"));
+        }
+        s + &format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn read_head(s: &mut TcpStream) -> String {
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
+            head.push(b[0]);
+        }
+        String::from_utf8_lossy(&head).into_owned()
+    }
+
+    /// Answers one connection per scripted response, in order.
+    pub fn serve(responses: Vec<String>) -> Server {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for r in responses {
+                let Ok((mut s, _)) = l.accept() else { return };
+                let _ = tx.send(read_head(&mut s));
+                let _ = s.write_all(r.as_bytes());
+            }
+        });
+        Server { base, requests: rx }
+    }
+
+    /// Accepts connections and then says nothing (`garbage: None`) or writes non-TLS,
+    /// non-HTTP bytes and keeps the socket open.
+    pub fn stuck(garbage: Option<&'static [u8]>) -> String {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for mut s in l.incoming().flatten() {
+                if let Some(g) = garbage {
+                    let _ = s.write_all(g);
+                }
+                open.push(s);
+            }
+        });
+        addr
+    }
+
+    /// A loopback port nothing listens on.
+    pub fn closed_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testserver::{closed_port, resp, serve, stuck};
+    use super::*;
+
+    fn client(base: &str) -> ApiClient {
+        ApiClient::with_proxy(
+            ClientOptions {
+                base_url: format!("{base}/"),
+                auth_headers: vec![("x-app-api-key".into(), "test-key-abcdef".into())],
+                timings: Timings::scaled(0.01),
+            },
+            None,
+        )
+    }
+
+    fn has(head: &str, header: &str) -> bool {
+        head.to_ascii_lowercase()
+            .contains(&format!("\r\n{header}\r\n"))
+    }
+
+    const ROWS: &str = r#"{"results":[{"id":1,"test_file_name":"a.yaml","status":"RUNNING"}]}"#;
+
+    #[test]
+    fn results_follow_the_etag_rules() {
+        let ok = |etag: Option<&str>, body: &str| match etag {
+            Some(e) => resp("200 OK", &[("etag", e)], body),
+            None => resp("200 OK", &[], body),
+        };
+        let srv = serve(vec![
+            ok(Some("W/\"v1\""), ROWS),
+            resp("304 Not Modified", &[("etag", "W/\"v1\"")], ""),
+            ok(Some("W/\"v2\""), r#"{"results":[]}"#),
+            resp("304 Not Modified", &[], ""),
+            ok(Some("W/\"v3\""), r#"{"statusCode":500,"message":"boom"}"#),
+            ok(None, "<html>oops</html>"),
+            ok(None, ROWS),
+            ok(Some("W/\"v4\""), ROWS),
+            resp("503 Service Unavailable", &[], ""),
+            resp("304 Not Modified", &[], ""),
+        ]);
+        let c = client(&srv.base);
+        let mut cache = EtagCache::default();
+        let id = "up 1/2";
+
+        let rows = c.results_summary(id, &mut cache).unwrap();
+        assert_eq!(rows[0].id, 1);
+        let head = srv.requests.recv().unwrap();
+        assert!(
+            head.starts_with("GET /results/up%201%2F2?view=summary HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(has(&head, "x-app-api-key: test-key-abcdef"), "{head}");
+        assert!(has(&head, "accept: application/json"), "{head}");
+        assert!(has(
+            &head,
+            &format!("user-agent: {}", user_agent().to_ascii_lowercase())
+        ));
+        assert!(!head.to_ascii_lowercase().contains("if-none-match"));
+        assert_eq!(cache.etag(), Some("W/\"v1\""));
+
+        // 304 → the cached rows, after a conditional request.
+        assert_eq!(c.results_summary(id, &mut cache).unwrap(), rows);
+        let head = srv.requests.recv().unwrap();
+        assert!(has(&head, "if-none-match: w/\"v1\""), "{head}");
+        assert!(has(&head, "cache-control: max-age=0"), "{head}");
+
+        // Empty results: a failed poll, and the cache is cleared.
+        let e = c.results_summary(id, &mut cache).unwrap_err();
+        assert_eq!(
+            e,
+            ApiError::Empty {
+                op: "Fetching results".into()
+            }
+        );
+        assert_eq!(cache.etag(), None);
+
+        assert!(has(
+            &srv.requests.recv().unwrap(),
+            "if-none-match: w/\"v1\""
+        ));
+
+        // 304 to an unconditional request.
+        let e = c.results_summary(id, &mut cache).unwrap_err();
+        assert!(
+            !srv.requests
+                .recv()
+                .unwrap()
+                .to_ascii_lowercase()
+                .contains("if-none-match")
+        );
+        assert!(matches!(&e, ApiError::BadResponse { detail, .. } if detail.contains("304")));
+
+        // Error envelope with HTTP 200, then a body that is not JSON.
+        let e = c.results_summary(id, &mut cache).unwrap_err();
+        assert!(matches!(&e, ApiError::BadResponse { detail, .. } if detail.contains("boom")));
+        let e = c.results_summary(id, &mut cache).unwrap_err();
+        assert!(matches!(e, ApiError::InvalidJson { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("Fetching results: API returned an invalid JSON response (")
+        );
+        assert_eq!(cache.etag(), None);
+
+        // Rows without an ETag are returned but not cached.
+        assert_eq!(c.results_summary(id, &mut cache).unwrap().len(), 1);
+        assert_eq!(cache.etag(), None);
+
+        // A server error keeps the cache; the next 304 still reuses it.
+        c.results_summary(id, &mut cache).unwrap();
+        let e = c.results_summary(id, &mut cache).unwrap_err();
+        assert_eq!(e.status(), Some(503));
+        assert_eq!(cache.etag(), Some("W/\"v4\""));
+        assert_eq!(c.results_summary(id, &mut cache).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn statuses_become_api_errors() {
+        let srv = serve(vec![
+            resp("401 Unauthorized", &[], r#"{"message":"jwt expired"}"#),
+            resp(
+                "429 Too Many Requests",
+                &[("retry-after", "7")],
+                "slow down",
+            ),
+            resp("301 Moved", &[("location", "https://elsewhere.test/")], ""),
+            resp(
+                "200 OK",
+                &[],
+                r#"{"uploadId":"u1","status":"PASSED","tests":[]}"#,
+            ),
+            resp("200 OK", &[], r#"{"status":"PASSED"}"#),
+        ]);
+        let c = client(&srv.base);
+        let e = c.get_json("Fetching thing", "/thing").unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("(Fetching thing)\nServer response: jwt expired")
+        );
+        let e = c.get_json("Fetching thing", "/thing").unwrap_err();
+        assert_eq!(
+            (e.status(), e.retry_after()),
+            (Some(429), Some(Duration::from_secs(7)))
+        );
+        let e = c.get_json("Fetching thing", "/thing").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Fetching thing: redirected to https://elsewhere.test/; use that URL as --api-url (HTTP 301)"
+        );
+        let s = c.upload_status(StatusQuery::Name("night ly&x")).unwrap();
+        assert_eq!(s.upload_id, "u1");
+        let e = c.upload_status(StatusQuery::UploadId("u1")).unwrap_err();
+        assert!(matches!(e, ApiError::BadResponse { .. }));
+        let heads: Vec<String> = srv.requests.try_iter().collect();
+        assert!(heads[3].starts_with("GET /uploads/status?name=night%20ly%26x "));
+        assert!(heads[4].starts_with("GET /uploads/status?uploadId=u1 "));
+    }
+
+    #[test]
+    fn a_silent_server_times_out_within_the_scaled_timeout() {
+        let c = client(&format!("http://{}", stuck(None)));
+        let start = Instant::now();
+        let e = c.get_json("Fetching results", "/results/x").unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(
+            matches!(
+                e,
+                ApiError::Timeout {
+                    connecting: false,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.is_transient() && !e.never_reached_server());
+        assert_eq!(
+            e.to_string(),
+            "Fetching results: the API did not answer within 0.3s"
+        );
+    }
+
+    #[test]
+    fn refused_and_tls_failures_never_reached_the_server() {
+        let c = client(&format!("http://127.0.0.1:{}", closed_port()));
+        let e = c.get_json("Submitting", "/uploads").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ApiError::Network {
+                    kind: NetKind::Refused,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.never_reached_server());
+        assert!(
+            e.to_string()
+                .starts_with("Submitting: could not reach 127.0.0.1:")
+        );
+
+        let c = client(&format!("https://{}", stuck(Some(b"SSH-2.0-nope\r\n\r\n"))));
+        let e = c.get_json("Submitting", "/uploads").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ApiError::Network {
+                    kind: NetKind::Tls,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.never_reached_server());
+    }
+
+    #[test]
+    fn a_refusing_connect_proxy_is_a_proxy_error() {
+        let proxy = serve(vec![resp("407 Proxy Authentication Required", &[], "")]);
+        let c = ApiClient::with_proxy(
+            ClientOptions {
+                base_url: "https://api.example.test".into(),
+                auth_headers: vec![],
+                timings: Timings::scaled(0.01),
+            },
+            Some(ureq::Proxy::new(&proxy.base).unwrap()),
+        );
+        let e = c.get_json("Fetching results", "/results/x").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ApiError::Network {
+                    kind: NetKind::Proxy,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.never_reached_server());
+        assert!(
+            e.to_string()
+                .contains("api.example.test via proxy 127.0.0.1:"),
+            "{e}"
+        );
+        assert!(
+            proxy
+                .requests
+                .recv()
+                .unwrap()
+                .starts_with("CONNECT api.example.test:443 ")
+        );
+    }
+
+    #[test]
+    fn small_helpers() {
+        assert_eq!(
+            encode_query_component("a b/c?d=e&é~_.-"),
+            "a%20b%2Fc%3Fd%3De%26%C3%A9~_.-"
+        );
+        assert!(user_agent().starts_with(&format!("dcd/{} (rust; ", env!("CARGO_PKG_VERSION"))));
+        assert_eq!(
+            client("http://127.0.0.1:9").base_url(),
+            "http://127.0.0.1:9"
+        );
+        assert_eq!(host_of("https://u:p@api.test:8443/x"), "api.test:8443");
+    }
+}

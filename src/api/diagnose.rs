@@ -1,0 +1,496 @@
+//! "Why can't we reach the API?", answered step by step.
+//!
+//! When polling gives up, the TS CLI probes google.com and cloudflare.com (spec H.16). We
+//! diagnose the API host itself instead (DESIGN.md): DNS, TCP connect, TLS handshake, one
+//! HTTP request, stopping at the first failure, so the user learns which step broke and what
+//! to do about it (DNS, firewall, proxy, a TLS-inspecting proxy's CA) without dcd talking
+//! to third-party sites.
+
+use crate::clock::Timings;
+use serde_json::{Value, json};
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// One step of the diagnosis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// "URL" | "DNS" | "TCP connect" | "TLS handshake" | "HTTP"
+    pub name: &'static str,
+    /// What the step talked to: a host, `host:port`, or the URL.
+    pub target: String,
+    pub ok: bool,
+    pub detail: String,
+    pub latency_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnosis {
+    /// The API URL diagnosed.
+    pub target: String,
+    pub steps: Vec<Step>,
+    /// `host:port` of the HTTP proxy used, if any (never its credentials).
+    pub via_proxy: Option<String>,
+}
+
+impl Diagnosis {
+    /// Every step passed, the HTTP one included (any HTTP status counts).
+    pub fn reachable(&self) -> bool {
+        self.steps.iter().all(|s| s.ok) && self.steps.last().is_some_and(|s| s.name == "HTTP")
+    }
+
+    pub fn failed_step(&self) -> Option<&Step> {
+        self.steps.iter().find(|s| !s.ok)
+    }
+
+    fn proxy_note(&self) -> String {
+        self.via_proxy
+            .as_ref()
+            .map(|p| format!(" via proxy {p}"))
+            .unwrap_or_default()
+    }
+
+    /// One line: what failed and why, or that the host is reachable.
+    pub fn summary(&self) -> String {
+        if let Some(s) = self.failed_step() {
+            let what = match s.name {
+                "DNS" => format!("DNS lookup of {}", s.target),
+                "TCP connect" => format!("TCP connect to {}", s.target),
+                "TLS handshake" => format!("TLS handshake with {}", s.target),
+                "HTTP" => format!("HTTP request to {}{}", s.target, self.proxy_note()),
+                _ => format!("{} {}", s.name, s.target),
+            };
+            return format!("{what} failed: {}", s.detail);
+        }
+        let host = super::host_of(&self.target);
+        match self.steps.last() {
+            Some(s) if self.reachable() => format!(
+                "{host} is reachable{} ({} in {} ms)",
+                self.proxy_note(),
+                s.detail,
+                s.latency_ms
+            ),
+            _ => format!("{host}: diagnosis incomplete"),
+        }
+    }
+
+    /// One line per step run, e.g. `✓ DNS  api.devicecloud.dev → 1.2.3.4 (3 ms)`.
+    pub fn lines(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|s| {
+                let mark = if s.ok { '✓' } else { '✗' };
+                let sep = if s.ok { " " } else { ":" };
+                format!("{mark} {}{sep} {} ({} ms)", s.name, s.detail, s.latency_ms)
+            })
+            .collect()
+    }
+
+    /// What the user can do about the failed step.
+    pub fn hint(&self) -> Option<String> {
+        let s = self.failed_step()?;
+        let proxied = self.via_proxy.is_some();
+        let hint = match s.name {
+            "URL" => "Check --api-url.".to_string(),
+            "DNS" if proxied => format!(
+                "The proxy host {} does not resolve: check HTTPS_PROXY / HTTP_PROXY.",
+                s.target
+            ),
+            "DNS" => format!(
+                "This machine cannot resolve {}: check the network connection and DNS settings.",
+                s.target
+            ),
+            "TCP connect" if proxied => format!(
+                "The proxy at {} is not accepting connections: check HTTPS_PROXY / HTTP_PROXY.",
+                s.target
+            ),
+            "TCP connect" => format!(
+                "Nothing answered at {}: a firewall may block outbound connections; if this \
+                 network requires a proxy, set HTTPS_PROXY (and NO_PROXY for internal hosts).",
+                s.target
+            ),
+            "TLS handshake" if s.detail.contains("certificate") => {
+                "The server's certificate is not trusted: if a corporate proxy inspects TLS, \
+                 point SSL_CERT_FILE at its CA bundle (SSL_CERT_FILE=/path/to/ca.pem)."
+                    .to_string()
+            }
+            "TLS handshake" => format!(
+                "Something at {} does not speak TLS: a proxy may intercept traffic; if this \
+                 network requires a proxy, set HTTPS_PROXY.",
+                s.target
+            ),
+            _ if proxied => "The proxy could not relay the request: check its address, \
+                             credentials and NO_PROXY."
+                .to_string(),
+            _ => "The host accepted the connection but the HTTP request failed: try again \
+                  later."
+                .to_string(),
+        };
+        Some(hint)
+    }
+
+    /// The shape of the TS CLI's `connectivityCheck` (spec H.16).
+    pub fn to_json(&self) -> Value {
+        let endpoints: Vec<Value> = self
+            .steps
+            .iter()
+            .map(|s| {
+                let mut o = serde_json::Map::new();
+                o.insert(
+                    "endpoint".into(),
+                    json!(format!("{} ({})", s.name, s.target)),
+                );
+                o.insert("success".into(), json!(s.ok));
+                if !s.ok {
+                    o.insert("error".into(), json!(s.detail));
+                }
+                o.insert("latencyMs".into(), json!(s.latency_ms));
+                Value::Object(o)
+            })
+            .collect();
+        json!({"connected": self.reachable(), "endpointResults": endpoints, "message": self.summary()})
+    }
+}
+
+/// Diagnoses the API host of `base_url`, through the environment's proxy if one applies.
+pub fn diagnose(base_url: &str, timings: &Timings) -> Diagnosis {
+    diagnose_with(base_url, timings, ureq::Proxy::try_from_env())
+}
+
+fn ms(start: Instant) -> u64 {
+    start.elapsed().as_millis() as u64
+}
+
+fn diagnose_with(base_url: &str, timings: &Timings, proxy: Option<ureq::Proxy>) -> Diagnosis {
+    super::tls::install_provider();
+    let base = base_url.trim_end_matches('/').to_string();
+    let mut d = Diagnosis {
+        target: base.clone(),
+        steps: Vec::new(),
+        via_proxy: None,
+    };
+    let uri = match base.parse::<ureq::http::Uri>() {
+        Ok(u) if u.host().is_some() && matches!(u.scheme_str(), Some("http" | "https")) => u,
+        _ => {
+            d.steps.push(Step {
+                name: "URL",
+                target: base,
+                ok: false,
+                detail: "not an http(s) URL".into(),
+                latency_ms: 0,
+            });
+            return d;
+        }
+    };
+    let https = uri.scheme_str() == Some("https");
+    let host = uri.host().unwrap_or_default();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let proxy = proxy.filter(|p| !p.is_no_proxy(&uri));
+    let (dns_host, dns_port) = match &proxy {
+        Some(p) => {
+            d.via_proxy = Some(format!("{}:{}", p.host(), p.port()));
+            (p.host().to_string(), p.port())
+        }
+        None => (host.clone(), port),
+    };
+    let connect_to = if dns_host.contains(':') {
+        format!("[{dns_host}]:{dns_port}")
+    } else {
+        format!("{dns_host}:{dns_port}")
+    };
+
+    // DNS, on a helper thread: getaddrinfo can hang far beyond any timeout of ours.
+    let start = Instant::now();
+    let (tx, rx) = mpsc::channel();
+    let (h, p) = (dns_host.clone(), dns_port);
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            (h.as_str(), p)
+                .to_socket_addrs()
+                .map(|a| a.collect::<Vec<_>>()),
+        );
+    });
+    let addrs = match rx.recv_timeout(timings.http_connect) {
+        Ok(Ok(a)) if !a.is_empty() => a,
+        other => {
+            let detail = match other {
+                Ok(Err(e)) => e.to_string(),
+                Ok(Ok(_)) => "no addresses".into(),
+                Err(_) => format!("no answer within {} ms", timings.http_connect.as_millis()),
+            };
+            d.steps.push(Step {
+                name: "DNS",
+                target: dns_host,
+                ok: false,
+                detail,
+                latency_ms: ms(start),
+            });
+            return d;
+        }
+    };
+    let shown: Vec<String> = addrs.iter().take(3).map(|a| a.ip().to_string()).collect();
+    d.steps.push(Step {
+        name: "DNS",
+        target: dns_host.clone(),
+        ok: true,
+        detail: format!("{dns_host} → {}", shown.join(", ")),
+        latency_ms: ms(start),
+    });
+
+    // TCP connect: each address in turn, like ureq.
+    let start = Instant::now();
+    let stream = match connect_any(&addrs, timings.http_connect) {
+        Ok((s, addr)) => {
+            d.steps.push(Step {
+                name: "TCP connect",
+                target: connect_to.clone(),
+                ok: true,
+                detail: format!("connected to {addr}"),
+                latency_ms: ms(start),
+            });
+            s
+        }
+        Err(e) => {
+            let detail = match e.kind() {
+                io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                    format!("no answer within {} ms", timings.http_connect.as_millis())
+                }
+                _ => e.to_string(),
+            };
+            d.steps.push(Step {
+                name: "TCP connect",
+                target: connect_to,
+                ok: false,
+                detail,
+                latency_ms: ms(start),
+            });
+            return d;
+        }
+    };
+
+    // TLS handshake, directly only: through a proxy the tunnel is ureq's business.
+    if https && proxy.is_none() {
+        let start = Instant::now();
+        let (ok, detail) = match tls_handshake(stream, &host, timings.http_connect) {
+            Ok(d) => (true, d),
+            Err(e) => (false, e),
+        };
+        d.steps.push(Step {
+            name: "TLS handshake",
+            target: connect_to,
+            ok,
+            detail,
+            latency_ms: ms(start),
+        });
+        if !ok {
+            return d;
+        }
+    } else {
+        drop(stream);
+    }
+
+    // HTTP: any status means the API answered.
+    let start = Instant::now();
+    let url = format!("{base}/");
+    let agent = super::agent(timings, proxy);
+    let (ok, detail) = match agent.get(&url).call() {
+        Ok(resp) => (true, format!("HTTP {}", resp.status().as_u16())),
+        Err(e) => (
+            false,
+            super::ApiError::from_ureq("HTTP", &host, &e, timings).cause(),
+        ),
+    };
+    d.steps.push(Step {
+        name: "HTTP",
+        target: url,
+        ok,
+        detail,
+        latency_ms: ms(start),
+    });
+    d
+}
+
+fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> io::Result<(TcpStream, SocketAddr)> {
+    let mut last = io::Error::other("no addresses");
+    for addr in addrs {
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(s) => return Ok((s, *addr)),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// A rustls handshake over `stream` with dcd's roots. Ok: "TLS 1.3, <suite>".
+fn tls_handshake(mut stream: TcpStream, host: &str, timeout: Duration) -> Result<String, String> {
+    use rustls::pki_types::ServerName;
+    let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+    let mut conn = rustls::ClientConnection::new(super::tls::rustls_client_config(), name)
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|_| stream.set_write_timeout(Some(timeout)))
+        .map_err(|e| e.to_string())?;
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut stream) {
+            return Err(match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                    format!("no answer within {} ms", timeout.as_millis())
+                }
+                io::ErrorKind::UnexpectedEof => "the server closed the connection".to_string(),
+                _ => e.to_string(),
+            });
+        }
+    }
+    let version = conn.protocol_version().map_or_else(
+        || "TLS".to_string(),
+        |v| format!("{v:?}").replace("TLSv1_", "TLS 1."),
+    );
+    let suite = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!(", {:?}", s.suite()))
+        .unwrap_or_default();
+    Ok(format!("{version}{suite}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testserver::{closed_port, resp, serve, stuck};
+    use super::*;
+
+    fn t() -> Timings {
+        Timings::scaled(0.01)
+    }
+
+    fn names(d: &Diagnosis) -> Vec<(&str, bool)> {
+        d.steps.iter().map(|s| (s.name, s.ok)).collect()
+    }
+
+    #[test]
+    fn a_live_http_server_is_reachable() {
+        // The TCP step's probe connection takes the first answer.
+        let srv = serve(vec![resp("404 Not Found", &[], ""); 2]);
+        let d = diagnose_with(&srv.base, &t(), None);
+        assert_eq!(
+            names(&d),
+            [("DNS", true), ("TCP connect", true), ("HTTP", true)]
+        );
+        assert!(d.reachable() && d.failed_step().is_none() && d.hint().is_none());
+        assert!(d.summary().starts_with("127.0.0.1:"), "{}", d.summary());
+        assert!(
+            d.summary().contains(" is reachable (HTTP 404 in "),
+            "{}",
+            d.summary()
+        );
+        assert!(
+            d.lines()[0].starts_with("✓ DNS 127.0.0.1 → 127.0.0.1 ("),
+            "{:?}",
+            d.lines()
+        );
+        let j = d.to_json();
+        assert_eq!(j["connected"], true);
+        assert_eq!(
+            j["endpointResults"][2]["endpoint"],
+            format!("HTTP ({}/)", srv.base)
+        );
+        assert!(j["endpointResults"][0].get("error").is_none());
+        assert_eq!(srv.requests.recv().unwrap(), "");
+        assert!(srv.requests.recv().unwrap().starts_with("GET / HTTP/1.1"));
+    }
+
+    #[test]
+    fn a_closed_port_fails_the_tcp_step() {
+        let port = closed_port();
+        let d = diagnose_with(&format!("http://127.0.0.1:{port}"), &t(), None);
+        assert_eq!(names(&d), [("DNS", true), ("TCP connect", false)]);
+        assert!(!d.reachable());
+        assert_eq!(
+            d.summary(),
+            format!("TCP connect to 127.0.0.1:{port} failed: connection refused")
+        );
+        assert!(d.hint().unwrap().contains("HTTPS_PROXY"));
+        assert!(d.lines()[1].starts_with("✗ TCP connect: connection refused ("));
+        let j = d.to_json();
+        assert_eq!(j["connected"], false);
+        assert_eq!(j["endpointResults"][1]["error"], "connection refused");
+        assert_eq!(j["message"], d.summary());
+    }
+
+    #[test]
+    fn an_unresolvable_host_fails_the_dns_step() {
+        let d = diagnose_with("https://nonexistent.invalid", &t(), None);
+        assert_eq!(names(&d), [("DNS", false)]);
+        assert!(
+            d.summary()
+                .starts_with("DNS lookup of nonexistent.invalid failed: ")
+        );
+        assert!(d.hint().unwrap().contains("DNS"));
+    }
+
+    #[test]
+    fn a_server_that_does_not_speak_tls_fails_the_tls_step() {
+        let addr = stuck(Some(b"HTTP/1.1 400 Bad Request\r\n\r\n"));
+        let d = diagnose_with(&format!("https://{addr}"), &t(), None);
+        assert_eq!(
+            names(&d),
+            [
+                ("DNS", true),
+                ("TCP connect", true),
+                ("TLS handshake", false)
+            ]
+        );
+        assert!(
+            d.summary()
+                .starts_with(&format!("TLS handshake with {addr} failed: "))
+        );
+        assert!(d.hint().unwrap().contains("does not speak TLS"));
+        // A silent server: the handshake times out instead of hanging.
+        let d = diagnose_with(&format!("https://{}", stuck(None)), &t(), None);
+        let failed = d.failed_step().unwrap();
+        assert_eq!(failed.name, "TLS handshake");
+        assert!(
+            failed.detail.starts_with("no answer within"),
+            "{}",
+            failed.detail
+        );
+    }
+
+    #[test]
+    fn a_proxy_is_diagnosed_instead_of_the_host() {
+        let port = closed_port();
+        let proxy = ureq::Proxy::new(&format!("http://user:pw@127.0.0.1:{port}")).unwrap();
+        let d = diagnose_with("https://api.example.test", &t(), Some(proxy));
+        assert_eq!(d.via_proxy, Some(format!("127.0.0.1:{port}")));
+        assert_eq!(names(&d), [("DNS", true), ("TCP connect", false)]);
+        assert!(d.hint().unwrap().contains("proxy"));
+        assert!(!format!("{d:?}").contains("pw"));
+
+        // The proxy answers but refuses the tunnel: the HTTP step says so.
+        let srv = serve(vec![resp("403 Forbidden", &[], ""); 2]);
+        let proxy = ureq::Proxy::new(&srv.base).unwrap();
+        let d = diagnose_with("https://api.example.test", &t(), Some(proxy));
+        assert_eq!(
+            names(&d),
+            [("DNS", true), ("TCP connect", true), ("HTTP", false)]
+        );
+        assert!(
+            d.summary().contains("via proxy 127.0.0.1:"),
+            "{}",
+            d.summary()
+        );
+        assert!(d.summary().contains("proxy error: "), "{}", d.summary());
+    }
+
+    #[test]
+    fn a_bad_url_is_reported_not_probed() {
+        let d = diagnose_with("ftp://x", &t(), None);
+        assert_eq!(names(&d), [("URL", false)]);
+        assert_eq!(d.summary(), "URL ftp://x failed: not an http(s) URL");
+    }
+}

@@ -1,0 +1,188 @@
+//! Who the user is: an API key or a stored login session (spec B.1, B.2).
+//!
+//! Resolved once per command into an [`AuthContext`] whose headers go on every API request.
+//! Precedence: `--api-key` > `DEVICE_CLOUD_API_KEY` > the session in `config.json`. Every
+//! secret is registered with the debug redactor as soon as it is read.
+
+pub mod config;
+pub mod environments;
+
+use crate::exit::CliError;
+use config::StoredConfig;
+use environments::Environment;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    ApiKey,
+    Bearer,
+}
+
+/// The resolved credentials of one command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthContext {
+    pub mode: Mode,
+    /// Spread into every API request (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// Bearer only: the Supabase JWT (realtime uses it).
+    pub access_token: Option<String>,
+    /// Bearer only: the environment the session belongs to.
+    pub env: Option<Environment>,
+    /// Bearer only: the Supabase project the token was minted by, as stored.
+    pub supabase_url: Option<String>,
+    pub org_id: Option<String>,
+    pub user_email: Option<String>,
+    /// Bearer only: unix seconds.
+    pub expires_at: Option<i64>,
+}
+
+pub const NOT_AUTHENTICATED: &str = "Not authenticated. Provide an API key via --api-key or the DEVICE_CLOUD_API_KEY environment variable, or run `dcd login`.";
+
+/// Inputs of [`resolve`], gathered by the caller so resolution itself is pure.
+#[derive(Debug, Default)]
+pub struct Sources<'a> {
+    pub flag_api_key: Option<&'a str>,
+    pub env_api_key: Option<String>,
+    pub stored: Option<&'a StoredConfig>,
+    /// Unix seconds now.
+    pub now: i64,
+}
+
+/// `--api-key` > `DEVICE_CLOUD_API_KEY` > stored session (spec B.2).
+pub fn resolve(src: &Sources<'_>) -> Result<AuthContext, CliError> {
+    let key = [src.flag_api_key.map(str::to_string), src.env_api_key.clone()]
+        .into_iter()
+        .flatten()
+        .map(|k| k.trim().to_string())
+        .find(|k| !k.is_empty());
+    if let Some(key) = key {
+        crate::debug::add_secret(&key);
+        return Ok(AuthContext {
+            mode: Mode::ApiKey,
+            headers: vec![("x-app-api-key".into(), key)],
+            access_token: None,
+            env: None,
+            supabase_url: None,
+            org_id: None,
+            user_email: None,
+            expires_at: None,
+        });
+    }
+    let Some(cfg) = src.stored else {
+        return Err(CliError::new(NOT_AUTHENTICATED));
+    };
+    let Some(session) = &cfg.session else {
+        return Err(CliError::new(NOT_AUTHENTICATED));
+    };
+    crate::debug::add_secret(&session.access_token);
+    if let Some(r) = &session.refresh_token {
+        crate::debug::add_secret(r);
+    }
+    let Some(org) = cfg.current_org_id.clone() else {
+        return Err(CliError::new(
+            "No active organization set. Run `dcd switch-org <slug>` to pick one.",
+        ));
+    };
+    if let Some(exp) = session.expires_at
+        && exp <= src.now
+    {
+        return Err(CliError::new(format!(
+            "Your dcd session{} expired at {}. Run `dcd login` to sign in again, or use an API key (--api-key or DEVICE_CLOUD_API_KEY).",
+            session
+                .user_email
+                .as_deref()
+                .map(|e| format!(" for {e}"))
+                .unwrap_or_default(),
+            crate::render::time::unix_utc(exp)
+        )));
+    }
+    let env = cfg
+        .env
+        .as_deref()
+        .and_then(environments::by_name)
+        .or_else(|| cfg.api_url.as_deref().map(environments::infer_from_api_url));
+    Ok(AuthContext {
+        mode: Mode::Bearer,
+        headers: vec![
+            (
+                "authorization".into(),
+                format!("Bearer {}", session.access_token),
+            ),
+            ("x-dcd-org".into(), org.clone()),
+        ],
+        access_token: Some(session.access_token.clone()),
+        env,
+        supabase_url: cfg.supabase_url.clone(),
+        org_id: Some(org),
+        user_email: session.user_email.clone(),
+        expires_at: session.expires_at,
+    })
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use config::Session;
+
+    fn stored(expires_at: i64, org: Option<&str>) -> StoredConfig {
+        StoredConfig {
+            env: Some("prod".into()),
+            session: Some(Session {
+                access_token: "jwt-token-123".into(),
+                refresh_token: Some("refresh-456".into()),
+                expires_at: Some(expires_at),
+                user_email: Some("u@example.com".into()),
+                user_id: None,
+            }),
+            current_org_id: org.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn flag_beats_env_beats_session_and_blank_keys_are_ignored() {
+        let cfg = stored(2_000, Some("42"));
+        let mut src = Sources {
+            flag_api_key: Some(" flag-key "),
+            env_api_key: Some("env-key".into()),
+            stored: Some(&cfg),
+            now: 1_000,
+        };
+        let a = resolve(&src).unwrap();
+        assert_eq!(a.headers, vec![("x-app-api-key".into(), "flag-key".into())]);
+        src.flag_api_key = Some("   ");
+        assert_eq!(resolve(&src).unwrap().headers[0].1, "env-key");
+        src.env_api_key = Some("".into());
+        let a = resolve(&src).unwrap();
+        assert_eq!(a.mode, Mode::Bearer);
+        assert_eq!(
+            a.headers,
+            vec![
+                ("authorization".into(), "Bearer jwt-token-123".into()),
+                ("x-dcd-org".into(), "42".into())
+            ]
+        );
+        assert_eq!(a.env.unwrap().name, "prod");
+    }
+
+    #[test]
+    fn missing_credentials_org_or_expired_session_are_clear_errors() {
+        let none = Sources::default();
+        assert!(resolve(&none).unwrap_err().message.contains("DEVICE_CLOUD_API_KEY"));
+        let cfg = stored(2_000, None);
+        let src = Sources { stored: Some(&cfg), now: 1_000, ..Default::default() };
+        assert!(resolve(&src).unwrap_err().message.contains("switch-org"));
+        let cfg = stored(2_000, Some("1"));
+        let src = Sources { stored: Some(&cfg), now: 3_000, ..Default::default() };
+        let e = resolve(&src).unwrap_err().message;
+        assert!(e.contains("expired") && e.contains("dcd login"), "{e}");
+        assert!(!e.contains("jwt-token-123"));
+    }
+}

@@ -1,0 +1,699 @@
+//! The flag tables: every command, every flag, in help order.
+//!
+//! This is the one place that says which flags exist (spec A.2–A.10 plus what DESIGN.md
+//! adds: `status --watch`, `--timeout`, `--no-realtime`, `--color`). Flags used by several
+//! commands are declared once as `const`s and shared, either one by one or as whole groups
+//! (the spec's api/binary/device/environment/execution/github/output groups).
+
+use super::flags::{CommandDef, FlagDef, Group, Positional, Removed};
+
+// ---------------------------------------------------------------------------------------------
+// Known server values (spec H.7). Help only; validation is against the API's compat data.
+
+const IOS_DEVICES: &[&str] = &[
+    "ipad-pro-6th-gen",
+    "iphone-14",
+    "iphone-14-pro",
+    "iphone-15",
+    "iphone-15-pro",
+    "iphone-16",
+    "iphone-16-plus",
+    "iphone-16-pro",
+    "iphone-16-pro-max",
+];
+const IOS_VERSIONS: &[&str] = &["17", "18", "26", "27"];
+const ANDROID_DEVICES: &[&str] = &[
+    "generic-tablet",
+    "pixel-6",
+    "pixel-6-pro",
+    "pixel-7",
+    "pixel-7-pro",
+    "pixel-8",
+    "pixel-10",
+    "pixel-10-pro",
+    "pixel-10-pro-xl",
+    "pixel-10-pro-fold",
+    "pixel-11",
+];
+const ANDROID_API_LEVELS: &[&str] = &["29", "30", "31", "32", "33", "34", "35", "36", "37"];
+
+/// `--report` / `--format` values.
+pub const REPORT_FORMATS: &[&str] = &["allure", "html", "html-detailed", "junit"];
+/// `--download-artifacts` values.
+pub const ARTIFACT_SELECTIONS: &[&str] = &["ALL", "FAILED"];
+/// `--color` values.
+pub const COLOR_CHOICES: &[&str] = &["auto", "always", "never"];
+
+// ---------------------------------------------------------------------------------------------
+// Single flags shared by several commands.
+
+const API_KEY: FlagDef = FlagDef::text(
+    "api-key",
+    "KEY",
+    "API key; falls back to $DEVICE_CLOUD_API_KEY, then the `dcd login` session",
+)
+.aliases(&["apiKey"]);
+const API_URL: FlagDef = FlagDef::text(
+    "api-url",
+    "URL",
+    "API base URL; falls back to the URL stored by `dcd login`, then https://api.devicecloud.dev",
+)
+.aliases(&["apiURL", "apiUrl"]);
+const UPLOAD_ID: FlagDef =
+    FlagDef::text("upload-id", "ID", "Upload id (printed by `dcd cloud` and `dcd list`)")
+        .aliases(&["uploadId"]);
+const APP_URL: FlagDef = FlagDef::text(
+    "app-url",
+    "URL",
+    "Signed Expo iOS build URL (.tar.gz); such URLs expire after about an hour",
+);
+const IGNORE_SHA_CHECK: FlagDef = FlagDef::switch(
+    "ignore-sha-check",
+    "Upload the binary even if an identical one was uploaded before",
+);
+const ENCRYPT: FlagDef = FlagDef::switch(
+    "encrypt",
+    "Client-side envelope encryption of uploads (beta); default from DCD_ENCRYPT or the org",
+)
+.negatable()
+.hidden();
+const DEBUG: FlagDef = FlagDef::switch("debug", "Print [DEBUG] diagnostics (secrets are redacted)");
+const JSON: FlagDef = FlagDef::switch("json", "Print one JSON document on stdout; chatter goes to stderr");
+const QUIET: FlagDef = FlagDef::switch(
+    "quiet",
+    "One-line summary instead of per-test rows; no countdown",
+)
+.short('q');
+const TIMEOUT: FlagDef = FlagDef::minutes(
+    "timeout",
+    "Stop waiting after this many minutes (decimals allowed) and exit 1 with the re-attach hint; \
+     the run keeps going in the cloud",
+);
+const REALTIME: FlagDef = FlagDef::switch(
+    "realtime",
+    "Poll only; don't use realtime updates (also DCD_NO_REALTIME=1)",
+)
+.default_true();
+const COLOR: FlagDef = FlagDef::choice(
+    "color",
+    "WHEN",
+    COLOR_CHOICES,
+    "When to use colour (NO_COLOR, CLICOLOR and CLICOLOR_FORCE are honoured under auto)",
+)
+.default("auto");
+const HELP: FlagDef = FlagDef::switch("help", "Print help").short('h');
+
+// ---------------------------------------------------------------------------------------------
+// Groups.
+
+const API_GROUP: Group = Group {
+    heading: "Auth and API",
+    flags: &[API_KEY, API_URL],
+};
+
+const GENERAL_GROUP: Group = Group {
+    heading: "General",
+    flags: &[COLOR, HELP],
+};
+
+const BINARY_GROUP: Group = Group {
+    heading: "App binary",
+    flags: &[
+        FlagDef::text(
+            "app-binary-id",
+            "ID",
+            "Reuse a binary uploaded before (`dcd upload`); nothing is uploaded",
+        ),
+        FlagDef::text("app-file", "PATH", "App binary (alternative to the [app] argument)"),
+        APP_URL,
+        IGNORE_SHA_CHECK,
+        ENCRYPT,
+    ],
+};
+
+const DEVICE_GROUP: Group = Group {
+    heading: "Device",
+    flags: &[
+        FlagDef::text("android-api-level", "LEVEL", "Android API level").known(ANDROID_API_LEVELS),
+        FlagDef::text("android-device", "DEVICE", "Android device").known(ANDROID_DEVICES),
+        FlagDef::text("ios-device", "DEVICE", "iOS device").known(IOS_DEVICES),
+        FlagDef::text("ios-version", "VERSION", "iOS major version").known(IOS_VERSIONS),
+        FlagDef::text(
+            "ios-device-matrix",
+            "DEVICE:VERSION",
+            "Run the flows on each of several iOS devices, one cell per use (iphone-16:18)",
+        )
+        .repeat(),
+        FlagDef::text(
+            "android-device-matrix",
+            "DEVICE:LEVEL[:play]",
+            "Run the flows on each of several Android devices, one cell per use (pixel-7:34:play)",
+        )
+        .repeat(),
+        FlagDef::text("device-locale", "LOCALE", "Device locale, e.g. de_DE"),
+        FlagDef::switch("google-play", "Android: use a Google Play image"),
+        FlagDef::choice("orientation", "DEGREES", &["0", "90"], "Android: screen orientation"),
+        FlagDef::switch("show-crosshairs", "Android: show touch crosshairs"),
+        FlagDef::switch(
+            "maestro-chrome-onboarding",
+            "Android: let Maestro complete Chrome's first-run screens",
+        ),
+        FlagDef::switch("android-no-snapshot", "Android: cold boot the emulator"),
+        FlagDef::switch(
+            "disable-animations",
+            "Disable device animations; the flag beats the workspace config either way",
+        )
+        .negatable(),
+        FlagDef::choice(
+            "render-engine",
+            "ENGINE",
+            &["lavapipe", "swiftshader"],
+            "Android: emulator software renderer",
+        ),
+    ],
+};
+
+const ENVIRONMENT_GROUP: Group = Group {
+    heading: "Environment and metadata",
+    flags: &[
+        FlagDef::text("env", "KEY=VALUE", "Variable injected into the flows (split on the first =)")
+            .short('e')
+            .repeat(),
+        FlagDef::text("metadata", "KEY=VALUE", "Metadata attached to the upload")
+            .short('m')
+            .repeat(),
+        FlagDef::text(
+            "moropo-v1-api-key",
+            "KEY",
+            "Download the flows from Moropo with this API key",
+        ),
+        FlagDef::text("name", "NAME", "Name of the upload"),
+    ],
+};
+
+const EXECUTION_GROUP: Group = Group {
+    heading: "Execution",
+    flags: &[
+        FlagDef::switch(
+            "cancel-previous",
+            "Cancel the not-yet-started tests of the previous run of the same branch or PR \
+             (needs --repo-name and --branch or --pr-number)",
+        ),
+        FlagDef::text("config", "PATH", "Workspace config file (relative to the current directory)"),
+        FlagDef::text("exclude-flows", "PATHS", "Flow paths to leave out").repeat_split(),
+        FlagDef::text("exclude-tags", "TAGS", "Skip flows with any of these tags").repeat_split(),
+        FlagDef::text("flows", "PATH", "Flow file or folder (alternative to the [flows] argument)"),
+        FlagDef::text("include-tags", "TAGS", "Run only flows with any of these tags")
+            .repeat_split(),
+        FlagDef::text(
+            "maestro-version",
+            "VERSION",
+            "Maestro version to run, or `latest`; default: the server's default",
+        )
+        .aliases(&["maestroVersion"]),
+        FlagDef::int("retry", "N", "Retry failed flows up to N times (at most 2)"),
+        FlagDef::choice(
+            "runner-type",
+            "TYPE",
+            &["default", "m4", "m1", "gpu1", "cpu1"],
+            "Runner hardware",
+        )
+        .default("default"),
+    ],
+};
+
+const GITHUB_GROUP: Group = Group {
+    heading: "GitHub context",
+    flags: &[
+        FlagDef::text("branch", "BRANCH", "Branch name (sent as gh_branch metadata)"),
+        FlagDef::text("commit-sha", "SHA", "Commit SHA (sent as gh_sha metadata)"),
+        FlagDef::text("repo-name", "OWNER/REPO", "Repository (sent as gh_repo metadata)"),
+        FlagDef::text("pr-number", "N", "Pull request number (sent as gh_pr_number metadata)"),
+        FlagDef::text("pr-url", "URL", "Pull request URL (sent as gh_pr_url metadata)"),
+    ],
+};
+
+const DOWNLOAD_GROUP: Group = Group {
+    heading: "Reports and artifacts",
+    flags: &[
+        FlagDef::choice(
+            "download-artifacts",
+            "WHICH",
+            ARTIFACT_SELECTIONS,
+            "Download logs, screenshots and videos of all or only the failed tests",
+        ),
+        FlagDef::text("artifacts-path", "PATH", "Where to save the artifacts zip")
+            .default("./artifacts.zip"),
+        FlagDef::choice("report", "FORMAT", REPORT_FORMATS, "Download a test report")
+            .aliases(&["format"]),
+        FlagDef::text("allure-path", "PATH", "Where to save the Allure report").default("./report.html"),
+        FlagDef::text("html-path", "PATH", "Where to save the HTML report (a zip)")
+            .default("./report.zip"),
+        FlagDef::text("junit-path", "PATH", "Where to save the JUnit report").default("./report.xml"),
+    ],
+};
+
+const CLOUD_OUTPUT_GROUP: Group = Group {
+    heading: "Output",
+    flags: &[
+        FlagDef::switch("async", "Return right after submission instead of waiting for results"),
+        DEBUG,
+        FlagDef::switch("dry-run", "Show which flows would run; upload and start nothing"),
+        JSON,
+        FlagDef::switch(
+            "json-file",
+            "Write the JSON result to a file (implies --quiet; a failed run then exits 0)",
+        ),
+        FlagDef::text(
+            "json-file-name",
+            "PATH",
+            "File for --json-file; default <upload id>_dcd.json",
+        ),
+        QUIET,
+    ],
+};
+
+const WAIT_GROUP: Group = Group {
+    heading: "Waiting",
+    flags: &[TIMEOUT, REALTIME],
+};
+
+// ---------------------------------------------------------------------------------------------
+// Help footers.
+
+const CLOUD_EXIT_CODES: &str = "\
+EXIT CODES:
+  0    all tests passed, the run was superseded, --async submitted, or --dry-run
+  1    CLI or infrastructure error, polling gave up, or --timeout expired
+  2    tests failed (0 with --json-file)
+  130  interrupted (Ctrl-C) while waiting; the run keeps going";
+
+const STATUS_EXIT_CODES: &str = "\
+EXIT CODES:
+  0    the status was shown (whatever it is); with --watch: all tests passed or superseded
+  1    CLI, network or API error; with --watch also polling gave up or --timeout expired
+  2    with --watch: tests failed
+  130  interrupted (Ctrl-C) while waiting; the run keeps going";
+
+// ---------------------------------------------------------------------------------------------
+// Commands.
+
+/// Every command, in root-help order.
+pub static COMMANDS: &[CommandDef] = &[
+    CommandDef {
+        name: "cloud",
+        summary: "Upload an app and flows, run them on devicecloud.dev and wait for the results",
+        description: "Upload an app binary and Maestro flows, run them on devicecloud.dev and wait \
+                      for the verdict. A drop-in replacement for `maestro cloud`.",
+        positionals: &[
+            Positional {
+                name: "app",
+                help: "App binary: .apk, .app folder, .zip of an .app, Expo .tar.gz or its URL",
+            },
+            Positional {
+                name: "flows",
+                help: "Flow file or folder of flows",
+            },
+        ],
+        groups: &[
+            API_GROUP,
+            BINARY_GROUP,
+            DEVICE_GROUP,
+            ENVIRONMENT_GROUP,
+            EXECUTION_GROUP,
+            GITHUB_GROUP,
+            DOWNLOAD_GROUP,
+            CLOUD_OUTPUT_GROUP,
+            WAIT_GROUP,
+            GENERAL_GROUP,
+        ],
+        available: false,
+        footer: CLOUD_EXIT_CODES,
+        removed: &[
+            Removed {
+                names: &["ios-config", "iosConfig"],
+                message: "{flag} was removed in dcd 5.2.0. Use --ios-device and --ios-version for \
+                          one device, or --ios-device-matrix <device>:<version> (once per device) \
+                          for several.",
+            },
+            Removed {
+                names: &["android-config", "androidConfig"],
+                message: "{flag} was removed in dcd 5.2.0. Use --android-device and \
+                          --android-api-level for one device, or --android-device-matrix \
+                          <device>:<apiLevel>[:play] (once per device) for several.",
+            },
+            Removed {
+                names: &["mitmHost", "mitm-host", "mitmPath", "mitm-path"],
+                message: "{flag} was removed in dcd 5.2.0 and is no longer supported; remove it \
+                          from the command.",
+            },
+        ],
+    },
+    CommandDef {
+        name: "upload",
+        summary: "Upload an app binary to reuse it with `dcd cloud --app-binary-id`",
+        description: "Upload an app binary and print its id, to reuse with \
+                      `dcd cloud --app-binary-id <id>`.",
+        positionals: &[Positional {
+            name: "app",
+            help: "App binary: .apk, .app folder, .zip of an .app, Expo .tar.gz or its URL",
+        }],
+        groups: &[
+            API_GROUP,
+            Group {
+                heading: "App binary",
+                flags: &[APP_URL, IGNORE_SHA_CHECK, ENCRYPT],
+            },
+            Group {
+                heading: "Output",
+                flags: &[DEBUG, JSON],
+            },
+            GENERAL_GROUP,
+        ],
+        available: false,
+        footer: "",
+        removed: &[],
+    },
+    CommandDef {
+        name: "status",
+        summary: "Show the status of an upload, or wait for it with --watch",
+        description: "Show the status and test results of an upload, by id or by name. With \
+                      --watch, wait for it to finish like `dcd cloud` does: same output, verdict \
+                      and exit codes.",
+        positionals: &[],
+        groups: &[
+            API_GROUP,
+            Group {
+                heading: "Upload",
+                flags: &[
+                    UPLOAD_ID,
+                    FlagDef::text("name", "NAME", "Upload name (the newest upload of that name)"),
+                ],
+            },
+            Group {
+                heading: "Waiting",
+                flags: &[
+                    FlagDef::switch(
+                        "watch",
+                        "Wait for the upload to finish, like `dcd cloud` does",
+                    ),
+                    TIMEOUT,
+                    REALTIME,
+                ],
+            },
+            Group {
+                heading: "Output",
+                flags: &[JSON, QUIET, DEBUG],
+            },
+            GENERAL_GROUP,
+        ],
+        available: true,
+        footer: STATUS_EXIT_CODES,
+        removed: &[],
+    },
+    CommandDef {
+        name: "list",
+        summary: "List recent uploads",
+        description: "List recent uploads, newest first.",
+        positionals: &[],
+        groups: &[
+            API_GROUP,
+            Group {
+                heading: "Filter",
+                flags: &[
+                    FlagDef::text(
+                        "name",
+                        "NAME",
+                        "Upload name; * matches anything (quote it so the shell leaves it alone)",
+                    ),
+                    FlagDef::text("from", "DATE", "Only uploads created at or after this date"),
+                    FlagDef::text("to", "DATE", "Only uploads created at or before this date"),
+                    FlagDef::int("limit", "N", "How many uploads to show").default("20"),
+                    FlagDef::int("offset", "N", "How many uploads to skip").default("0"),
+                ],
+            },
+            Group {
+                heading: "Output",
+                flags: &[JSON],
+            },
+            GENERAL_GROUP,
+        ],
+        available: false,
+        footer: "",
+        removed: &[],
+    },
+    CommandDef {
+        name: "artifacts",
+        summary: "Download the artifacts or a report of a finished upload",
+        description: "Download the artifacts (logs, screenshots, videos) or a test report of an \
+                      upload. Give --upload-id and one of --download-artifacts or --report.",
+        positionals: &[],
+        groups: &[
+            API_GROUP,
+            Group {
+                heading: "Upload",
+                flags: &[UPLOAD_ID],
+            },
+            DOWNLOAD_GROUP,
+            Group {
+                heading: "Output",
+                flags: &[DEBUG],
+            },
+            GENERAL_GROUP,
+        ],
+        available: false,
+        footer: "",
+        removed: &[],
+    },
+    CommandDef {
+        name: "login",
+        summary: "Sign in with your devicecloud.dev account in the browser",
+        description: "Sign in to devicecloud.dev in the browser and store the session, so commands \
+                      work without an API key.",
+        positionals: &[],
+        groups: &[
+            Group {
+                heading: "Login",
+                flags: &[
+                    API_URL,
+                    FlagDef::text("frontend-url", "URL", "Web app URL to sign in at (override)"),
+                    FlagDef::switch("browser", "Print the sign-in URL instead of opening a browser")
+                        .default_true(),
+                ],
+            },
+            GENERAL_GROUP,
+        ],
+        available: false,
+        footer: "",
+        removed: &[],
+    },
+    CommandDef {
+        name: "logout",
+        summary: "Sign out and delete the stored session",
+        description: "Sign out of this machine and delete the stored session. API keys are not \
+                      affected.",
+        positionals: &[],
+        groups: &[GENERAL_GROUP],
+        available: false,
+        footer: "",
+        removed: &[],
+    },
+    CommandDef {
+        name: "whoami",
+        summary: "Show who is signed in and which org commands use",
+        description: "Show the signed-in user, org and environment, and whether an API key \
+                      overrides them. Reads the stored session only; no network.",
+        positionals: &[],
+        groups: &[
+            Group {
+                heading: "Auth",
+                flags: &[API_KEY],
+            },
+            GENERAL_GROUP,
+        ],
+        available: false,
+        footer: "",
+        removed: &[],
+    },
+    CommandDef {
+        name: "switch-org",
+        summary: "Choose the org that signed-in commands use",
+        description: "Choose the organization that commands using the `dcd login` session act on.",
+        positionals: &[Positional {
+            name: "org",
+            help: "Org name, slug or id; without it, pick from a list",
+        }],
+        groups: &[
+            Group {
+                heading: "API",
+                flags: &[API_URL],
+            },
+            GENERAL_GROUP,
+        ],
+        available: false,
+        footer: "",
+        removed: &[],
+    },
+];
+
+/// Commands of TS dcd that this port does not offer; named so the error is not a misleading
+/// "did you mean".
+pub const NOT_PORTED: &[&str] = &["live", "upgrade"];
+
+#[cfg(test)]
+mod tests {
+    //! Meta-tests: walk the whole table and check the invariants the parser and the help
+    //! renderer rely on.
+
+    use super::super::flags::Kind;
+    use super::super::parse::camel_case;
+    use super::*;
+    use std::collections::HashSet;
+
+    fn is_kebab(s: &str) -> bool {
+        !s.is_empty()
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+            && !s.contains("--")
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }
+
+    #[test]
+    fn command_names_are_unique_kebab() {
+        let mut seen = HashSet::new();
+        for c in COMMANDS {
+            assert!(is_kebab(c.name), "{}", c.name);
+            assert!(seen.insert(c.name), "duplicate command {}", c.name);
+            assert!(!c.summary.is_empty() && !c.description.is_empty(), "{}", c.name);
+        }
+        for n in NOT_PORTED {
+            assert!(!seen.contains(n));
+        }
+    }
+
+    #[test]
+    fn names_and_aliases_are_unique_within_each_command() {
+        for c in COMMANDS {
+            let mut names = HashSet::new();
+            let mut shorts = HashSet::new();
+            for f in c.flags() {
+                assert!(is_kebab(f.name), "{}: flag {:?} not kebab-case", c.name, f.name);
+                let mut own: HashSet<String> = HashSet::new();
+                own.insert(f.name.to_string());
+                own.insert(camel_case(f.name));
+                for a in f.aliases {
+                    assert!(
+                        a.is_ascii() && !a.starts_with('-') && !a.is_empty(),
+                        "{}: alias {a:?}",
+                        c.name
+                    );
+                    own.insert(a.to_string());
+                }
+                for n in own {
+                    assert!(names.insert(n.clone()), "{}: {n} defined twice", c.name);
+                }
+                if let Some(s) = f.short {
+                    assert!(s.is_ascii_alphabetic(), "{}: -{s}", c.name);
+                    assert!(shorts.insert(s), "{}: -{s} defined twice", c.name);
+                }
+            }
+            // A switch's negation must not shadow another flag.
+            for f in c.flags().filter(|f| f.is_switch()) {
+                let neg = format!("no-{}", f.name);
+                assert!(!names.contains(&neg), "{}: --{neg} is ambiguous", c.name);
+            }
+            for r in c.removed {
+                for n in r.names {
+                    assert!(!names.contains(*n), "{}: removed --{n} still defined", c.name);
+                }
+                assert!(r.message.contains("{flag}"));
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_metavars_defaults_and_choices_agree() {
+        for c in COMMANDS {
+            for f in c.flags() {
+                let id = format!("{} --{}", c.name, f.name);
+                assert!(!f.help.is_empty(), "{id}: no help");
+                match f.kind {
+                    Kind::Switch => {
+                        assert!(f.metavar.is_empty(), "{id}: switch with metavar");
+                        assert!(f.choices().is_empty() && f.known.is_empty(), "{id}");
+                        assert!(!f.is_repeatable(), "{id}: repeatable switch");
+                        assert!(matches!(f.default, None | Some("true")), "{id}");
+                        assert!(!(f.negatable && f.is_default_true()), "{id}");
+                    }
+                    _ => {
+                        assert!(!f.negatable, "{id}: negatable value flag");
+                        let m = f.metavar;
+                        assert!(!m.is_empty(), "{id}: value flag without metavar");
+                        assert!(!m.contains(' ') && !m.contains('<'), "{id}: metavar {m:?}");
+                    }
+                }
+                if let Kind::Choice(choices) = f.kind {
+                    assert!(!choices.is_empty(), "{id}");
+                    assert!(f.known.is_empty(), "{id}: choices and known values");
+                    if let Some(d) = f.default {
+                        assert!(choices.contains(&d), "{id}: default {d} not a choice");
+                    }
+                }
+                if f.kind == Kind::Int
+                    && let Some(d) = f.default
+                {
+                    assert!(d.bytes().all(|b| b.is_ascii_digit()), "{id}: default {d}");
+                }
+                if f.is_repeatable() {
+                    assert!(f.default.is_none(), "{id}: repeatable with default");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_command_has_color_and_help() {
+        for c in COMMANDS {
+            assert!(c.flag("color").is_some(), "{}", c.name);
+            assert_eq!(c.flag("help").and_then(|f| f.short), Some('h'), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn only_status_is_available_for_now() {
+        let available: Vec<_> = COMMANDS.iter().filter(|c| c.available).map(|c| c.name).collect();
+        assert_eq!(available, ["status"]);
+    }
+
+    #[test]
+    fn every_help_renders() {
+        for c in COMMANDS {
+            let text = super::super::help::command_help(c);
+            assert!(text.contains(&format!("dcd {}", c.name)), "{}", c.name);
+            for line in text.lines() {
+                assert!(line.chars().count() <= 100, "{}: line too long: {line}", c.name);
+                assert_eq!(line.trim_end(), line, "{}: trailing space: {line:?}", c.name);
+            }
+            for f in c.flags() {
+                let shown = if f.negatable {
+                    format!("--[no-]{}", f.name)
+                } else if f.is_default_true() {
+                    format!("--no-{}", f.name)
+                } else {
+                    format!("--{}", f.name)
+                };
+                assert_eq!(
+                    text.contains(&shown),
+                    !f.hidden,
+                    "{}: --{} shown/hidden",
+                    c.name,
+                    f.name
+                );
+            }
+        }
+        let root = super::super::help::root_help();
+        for line in root.lines() {
+            assert!(line.chars().count() <= 100, "root: line too long: {line}");
+        }
+    }
+}

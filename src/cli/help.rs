@@ -1,0 +1,314 @@
+//! `--help` text, generated from the flag table so it cannot drift from the parser.
+//!
+//! Plain text, no colour, wrapped and aligned for 100 columns. Hidden flags are left out.
+//! A command's help is: description, usage, positionals, one section per flag group, then
+//! the command's footer (exit codes). The root help lists the commands, the environment
+//! variables dcd reads and the exit codes.
+
+use super::defs::COMMANDS;
+use super::flags::{CommandDef, FlagDef, Kind, Multi};
+
+/// Total width of help output.
+const WIDTH: usize = 100;
+/// Left columns wider than this put their text on the next line instead.
+const MAX_LEFT: usize = 34;
+/// Gap between the left column and the text.
+const GAP: usize = 3;
+/// Indent of every row.
+const INDENT: usize = 2;
+
+const ROOT_DESCRIPTION: &str = "devicecloud.dev CLI — a drop-in replacement for `maestro cloud`";
+
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "DEVICE_CLOUD_API_KEY",
+        "API key when --api-key is not given; beats the `dcd login` session",
+    ),
+    (
+        "DCD_CONFIG_DIR",
+        "Directory of config.json, the `dcd login` session (default: $XDG_CONFIG_HOME/dcd, \
+         else ~/.dcd)",
+    ),
+    ("XDG_CONFIG_HOME", "Base of the default config directory"),
+    (
+        "DCD_TIME_SCALE",
+        "Multiplies every internal timer, for tests (0.01 turns 60 s into 0.6 s; default 1)",
+    ),
+    ("DCD_NO_REALTIME", "Set to 1 to poll only, like --no-realtime"),
+    (
+        "DCD_SUPABASE_URL",
+        "Supabase base URL for realtime, session refresh and uploads (override)",
+    ),
+    ("DCD_SUPABASE_ANON_KEY", "Supabase anon key (override)"),
+    (
+        "DCD_NO_UPDATE_CHECK",
+        "Skip the update check (it only runs in an interactive terminal, never in CI)",
+    ),
+    ("DCD_MANIFEST_URL", "Release manifest used by the update check (override)"),
+    ("NO_COLOR", "Disable colour under --color auto"),
+    ("CLICOLOR", "Set to 0 to disable colour under --color auto"),
+    (
+        "CLICOLOR_FORCE",
+        "Set to non-zero to force colour under --color auto, even when not a terminal",
+    ),
+    (
+        "HTTPS_PROXY, NO_PROXY",
+        "Proxy for HTTPS and the realtime WebSocket (HTTP CONNECT); hosts that bypass it",
+    ),
+    (
+        "SSL_CERT_FILE, SSL_CERT_DIR",
+        "Extra trusted CA certificates, added to the system store and Mozilla's roots",
+    ),
+];
+
+const ROOT_EXIT_CODES: &str = "\
+EXIT CODES:
+  0    tests passed, the run was superseded, or it was submitted with --async
+  1    CLI or infrastructure error
+  2    tests failed
+  130  interrupted (Ctrl-C)";
+
+/// Greedy word wrap. Words longer than `width` stay whole on their own line.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let needed = if line.is_empty() { 0 } else { 1 } + word.chars().count();
+        if !line.is_empty() && line.chars().count() + needed > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Two aligned columns: `left` padded to the widest left cell (at most [`MAX_LEFT`]), the
+/// right text wrapped to the remaining width. A left cell wider than the cap gets its text on
+/// the following lines. Returns one block (ending in a newline) per item.
+fn row_blocks(items: &[(String, String)]) -> Vec<String> {
+    let left_width = items
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .filter(|&w| w <= MAX_LEFT)
+        .max()
+        .unwrap_or(0);
+    let column = INDENT + left_width + GAP;
+    items
+        .iter()
+        .map(|(left, right)| {
+            let mut out = " ".repeat(INDENT);
+            out.push_str(left);
+            let left_len = left.chars().count();
+            let mut text = wrap(right, WIDTH - column).into_iter();
+            if left_len <= left_width
+                && let Some(first) = text.next()
+            {
+                out.push_str(&" ".repeat(left_width - left_len + GAP));
+                out.push_str(&first);
+            }
+            out.push('\n');
+            for line in text {
+                out.push_str(&" ".repeat(column));
+                out.push_str(&line);
+                out.push('\n');
+            }
+            out
+        })
+        .collect()
+}
+
+/// [`row_blocks`], joined.
+fn rows(items: &[(String, String)]) -> String {
+    row_blocks(items).concat()
+}
+
+/// `-e, --env <KEY=VALUE>`, `    --[no-]disable-animations`, `    --no-realtime`.
+fn flag_left(f: &FlagDef) -> String {
+    let mut s = match f.short {
+        Some(c) => format!("-{c}, "),
+        None => "    ".to_string(),
+    };
+    let prefix = if f.negatable {
+        "[no-]"
+    } else if f.is_default_true() {
+        "no-"
+    } else {
+        ""
+    };
+    let names: Vec<String> = std::iter::once(f.name)
+        .chain(f.aliases.iter().copied())
+        .map(|n| format!("--{prefix}{n}"))
+        .collect();
+    s.push_str(&names.join(", "));
+    if !f.is_switch() {
+        s.push_str(&format!(" <{}>", f.metavar));
+    }
+    s
+}
+
+/// The help text plus its generated annotations.
+fn flag_right(f: &FlagDef) -> String {
+    let mut s = f.help.to_string();
+    match f.multi {
+        Multi::Once => {}
+        Multi::Repeat => s.push_str(" [repeatable]"),
+        Multi::RepeatSplit => s.push_str(" [repeatable, comma-separated]"),
+    }
+    if let (Some(d), false) = (f.default, f.is_switch()) {
+        s.push_str(&format!(" [default: {d}]"));
+    }
+    if let Kind::Choice(choices) = f.kind {
+        s.push_str(&format!(" [possible values: {}]", choices.join(", ")));
+    }
+    if !f.known.is_empty() {
+        s.push_str(&format!(" [known values: {}]", f.known.join(", ")));
+    }
+    s
+}
+
+fn paragraph(out: &mut String, text: &str) {
+    for line in wrap(text, WIDTH) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
+
+/// The help of one command.
+pub fn command_help(cmd: &CommandDef) -> String {
+    let mut out = String::new();
+    paragraph(&mut out, cmd.description);
+    if !cmd.available {
+        out.push_str("(Not available yet in this version of dcd.)\n");
+    }
+
+    let mut usage = format!("\nUSAGE: dcd {} [flags]", cmd.name);
+    for p in cmd.positionals {
+        usage.push_str(&format!(" [{}]", p.name));
+    }
+    out.push_str(&usage);
+    out.push('\n');
+
+    if !cmd.positionals.is_empty() {
+        out.push_str("\nARGUMENTS:\n");
+        let items: Vec<(String, String)> = cmd
+            .positionals
+            .iter()
+            .map(|p| (format!("[{}]", p.name), p.help.to_string()))
+            .collect();
+        out.push_str(&rows(&items));
+    }
+
+    // One alignment for the whole command, so the columns line up across groups.
+    let visible: Vec<(&str, &FlagDef)> = cmd
+        .groups
+        .iter()
+        .flat_map(|g| g.flags.iter().filter(|f| !f.hidden).map(move |f| (g.heading, f)))
+        .collect();
+    let items: Vec<(String, String)> =
+        visible.iter().map(|(_, f)| (flag_left(f), flag_right(f))).collect();
+    let mut current = "";
+    for ((heading, _), block) in visible.iter().zip(row_blocks(&items)) {
+        if *heading != current {
+            current = heading;
+            out.push_str(&format!("\n{}:\n", heading.to_uppercase()));
+        }
+        out.push_str(&block);
+    }
+
+    if !cmd.footer.is_empty() {
+        out.push('\n');
+        out.push_str(cmd.footer);
+        out.push('\n');
+    }
+    out
+}
+
+/// The help of `dcd` itself.
+pub fn root_help() -> String {
+    let mut out = String::new();
+    paragraph(&mut out, ROOT_DESCRIPTION);
+    out.push_str("\nUSAGE: dcd <command> [flags]\n\nCOMMANDS:\n");
+    let commands: Vec<(String, String)> = COMMANDS
+        .iter()
+        .map(|c| {
+            let mut summary = c.summary.to_string();
+            if !c.available {
+                summary.push_str(" (not available yet)");
+            }
+            (c.name.to_string(), summary)
+        })
+        .collect();
+    out.push_str(&rows(&commands));
+    out.push_str(
+        "\nRun dcd <command> --help for the flags of a command, dcd --version for the version.\n",
+    );
+    out.push_str("\nENVIRONMENT:\n");
+    let env: Vec<(String, String)> = ENVIRONMENT
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    out.push_str(&rows(&env));
+    out.push('\n');
+    out.push_str(ROOT_EXIT_CODES);
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn help_of(name: &str) -> String {
+        command_help(COMMANDS.iter().find(|c| c.name == name).unwrap())
+    }
+
+    #[test]
+    fn wrap_keeps_long_words() {
+        assert_eq!(wrap("a bb ccc", 4), ["a bb", "ccc"]);
+        assert_eq!(wrap("abcdefgh x", 4), ["abcdefgh", "x"]);
+        assert!(wrap("   ", 10).is_empty());
+    }
+
+    #[test]
+    fn status_help() {
+        insta::assert_snapshot!(help_of("status"), @"");
+    }
+
+    #[test]
+    fn root() {
+        insta::assert_snapshot!(root_help(), @"");
+    }
+
+    #[test]
+    fn cloud_help_shows_groups_and_hides_encrypt() {
+        let text = help_of("cloud");
+        for heading in [
+            "AUTH AND API:",
+            "APP BINARY:",
+            "DEVICE:",
+            "ENVIRONMENT AND METADATA:",
+            "EXECUTION:",
+            "GITHUB CONTEXT:",
+            "REPORTS AND ARTIFACTS:",
+            "OUTPUT:",
+            "WAITING:",
+            "GENERAL:",
+            "EXIT CODES:",
+        ] {
+            assert!(text.contains(heading), "{heading}\n{text}");
+        }
+        assert!(!text.contains("encrypt"));
+        assert!(text.contains("--[no-]disable-animations"));
+        assert!(text.contains("--no-realtime"));
+        assert!(text.contains("-e, --env <KEY=VALUE>"));
+        assert!(text.contains("--report, --format <FORMAT>"));
+        assert!(text.contains("iphone-16-pro-max"));
+        assert!(text.contains("USAGE: dcd cloud [flags] [app] [flows]"));
+    }
+}

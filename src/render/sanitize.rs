@@ -1,0 +1,60 @@
+//! Server text made safe for a terminal or a CI log.
+//!
+//! Test names, fail reasons and messages come from the server (and from whoever wrote the
+//! flow). Before they reach a terminal they lose everything that could drive it: escape
+//! sequences and other control characters are shown as `\x1b`-style text, bidi overrides,
+//! zero-width and tag characters as `<U+202E>`, and a leading `::` (a GitHub Actions workflow
+//! command) is broken up. Line breaks become spaces: the result is always one line.
+
+use std::fmt::Write;
+
+/// One line of printable text.
+pub fn clean(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if is_invisible(c) => {
+                let _ = write!(out, "<U+{:04X}>", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    if out.trim_start().starts_with("::") {
+        out.insert(0, ' ');
+    }
+    out
+}
+
+/// Bidi controls, zero-width characters, tag characters and other invisible format marks.
+fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180E
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFEFF
+        | 0xFFA0 | 0xFFF9..=0xFFFB | 0xE0000..=0xE007F)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_controls_and_invisible_characters() {
+        assert_eq!(clean("a\x1b[31mred\x07"), "a\\x1b[31mred\\x07");
+        assert_eq!(clean("evil\u{202e}txt.exe"), "evil<U+202E>txt.exe");
+        assert_eq!(clean("zero\u{200b}width"), "zero<U+200B>width");
+        assert_eq!(clean("line1\nline2\r\n"), "line1 line2  ");
+        assert_eq!(clean("\u{9b}31m"), "\\x9b31m");
+        assert_eq!(clean("plain ✓ ünïcode"), "plain ✓ ünïcode");
+    }
+
+    #[test]
+    fn a_workflow_command_cannot_start_the_text() {
+        assert_eq!(clean("::error::pwned"), " ::error::pwned");
+        assert_eq!(clean("\n::set-env name=x::y"), "  ::set-env name=x::y");
+        assert_eq!(clean("a ::b"), "a ::b");
+    }
+}

@@ -1,0 +1,133 @@
+//! Writing to the terminal, and the live frame redrawn in place.
+//!
+//! Every write takes one global lock. The live frame remembers how many lines it drew, so it
+//! can move the cursor back up, clear, and draw the next frame; lines printed while a frame
+//! is up (warnings) go above it. A broken pipe is not an error: output just stops.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+struct State {
+    /// Lines of the live frame currently on screen (0 = none).
+    drawn: usize,
+    frame: Vec<String>,
+    cursor_hidden: bool,
+}
+
+static STATE: Mutex<State> = Mutex::new(State {
+    drawn: 0,
+    frame: Vec::new(),
+    cursor_hidden: false,
+});
+
+fn lock() -> std::sync::MutexGuard<'static, State> {
+    STATE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn erase(buf: &mut String, st: &State) {
+    if st.drawn > 0 {
+        buf.push('\r');
+        if st.drawn > 1 {
+            buf.push_str(&format!("\x1b[{}A", st.drawn - 1));
+        }
+        buf.push_str("\x1b[J");
+    }
+}
+
+fn draw(buf: &mut String, st: &mut State) {
+    buf.push_str(&st.frame.join("\n"));
+    st.drawn = st.frame.len();
+}
+
+fn write_all(fd: i32, s: &str) {
+    let _ = if fd == 1 {
+        let mut o = std::io::stdout().lock();
+        o.write_all(s.as_bytes()).and_then(|_| o.flush())
+    } else {
+        let mut e = std::io::stderr().lock();
+        e.write_all(s.as_bytes()).and_then(|_| e.flush())
+    };
+}
+
+/// Prints lines to stdout (above the live frame, if one is up).
+pub fn out_line(s: &str) {
+    print_above(1, s);
+}
+
+/// Prints lines to stderr (above the live frame, if one is up).
+pub fn err_line(s: &str) {
+    print_above(2, s);
+}
+
+/// `⚠ <msg>` on stderr, yellow when stderr is coloured.
+pub fn warn(msg: &str, style: crate::render::Style) {
+    err_line(&style.yellow(&format!("⚠ {msg}")));
+}
+
+fn print_above(fd: i32, s: &str) {
+    let mut st = lock();
+    if st.drawn == 0 {
+        write_all(fd, &format!("{s}\n"));
+        return;
+    }
+    let mut buf = String::new();
+    erase(&mut buf, &st);
+    write_all(1, &buf);
+    write_all(fd, &format!("{s}\n"));
+    let mut buf = String::new();
+    draw(&mut buf, &mut st);
+    write_all(1, &buf);
+}
+
+/// The in-place frame of an interactive wait. Dropping it erases the frame and restores the
+/// cursor.
+pub struct Live {
+    _private: (),
+}
+
+impl Live {
+    pub fn start() -> Live {
+        let mut st = lock();
+        st.cursor_hidden = true;
+        write_all(1, "\x1b[?25l");
+        Live { _private: () }
+    }
+
+    /// Replaces the frame on screen with `lines`.
+    pub fn draw(&mut self, lines: Vec<String>) {
+        let mut st = lock();
+        let mut buf = String::new();
+        erase(&mut buf, &st);
+        st.frame = lines;
+        draw(&mut buf, &mut st);
+        write_all(1, &buf);
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let mut st = lock();
+        restore(&mut st);
+    }
+}
+
+fn restore(st: &mut State) {
+    let mut buf = String::new();
+    erase(&mut buf, st);
+    st.drawn = 0;
+    st.frame.clear();
+    if st.cursor_hidden {
+        buf.push_str("\x1b[?25h");
+        st.cursor_hidden = false;
+    }
+    write_all(1, &buf);
+}
+
+/// Erases any live frame, restores the cursor, prints `message` on stderr and exits with
+/// `code`. Holds the output lock to the end, so nothing can draw after it.
+pub fn exit_with(message: &str, code: i32) -> ! {
+    let mut st = lock();
+    restore(&mut st);
+    write_all(2, &format!("{message}\n"));
+    std::process::exit(code)
+}

@@ -1,0 +1,178 @@
+//! The terminal: what it can do (TTY, CI, colour, size) and writing to it.
+//!
+//! Colour and animation are separate switches (anchors §0.8). Colour follows `--color`,
+//! NO_COLOR, CLICOLOR_FORCE, CLICOLOR and TERM=dumb; animation needs stdout to be a TTY and
+//! no CI marker (spec G). All terminal writes go through one lock, so the Ctrl-C handler can
+//! erase the live frame and print its hint without interleaving with a redraw.
+
+pub mod live;
+
+pub use live::{Live, err_line, out_line, warn};
+
+use crate::render::Style;
+
+/// `--color auto|always|never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    pub fn parse(s: Option<&str>) -> ColorChoice {
+        match s {
+            Some("always") => ColorChoice::Always,
+            Some("never") => ColorChoice::Never,
+            _ => ColorChoice::Auto,
+        }
+    }
+}
+
+/// The 15 CI marker variables of spec G.
+pub const CI_VARS: [&str; 15] = [
+    "CI",
+    "CONTINUOUS_INTEGRATION",
+    "BUILD_NUMBER",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "CIRCLECI",
+    "TRAVIS",
+    "BUILDKITE",
+    "DRONE",
+    "TEAMCITY_VERSION",
+    "TF_BUILD",
+    "JENKINS_URL",
+    "BITBUCKET_BUILD_NUMBER",
+    "APPVEYOR",
+    "CODEBUILD_BUILD_ID",
+];
+
+/// `isCI()` (spec G): a marker set to anything but `""`, `"false"` or `"0"` (exact compare),
+/// else "stdout is not a TTY".
+pub fn is_ci(env: &dyn Fn(&str) -> Option<String>, stdout_tty: bool) -> bool {
+    CI_VARS
+        .iter()
+        .any(|k| env(k).is_some_and(|v| !matches!(v.as_str(), "" | "false" | "0")))
+        || !stdout_tty
+}
+
+/// Whether to paint a stream that is (`is_tty`) a terminal.
+pub fn use_color(choice: ColorChoice, env: &dyn Fn(&str) -> Option<String>, is_tty: bool) -> bool {
+    let set = |k: &str| env(k).filter(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            if set("NO_COLOR").is_some() {
+                false
+            } else if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+                true
+            } else if env("TERM").is_some_and(|t| t == "dumb" || t == "unknown")
+                || env("CLICOLOR").is_some_and(|v| v == "0")
+            {
+                false
+            } else {
+                is_tty
+            }
+        }
+    }
+}
+
+/// What the output streams are and can do, decided once per command.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Caps {
+    pub stdout_tty: bool,
+    pub ci: bool,
+    /// Animate (spinner, redraw, ticker): stdout is a TTY and not CI.
+    pub interactive: bool,
+    pub out: Style,
+    pub err: Style,
+    pub width: usize,
+    pub height: usize,
+    /// `GITHUB_ACTIONS=true`: groups, annotations, step summary.
+    pub github_actions: bool,
+}
+
+pub fn isatty(fd: i32) -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// Columns and rows of the terminal on `fd`, if it is one.
+pub fn size(fd: i32) -> Option<(usize, usize)> {
+    // SAFETY: TIOCGWINSZ fills a winsize struct we own.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        (libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_col > 0)
+            .then_some((ws.ws_col as usize, ws.ws_row.max(1) as usize))
+    }
+}
+
+impl Caps {
+    pub fn detect(choice: ColorChoice) -> Caps {
+        let env = |k: &str| std::env::var(k).ok();
+        let stdout_tty = isatty(1);
+        let ci = is_ci(&env, stdout_tty);
+        let cols_env = env("COLUMNS").and_then(|c| c.trim().parse::<usize>().ok());
+        let (width, height) = size(1)
+            .or_else(|| size(2))
+            .unwrap_or((cols_env.unwrap_or(80), 24));
+        Caps {
+            stdout_tty,
+            ci,
+            interactive: stdout_tty && !ci,
+            out: Style {
+                color: use_color(choice, &env, stdout_tty),
+            },
+            err: Style {
+                color: use_color(choice, &env, isatty(2)),
+            },
+            width: width.max(20),
+            height: height.max(5),
+            github_actions: env("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn is_ci_matches_the_spec_unit_cases() {
+        assert!(is_ci(&env(&[("CI", "true")]), true));
+        assert!(is_ci(&env(&[("GITHUB_ACTIONS", "true")]), true));
+        assert!(!is_ci(&env(&[("CI", "false")]), true));
+        assert!(!is_ci(&env(&[("CI", "0")]), true));
+        assert!(!is_ci(&env(&[]), true));
+        assert!(is_ci(&env(&[]), false));
+        assert!(is_ci(&env(&[("CI", "FALSE")]), true), "comparison is exact");
+        assert!(is_ci(&env(&[("CODEBUILD_BUILD_ID", "x")]), true));
+    }
+
+    #[test]
+    fn colour_rules() {
+        use ColorChoice::*;
+        assert!(use_color(Auto, &env(&[]), true));
+        assert!(!use_color(Auto, &env(&[]), false));
+        assert!(!use_color(Auto, &env(&[("NO_COLOR", "1")]), true));
+        assert!(use_color(Auto, &env(&[("NO_COLOR", "")]), true), "empty NO_COLOR is unset");
+        assert!(use_color(Auto, &env(&[("CLICOLOR_FORCE", "1")]), false));
+        assert!(!use_color(Auto, &env(&[("CLICOLOR_FORCE", "0")]), false));
+        assert!(!use_color(Auto, &env(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]), true));
+        assert!(!use_color(Auto, &env(&[("TERM", "dumb")]), true));
+        assert!(!use_color(Auto, &env(&[("CLICOLOR", "0")]), true));
+        assert!(use_color(Always, &env(&[("NO_COLOR", "1")]), false));
+        assert!(!use_color(Never, &env(&[]), true));
+    }
+}

@@ -1,0 +1,191 @@
+//! When a run is done, and what its verdict is (spec E.3).
+//!
+//! "Done" is decided on the full snapshot (every row, earlier tries included, is terminal),
+//! never on seeing a particular event. The verdict is taken over the newest try of each retry
+//! chain, so a flow that failed and then passed on retry counts as passed.
+
+use crate::api::dto::{ResultRow, Status};
+use crate::exit::Verdict;
+use std::collections::HashMap;
+
+const SUPERSEDED_PREFIX: &str = "superseded_by:";
+
+/// True when no row (retries included) is PENDING, QUEUED or RUNNING. Empty is not done.
+pub fn all_complete(rows: &[ResultRow]) -> bool {
+    !rows.is_empty() && rows.iter().all(|r| r.status.is_terminal())
+}
+
+/// The newest try of each retry chain, in the original order (spec E.3 `filterLatestResults`).
+///
+/// Each row's `retry_of` chain is walked to its root; a missing parent makes the `retry_of`
+/// value itself the root, and a cycle stops the walk. Among rows sharing a root the one with
+/// the highest `id` is kept.
+pub fn latest_tries(rows: &[ResultRow]) -> Vec<ResultRow> {
+    let by_id: HashMap<i64, &ResultRow> = rows.iter().map(|r| (r.id, r)).collect();
+    let root_of = |row: &ResultRow| -> i64 {
+        let mut visited = vec![row.id];
+        let mut current = row;
+        while let Some(p) = current.retry_of {
+            if visited.contains(&p) {
+                // A cycle: every member gets the same root, the smallest id in it.
+                return visited.into_iter().min().unwrap_or(row.id);
+            }
+            match by_id.get(&p) {
+                Some(r) => {
+                    visited.push(p);
+                    current = r;
+                }
+                None => return p,
+            }
+        }
+        current.id
+    };
+    let mut best: HashMap<i64, i64> = HashMap::new();
+    for r in rows {
+        let root = root_of(r);
+        let e = best.entry(root).or_insert(r.id);
+        *e = (*e).max(r.id);
+    }
+    let keep: std::collections::HashSet<i64> = best.into_values().collect();
+    let mut seen = std::collections::HashSet::new();
+    rows.iter()
+        .filter(|r| keep.contains(&r.id) && seen.insert(r.id))
+        .cloned()
+        .collect()
+}
+
+/// The verdict over the newest tries: superseded beats everything, then all passed, else failed.
+pub fn verdict(latest: &[ResultRow]) -> Verdict {
+    if superseding_upload_id(latest).is_some() || latest.iter().any(is_superseded) {
+        Verdict::Superseded
+    } else if !latest.is_empty() && latest.iter().all(|r| r.status == Status::Passed) {
+        Verdict::Passed
+    } else {
+        Verdict::Failed
+    }
+}
+
+fn is_superseded(r: &ResultRow) -> bool {
+    r.cancellation_reason
+        .as_deref()
+        .is_some_and(|c| c.starts_with(SUPERSEDED_PREFIX))
+}
+
+/// The newer upload that superseded this run, if a row names one.
+pub fn superseding_upload_id(rows: &[ResultRow]) -> Option<String> {
+    rows.iter()
+        .find(|r| is_superseded(r))
+        .and_then(|r| r.cancellation_reason.as_deref())
+        .map(|c| c[SUPERSEDED_PREFIX.len()..].trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// This run's console URL pointed at the newer upload, without any `result=` parameter
+/// (`…?upload=A&result=1` → `…?upload=B`).
+pub fn superseded_url(console_url: &str, newer: &str) -> String {
+    let (base, query) = console_url.split_once('?').unwrap_or((console_url, ""));
+    let params: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("result="))
+        .map(|p| {
+            if p.starts_with("upload=") {
+                format!("upload={newer}")
+            } else {
+                p.to_string()
+            }
+        })
+        .collect();
+    if params.is_empty() {
+        format!("{base}?upload={newer}")
+    } else {
+        format!("{base}?{}", params.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, status: Status, retry_of: Option<i64>) -> ResultRow {
+        ResultRow {
+            id,
+            test_file_name: format!("./t{id}.yaml"),
+            status,
+            retry_of,
+            fail_reason: None,
+            duration_seconds: None,
+            simulator_name: None,
+            config: None,
+            cancellation_reason: None,
+        }
+    }
+
+    fn ids(rows: &[ResultRow]) -> Vec<i64> {
+        rows.iter().map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn completion_needs_every_row_terminal_and_at_least_one_row() {
+        use Status::*;
+        assert!(!all_complete(&[]));
+        assert!(!all_complete(&[row(1, Passed, None), row(2, Queued, Some(1))]));
+        assert!(all_complete(&[row(1, Failed, None), row(2, Other("X".into()), None)]));
+    }
+
+    #[test]
+    fn retry_chains_collapse_to_the_highest_id() {
+        use Status::*;
+        let rows = vec![
+            row(1, Failed, None),
+            row(2, Passed, None),
+            row(3, Failed, Some(1)),
+            row(5, Passed, Some(3)), // retry of a retry
+        ];
+        assert_eq!(ids(&latest_tries(&rows)), vec![2, 5]);
+        assert_eq!(verdict(&latest_tries(&rows)), Verdict::Passed);
+    }
+
+    #[test]
+    fn missing_parents_and_cycles_are_survived() {
+        use Status::*;
+        // 10 and 11 both retry a parent (7) we never saw: it is their shared root.
+        let rows = vec![row(10, Failed, Some(7)), row(11, Passed, Some(7))];
+        assert_eq!(ids(&latest_tries(&rows)), vec![11]);
+        // 1 → 2 → 1: a cycle, still one chain, no hang.
+        let rows = vec![row(1, Failed, Some(2)), row(2, Passed, Some(1))];
+        assert_eq!(latest_tries(&rows).len(), 1);
+        let rows = vec![row(4, Passed, Some(4))];
+        assert_eq!(ids(&latest_tries(&rows)), vec![4]);
+    }
+
+    #[test]
+    fn verdict_rules() {
+        use Status::*;
+        assert_eq!(verdict(&[row(1, Passed, None)]), Verdict::Passed);
+        assert_eq!(verdict(&[row(1, Passed, None), row(2, Cancelled, None)]), Verdict::Failed);
+        assert_eq!(verdict(&[row(1, Error, None)]), Verdict::Failed);
+        assert_eq!(verdict(&[row(1, Other("NEW".into()), None)]), Verdict::Failed);
+        let mut s = row(2, Cancelled, None);
+        s.cancellation_reason = Some("superseded_by:newer".into());
+        let rows = [row(1, Failed, None), s];
+        assert_eq!(verdict(&rows), Verdict::Superseded);
+        assert_eq!(superseding_upload_id(&rows).as_deref(), Some("newer"));
+        let mut empty = row(3, Cancelled, None);
+        empty.cancellation_reason = Some("superseded_by:".into());
+        assert_eq!(superseding_upload_id(std::slice::from_ref(&empty)), None);
+        assert_eq!(verdict(&[empty]), Verdict::Superseded);
+    }
+
+    #[test]
+    fn superseded_url_swaps_the_upload_and_drops_result() {
+        assert_eq!(
+            superseded_url("https://c/results?upload=A&result=1", "B"),
+            "https://c/results?upload=B"
+        );
+        assert_eq!(
+            superseded_url("https://c/results?result=1&upload=A", "B"),
+            "https://c/results?upload=B"
+        );
+        assert_eq!(superseded_url("https://c/results", "B"), "https://c/results?upload=B");
+    }
+}

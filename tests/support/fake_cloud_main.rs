@@ -1,0 +1,98 @@
+//! `fake-cloud`: the loopback fake devicecloud API as a process, for `make demo` and for
+//! trying the CLI by hand without an account. Serves `demo_scenario()` until killed.
+//!
+//! Usage: `cargo run --example fake-cloud -- [--port N] [--port-file PATH] [--scenario demo]`
+
+#[path = "fake_cloud.rs"]
+mod fake_cloud;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: fake-cloud [--port N] [--port-file PATH] [--scenario demo]";
+
+struct Args {
+    port: u16,
+    port_file: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut args = Args {
+        port: 0,
+        port_file: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--port" => {
+                let v = value("--port")?;
+                args.port = v.parse().map_err(|_| format!("bad --port value: {v}"))?;
+            }
+            "--port-file" => args.port_file = Some(PathBuf::from(value("--port-file")?)),
+            "--scenario" => {
+                let v = value("--scenario")?;
+                if v != "demo" {
+                    return Err(format!("unknown scenario: {v} (known: demo)"));
+                }
+            }
+            other => return Err(format!("unknown argument: {other}")),
+        }
+    }
+    Ok(Some(args))
+}
+
+/// Write via a temporary file and rename, so a script polling for the file never reads
+/// half a URL.
+fn write_port_file(path: &PathBuf, url: &str) -> std::io::Result<()> {
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, format!("{url}\n"))?;
+    std::fs::rename(&tmp, path)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("fake-cloud: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let cloud = match fake_cloud::FakeCloud::start_on(fake_cloud::demo_scenario(), args.port) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fake-cloud: cannot listen on 127.0.0.1:{}: {e}", args.port);
+            return ExitCode::from(1);
+        }
+    };
+    let url = cloud.url();
+    eprintln!(
+        "fake devicecloud API listening on {url} (upload {})",
+        cloud.upload_id()
+    );
+    if let Some(path) = &args.port_file
+        && let Err(e) = write_port_file(path, &url)
+    {
+        eprintln!("fake-cloud: cannot write {}: {e}", path.display());
+        return ExitCode::from(1);
+    }
+    // Serve until killed (SIGTERM/SIGINT default action ends the process).
+    loop {
+        std::thread::park();
+    }
+}
