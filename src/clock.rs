@@ -61,18 +61,16 @@ impl Clock for RealClock {
     }
 
     fn wait_poke(&self, pokes: &Receiver<()>, until: Duration) -> Wake {
-        loop {
-            let now = self.now();
-            if now >= until {
-                return Wake::Deadline;
-            }
-            match pokes.recv_timeout(until - now) {
-                Ok(()) => return Wake::Poke,
-                Err(RecvTimeoutError::Timeout) => return Wake::Deadline,
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.sleep_until(until);
-                    return Wake::Deadline;
-                }
+        let now = self.now();
+        if now >= until {
+            return Wake::Deadline;
+        }
+        match pokes.recv_timeout(until - now) {
+            Ok(()) => Wake::Poke,
+            Err(RecvTimeoutError::Timeout) => Wake::Deadline,
+            Err(RecvTimeoutError::Disconnected) => {
+                self.sleep_until(until);
+                Wake::Deadline
             }
         }
     }

@@ -389,7 +389,7 @@ mod tests {
             d.summary()
         );
         assert!(
-            d.lines()[0].starts_with("✓ DNS 127.0.0.1 → 127.0.0.1 ("),
+            d.lines()[0].starts_with("✓ DNS  127.0.0.1 → 127.0.0.1 ("),
             "{:?}",
             d.lines()
         );

@@ -36,7 +36,7 @@ pub struct StoredConfig {
 pub enum Loaded {
     /// No file (or no home directory to look in).
     Missing,
-    Config(StoredConfig),
+    Config(Box<StoredConfig>),
     /// The file exists but is unusable; the message is the warning to print.
     Ignored(String),
 }
@@ -79,7 +79,7 @@ pub fn load() -> Loaded {
                 path.display()
             ))
         },
-        Loaded::Config,
+        |c| Loaded::Config(Box::new(c)),
     )
 }
 

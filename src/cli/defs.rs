@@ -59,9 +59,12 @@ const API_URL: FlagDef = FlagDef::text(
     "API base URL; falls back to the URL stored by `dcd login`, then https://api.devicecloud.dev",
 )
 .aliases(&["apiURL", "apiUrl"]);
-const UPLOAD_ID: FlagDef =
-    FlagDef::text("upload-id", "ID", "Upload id (printed by `dcd cloud` and `dcd list`)")
-        .aliases(&["uploadId"]);
+const UPLOAD_ID: FlagDef = FlagDef::text(
+    "upload-id",
+    "ID",
+    "Upload id (printed by `dcd cloud` and `dcd list`)",
+)
+.aliases(&["uploadId"]);
 const APP_URL: FlagDef = FlagDef::text(
     "app-url",
     "URL",
@@ -78,7 +81,10 @@ const ENCRYPT: FlagDef = FlagDef::switch(
 .negatable()
 .hidden();
 const DEBUG: FlagDef = FlagDef::switch("debug", "Print [DEBUG] diagnostics (secrets are redacted)");
-const JSON: FlagDef = FlagDef::switch("json", "Print one JSON document on stdout; chatter goes to stderr");
+const JSON: FlagDef = FlagDef::switch(
+    "json",
+    "Print one JSON document on stdout; chatter goes to stderr",
+);
 const QUIET: FlagDef = FlagDef::switch(
     "quiet",
     "One-line summary instead of per-test rows; no countdown",
@@ -98,7 +104,7 @@ const COLOR: FlagDef = FlagDef::choice(
     "color",
     "WHEN",
     COLOR_CHOICES,
-    "When to use colour (NO_COLOR, CLICOLOR and CLICOLOR_FORCE are honoured under auto)",
+    "When to use colour; auto honours NO_COLOR, CLICOLOR and CLICOLOR_FORCE",
 )
 .default("auto");
 const HELP: FlagDef = FlagDef::switch("help", "Print help").short('h');
@@ -124,7 +130,11 @@ const BINARY_GROUP: Group = Group {
             "ID",
             "Reuse a binary uploaded before (`dcd upload`); nothing is uploaded",
         ),
-        FlagDef::text("app-file", "PATH", "App binary (alternative to the [app] argument)"),
+        FlagDef::text(
+            "app-file",
+            "PATH",
+            "App binary (alternative to the [app] argument)",
+        ),
         APP_URL,
         IGNORE_SHA_CHECK,
         ENCRYPT,
@@ -152,7 +162,12 @@ const DEVICE_GROUP: Group = Group {
         .repeat(),
         FlagDef::text("device-locale", "LOCALE", "Device locale, e.g. de_DE"),
         FlagDef::switch("google-play", "Android: use a Google Play image"),
-        FlagDef::choice("orientation", "DEGREES", &["0", "90"], "Android: screen orientation"),
+        FlagDef::choice(
+            "orientation",
+            "DEGREES",
+            &["0", "90"],
+            "Android: screen orientation",
+        ),
         FlagDef::switch("show-crosshairs", "Android: show touch crosshairs"),
         FlagDef::switch(
             "maestro-chrome-onboarding",
@@ -176,9 +191,13 @@ const DEVICE_GROUP: Group = Group {
 const ENVIRONMENT_GROUP: Group = Group {
     heading: "Environment and metadata",
     flags: &[
-        FlagDef::text("env", "KEY=VALUE", "Variable injected into the flows (split on the first =)")
-            .short('e')
-            .repeat(),
+        FlagDef::text(
+            "env",
+            "KEY=VALUE",
+            "Variable injected into the flows (split on the first =)",
+        )
+        .short('e')
+        .repeat(),
         FlagDef::text("metadata", "KEY=VALUE", "Metadata attached to the upload")
             .short('m')
             .repeat(),
@@ -199,12 +218,24 @@ const EXECUTION_GROUP: Group = Group {
             "Cancel the not-yet-started tests of the previous run of the same branch or PR \
              (needs --repo-name and --branch or --pr-number)",
         ),
-        FlagDef::text("config", "PATH", "Workspace config file (relative to the current directory)"),
+        FlagDef::text(
+            "config",
+            "PATH",
+            "Workspace config file (relative to the current directory)",
+        ),
         FlagDef::text("exclude-flows", "PATHS", "Flow paths to leave out").repeat_split(),
         FlagDef::text("exclude-tags", "TAGS", "Skip flows with any of these tags").repeat_split(),
-        FlagDef::text("flows", "PATH", "Flow file or folder (alternative to the [flows] argument)"),
-        FlagDef::text("include-tags", "TAGS", "Run only flows with any of these tags")
-            .repeat_split(),
+        FlagDef::text(
+            "flows",
+            "PATH",
+            "Flow file or folder (alternative to the [flows] argument)",
+        ),
+        FlagDef::text(
+            "include-tags",
+            "TAGS",
+            "Run only flows with any of these tags",
+        )
+        .repeat_split(),
         FlagDef::text(
             "maestro-version",
             "VERSION",
@@ -225,11 +256,27 @@ const EXECUTION_GROUP: Group = Group {
 const GITHUB_GROUP: Group = Group {
     heading: "GitHub context",
     flags: &[
-        FlagDef::text("branch", "BRANCH", "Branch name (sent as gh_branch metadata)"),
+        FlagDef::text(
+            "branch",
+            "BRANCH",
+            "Branch name (sent as gh_branch metadata)",
+        ),
         FlagDef::text("commit-sha", "SHA", "Commit SHA (sent as gh_sha metadata)"),
-        FlagDef::text("repo-name", "OWNER/REPO", "Repository (sent as gh_repo metadata)"),
-        FlagDef::text("pr-number", "N", "Pull request number (sent as gh_pr_number metadata)"),
-        FlagDef::text("pr-url", "URL", "Pull request URL (sent as gh_pr_url metadata)"),
+        FlagDef::text(
+            "repo-name",
+            "OWNER/REPO",
+            "Repository (sent as gh_repo metadata)",
+        ),
+        FlagDef::text(
+            "pr-number",
+            "N",
+            "Pull request number (sent as gh_pr_number metadata)",
+        ),
+        FlagDef::text(
+            "pr-url",
+            "URL",
+            "Pull request URL (sent as gh_pr_url metadata)",
+        ),
     ],
 };
 
@@ -246,19 +293,27 @@ const DOWNLOAD_GROUP: Group = Group {
             .default("./artifacts.zip"),
         FlagDef::choice("report", "FORMAT", REPORT_FORMATS, "Download a test report")
             .aliases(&["format"]),
-        FlagDef::text("allure-path", "PATH", "Where to save the Allure report").default("./report.html"),
+        FlagDef::text("allure-path", "PATH", "Where to save the Allure report")
+            .default("./report.html"),
         FlagDef::text("html-path", "PATH", "Where to save the HTML report (a zip)")
             .default("./report.zip"),
-        FlagDef::text("junit-path", "PATH", "Where to save the JUnit report").default("./report.xml"),
+        FlagDef::text("junit-path", "PATH", "Where to save the JUnit report")
+            .default("./report.xml"),
     ],
 };
 
 const CLOUD_OUTPUT_GROUP: Group = Group {
     heading: "Output",
     flags: &[
-        FlagDef::switch("async", "Return right after submission instead of waiting for results"),
+        FlagDef::switch(
+            "async",
+            "Return right after submission instead of waiting for results",
+        ),
         DEBUG,
-        FlagDef::switch("dry-run", "Show which flows would run; upload and start nothing"),
+        FlagDef::switch(
+            "dry-run",
+            "Show which flows would run; upload and start nothing",
+        ),
         JSON,
         FlagDef::switch(
             "json-file",
@@ -302,7 +357,7 @@ EXIT CODES:
 pub static COMMANDS: &[CommandDef] = &[
     CommandDef {
         name: "cloud",
-        summary: "Upload an app and flows, run them on devicecloud.dev and wait for the results",
+        summary: "Run Maestro flows on devicecloud.dev and wait for the results",
         description: "Upload an app binary and Maestro flows, run them on devicecloud.dev and wait \
                       for the verdict. A drop-in replacement for `maestro cloud`.",
         positionals: &[
@@ -387,7 +442,7 @@ pub static COMMANDS: &[CommandDef] = &[
                 heading: "Upload",
                 flags: &[
                     UPLOAD_ID,
-                    FlagDef::text("name", "NAME", "Upload name (the newest upload of that name)"),
+                    FlagDef::text("name", "NAME", "Upload name, instead of --upload-id"),
                 ],
             },
             Group {
@@ -475,10 +530,22 @@ pub static COMMANDS: &[CommandDef] = &[
             Group {
                 heading: "Login",
                 flags: &[
-                    API_URL,
-                    FlagDef::text("frontend-url", "URL", "Web app URL to sign in at (override)"),
-                    FlagDef::switch("browser", "Print the sign-in URL instead of opening a browser")
-                        .default_true(),
+                    FlagDef::text(
+                        "api-url",
+                        "URL",
+                        "API to sign in against (default: https://api.devicecloud.dev)",
+                    )
+                    .aliases(&["apiURL", "apiUrl"]),
+                    FlagDef::text(
+                        "frontend-url",
+                        "URL",
+                        "Web app URL to sign in at (override)",
+                    ),
+                    FlagDef::switch(
+                        "browser",
+                        "Print the sign-in URL instead of opening a browser",
+                    )
+                    .default_true(),
                 ],
             },
             GENERAL_GROUP,
@@ -507,7 +574,12 @@ pub static COMMANDS: &[CommandDef] = &[
         groups: &[
             Group {
                 heading: "Auth",
-                flags: &[API_KEY],
+                flags: &[FlagDef::text(
+                    "api-key",
+                    "KEY",
+                    "Also say whether commands given this API key bypass the session",
+                )
+                .aliases(&["apiKey"])],
             },
             GENERAL_GROUP,
         ],
@@ -555,7 +627,8 @@ mod tests {
             && !s.starts_with('-')
             && !s.ends_with('-')
             && !s.contains("--")
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     }
 
     #[test]
@@ -564,7 +637,11 @@ mod tests {
         for c in COMMANDS {
             assert!(is_kebab(c.name), "{}", c.name);
             assert!(seen.insert(c.name), "duplicate command {}", c.name);
-            assert!(!c.summary.is_empty() && !c.description.is_empty(), "{}", c.name);
+            assert!(
+                !c.summary.is_empty() && !c.description.is_empty(),
+                "{}",
+                c.name
+            );
         }
         for n in NOT_PORTED {
             assert!(!seen.contains(n));
@@ -577,7 +654,12 @@ mod tests {
             let mut names = HashSet::new();
             let mut shorts = HashSet::new();
             for f in c.flags() {
-                assert!(is_kebab(f.name), "{}: flag {:?} not kebab-case", c.name, f.name);
+                assert!(
+                    is_kebab(f.name),
+                    "{}: flag {:?} not kebab-case",
+                    c.name,
+                    f.name
+                );
                 let mut own: HashSet<String> = HashSet::new();
                 own.insert(f.name.to_string());
                 own.insert(camel_case(f.name));
@@ -604,7 +686,11 @@ mod tests {
             }
             for r in c.removed {
                 for n in r.names {
-                    assert!(!names.contains(*n), "{}: removed --{n} still defined", c.name);
+                    assert!(
+                        !names.contains(*n),
+                        "{}: removed --{n} still defined",
+                        c.name
+                    );
                 }
                 assert!(r.message.contains("{flag}"));
             }
@@ -655,13 +741,22 @@ mod tests {
     fn every_command_has_color_and_help() {
         for c in COMMANDS {
             assert!(c.flag("color").is_some(), "{}", c.name);
-            assert_eq!(c.flag("help").and_then(|f| f.short), Some('h'), "{}", c.name);
+            assert_eq!(
+                c.flag("help").and_then(|f| f.short),
+                Some('h'),
+                "{}",
+                c.name
+            );
         }
     }
 
     #[test]
     fn only_status_is_available_for_now() {
-        let available: Vec<_> = COMMANDS.iter().filter(|c| c.available).map(|c| c.name).collect();
+        let available: Vec<_> = COMMANDS
+            .iter()
+            .filter(|c| c.available)
+            .map(|c| c.name)
+            .collect();
         assert_eq!(available, ["status"]);
     }
 
@@ -671,8 +766,17 @@ mod tests {
             let text = super::super::help::command_help(c);
             assert!(text.contains(&format!("dcd {}", c.name)), "{}", c.name);
             for line in text.lines() {
-                assert!(line.chars().count() <= 100, "{}: line too long: {line}", c.name);
-                assert_eq!(line.trim_end(), line, "{}: trailing space: {line:?}", c.name);
+                assert!(
+                    line.chars().count() <= 100,
+                    "{}: line too long: {line}",
+                    c.name
+                );
+                assert_eq!(
+                    line.trim_end(),
+                    line,
+                    "{}: trailing space: {line:?}",
+                    c.name
+                );
             }
             for f in c.flags() {
                 let shown = if f.negatable {

@@ -68,7 +68,12 @@ pub struct FlagDef {
 }
 
 impl FlagDef {
-    const fn base(name: &'static str, kind: Kind, metavar: &'static str, help: &'static str) -> Self {
+    const fn base(
+        name: &'static str,
+        kind: Kind,
+        metavar: &'static str,
+        help: &'static str,
+    ) -> Self {
         FlagDef {
             name,
             aliases: &[],

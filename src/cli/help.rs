@@ -34,7 +34,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "DCD_TIME_SCALE",
         "Multiplies every internal timer, for tests (0.01 turns 60 s into 0.6 s; default 1)",
     ),
-    ("DCD_NO_REALTIME", "Set to 1 to poll only, like --no-realtime"),
+    (
+        "DCD_NO_REALTIME",
+        "Set to 1 to poll only, like --no-realtime",
+    ),
     (
         "DCD_SUPABASE_URL",
         "Supabase base URL for realtime, session refresh and uploads (override)",
@@ -44,7 +47,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "DCD_NO_UPDATE_CHECK",
         "Skip the update check (it only runs in an interactive terminal, never in CI)",
     ),
-    ("DCD_MANIFEST_URL", "Release manifest used by the update check (override)"),
+    (
+        "DCD_MANIFEST_URL",
+        "Release manifest used by the update check (override)",
+    ),
     ("NO_COLOR", "Disable colour under --color auto"),
     ("CLICOLOR", "Set to 0 to disable colour under --color auto"),
     (
@@ -208,10 +214,17 @@ pub fn command_help(cmd: &CommandDef) -> String {
     let visible: Vec<(&str, &FlagDef)> = cmd
         .groups
         .iter()
-        .flat_map(|g| g.flags.iter().filter(|f| !f.hidden).map(move |f| (g.heading, f)))
+        .flat_map(|g| {
+            g.flags
+                .iter()
+                .filter(|f| !f.hidden)
+                .map(move |f| (g.heading, f))
+        })
         .collect();
-    let items: Vec<(String, String)> =
-        visible.iter().map(|(_, f)| (flag_left(f), flag_right(f))).collect();
+    let items: Vec<(String, String)> = visible
+        .iter()
+        .map(|(_, f)| (flag_left(f), flag_right(f)))
+        .collect();
     let mut current = "";
     for ((heading, _), block) in visible.iter().zip(row_blocks(&items)) {
         if *heading != current {
@@ -277,12 +290,98 @@ mod tests {
 
     #[test]
     fn status_help() {
-        insta::assert_snapshot!(help_of("status"), @"");
+        insta::assert_snapshot!(help_of("status"), @r#"
+    Show the status and test results of an upload, by id or by name. With --watch, wait for it to finish
+    like `dcd cloud` does: same output, verdict and exit codes.
+
+    USAGE: dcd status [flags]
+
+    AUTH AND API:
+          --api-key, --apiKey <KEY>      API key; falls back to $DEVICE_CLOUD_API_KEY, then the `dcd
+                                         login` session
+          --api-url, --apiURL, --apiUrl <URL>
+                                         API base URL; falls back to the URL stored by `dcd login`, then
+                                         https://api.devicecloud.dev
+
+    UPLOAD:
+          --upload-id, --uploadId <ID>   Upload id (printed by `dcd cloud` and `dcd list`)
+          --name <NAME>                  Upload name, instead of --upload-id
+
+    WAITING:
+          --watch                        Wait for the upload to finish, like `dcd cloud` does
+          --timeout <MINUTES>            Stop waiting after this many minutes (decimals allowed) and
+                                         exit 1 with the re-attach hint; the run keeps going in the
+                                         cloud
+          --no-realtime                  Poll only; don't use realtime updates (also DCD_NO_REALTIME=1)
+
+    OUTPUT:
+          --json                         Print one JSON document on stdout; chatter goes to stderr
+      -q, --quiet                        One-line summary instead of per-test rows; no countdown
+          --debug                        Print [DEBUG] diagnostics (secrets are redacted)
+
+    GENERAL:
+          --color <WHEN>                 When to use colour; auto honours NO_COLOR, CLICOLOR and
+                                         CLICOLOR_FORCE [default: auto] [possible values: auto, always,
+                                         never]
+      -h, --help                         Print help
+
+    EXIT CODES:
+      0    the status was shown (whatever it is); with --watch: all tests passed or superseded
+      1    CLI, network or API error; with --watch also polling gave up or --timeout expired
+      2    with --watch: tests failed
+      130  interrupted (Ctrl-C) while waiting; the run keeps going
+    "#);
     }
 
     #[test]
     fn root() {
-        insta::assert_snapshot!(root_help(), @"");
+        insta::assert_snapshot!(root_help(), @r#"
+    devicecloud.dev CLI — a drop-in replacement for `maestro cloud`
+
+    USAGE: dcd <command> [flags]
+
+    COMMANDS:
+      cloud        Run Maestro flows on devicecloud.dev and wait for the results (not available yet)
+      upload       Upload an app binary to reuse it with `dcd cloud --app-binary-id` (not available yet)
+      status       Show the status of an upload, or wait for it with --watch
+      list         List recent uploads (not available yet)
+      artifacts    Download the artifacts or a report of a finished upload (not available yet)
+      login        Sign in with your devicecloud.dev account in the browser (not available yet)
+      logout       Sign out and delete the stored session (not available yet)
+      whoami       Show who is signed in and which org commands use (not available yet)
+      switch-org   Choose the org that signed-in commands use (not available yet)
+
+    Run dcd <command> --help for the flags of a command, dcd --version for the version.
+
+    ENVIRONMENT:
+      DEVICE_CLOUD_API_KEY          API key when --api-key is not given; beats the `dcd login` session
+      DCD_CONFIG_DIR                Directory of config.json, the `dcd login` session (default:
+                                    $XDG_CONFIG_HOME/dcd, else ~/.dcd)
+      XDG_CONFIG_HOME               Base of the default config directory
+      DCD_TIME_SCALE                Multiplies every internal timer, for tests (0.01 turns 60 s into 0.6
+                                    s; default 1)
+      DCD_NO_REALTIME               Set to 1 to poll only, like --no-realtime
+      DCD_SUPABASE_URL              Supabase base URL for realtime, session refresh and uploads
+                                    (override)
+      DCD_SUPABASE_ANON_KEY         Supabase anon key (override)
+      DCD_NO_UPDATE_CHECK           Skip the update check (it only runs in an interactive terminal,
+                                    never in CI)
+      DCD_MANIFEST_URL              Release manifest used by the update check (override)
+      NO_COLOR                      Disable colour under --color auto
+      CLICOLOR                      Set to 0 to disable colour under --color auto
+      CLICOLOR_FORCE                Set to non-zero to force colour under --color auto, even when not a
+                                    terminal
+      HTTPS_PROXY, NO_PROXY         Proxy for HTTPS and the realtime WebSocket (HTTP CONNECT); hosts
+                                    that bypass it
+      SSL_CERT_FILE, SSL_CERT_DIR   Extra trusted CA certificates, added to the system store and
+                                    Mozilla's roots
+
+    EXIT CODES:
+      0    tests passed, the run was superseded, or it was submitted with --async
+      1    CLI or infrastructure error
+      2    tests failed
+      130  interrupted (Ctrl-C)
+    "#);
     }
 
     #[test]

@@ -81,7 +81,10 @@ impl Parsed {
 
     fn switch_slot(&self, name: &str) -> (&'static FlagDef, &[String]) {
         let (def, values) = self.slot(name);
-        assert!(def.is_switch(), "--{name} is not a switch; use str/list/int/number");
+        assert!(
+            def.is_switch(),
+            "--{name} is not a switch; use str/list/int/number"
+        );
         (def, values)
     }
 
@@ -129,14 +132,16 @@ impl Parsed {
     pub fn int(&self, name: &str) -> Option<u64> {
         let (def, _) = self.value_slot(name);
         assert!(def.kind == Kind::Int, "--{name} is not an integer flag");
-        self.str(name).map(|v| v.trim().parse().expect("validated at parse time"))
+        self.str(name)
+            .map(|v| v.trim().parse().expect("validated at parse time"))
     }
 
     /// A minutes flag (`--timeout`, validated at parse time): the last value, else `None`.
     pub fn number(&self, name: &str) -> Option<f64> {
         let (def, _) = self.value_slot(name);
         assert!(def.kind == Kind::Minutes, "--{name} is not a number flag");
-        self.str(name).map(|v| v.trim().parse().expect("validated at parse time"))
+        self.str(name)
+            .map(|v| v.trim().parse().expect("validated at parse time"))
     }
 
     /// Whether the flag appeared on the command line (in any spelling, negated or not).
@@ -182,7 +187,9 @@ pub(super) fn camel_case(kebab: &str) -> String {
 }
 
 fn spelled(def: &FlagDef, long: &str) -> bool {
-    def.name == long || def.aliases.contains(&long) || (long.len() > 1 && camel_case(def.name) == long)
+    def.name == long
+        || def.aliases.contains(&long)
+        || (long.len() > 1 && camel_case(def.name) == long)
 }
 
 /// What a long option name refers to.
@@ -229,12 +236,16 @@ fn unknown_flag(cmd: &'static CommandDef, typed: &str) -> UsageError {
         let names = visible().flat_map(|f| {
             std::iter::once((f.name, f.name)).chain(f.aliases.iter().map(|a| (*a, f.name)))
         });
-        suggest::closest(long, names).map(|n| format!("--{n}")).or_else(|| {
-            // `--no-realtim`: suggest the negation itself.
-            let rest = long.strip_prefix("no-")?;
-            let switches = visible().filter(|f| f.is_switch()).map(|f| (f.name, f.name));
-            suggest::closest(rest, switches).map(|n| format!("--no-{n}"))
-        })
+        suggest::closest(long, names)
+            .map(|n| format!("--{n}"))
+            .or_else(|| {
+                // `--no-realtim`: suggest the negation itself.
+                let rest = long.strip_prefix("no-")?;
+                let switches = visible()
+                    .filter(|f| f.is_switch())
+                    .map(|f| (f.name, f.name));
+                suggest::closest(rest, switches).map(|n| format!("--no-{n}"))
+            })
     });
     match hint {
         Some(flag) => message.push_str(&format!(" Did you mean {flag}?")),
@@ -341,12 +352,16 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Usa
 
 fn unknown_command(name: &str) -> UsageError {
     let message = if NOT_PORTED.contains(&name) {
-        format!("dcd {name} is not available in this version of dcd. Run dcd --help to see the commands.")
+        format!(
+            "dcd {name} is not available in this version of dcd. Run dcd --help to see the commands."
+        )
     } else {
         let hint = suggest::closest(name, COMMANDS.iter().map(|c| (c.name, c.name)));
         match hint {
             Some(c) => format!("Unknown command {name:?} for dcd. Did you mean dcd {c}?"),
-            None => format!("Unknown command {name:?} for dcd. Run dcd --help to see the commands."),
+            None => {
+                format!("Unknown command {name:?} for dcd. Run dcd --help to see the commands.")
+            }
         }
     };
     UsageError {
@@ -412,7 +427,11 @@ fn parse_command(
         let def = cmd.flags().nth(index).expect("index from position");
 
         if def.is_switch() {
-            if let Some(v) = p.optional_value() {
+            // `--json=true`. (A short switch's "value" is the rest of its cluster, `-qe`,
+            // which lexopt hands back as further options.)
+            if typed.starts_with("--")
+                && let Some(v) = p.optional_value()
+            {
                 return Err(err(
                     cmd,
                     format!(
@@ -440,12 +459,23 @@ fn parse_command(
 
     let max = cmd.positionals.len();
     if positionals.len() > max {
-        let extra: Vec<String> = positionals[max..].iter().map(|p| format!("{p:?}")).collect();
-        let noun = if extra.len() == 1 { "argument" } else { "arguments" };
+        let extra: Vec<String> = positionals[max..]
+            .iter()
+            .map(|p| format!("{p:?}"))
+            .collect();
+        let noun = if extra.len() == 1 {
+            "argument"
+        } else {
+            "arguments"
+        };
         let takes = if max == 0 {
             "it takes no positional arguments".to_string()
         } else {
-            let names: Vec<String> = cmd.positionals.iter().map(|p| format!("[{}]", p.name)).collect();
+            let names: Vec<String> = cmd
+                .positionals
+                .iter()
+                .map(|p| format!("[{}]", p.name))
+                .collect();
             format!("it takes at most {max}: {}", names.join(" "))
         };
         return Err(err(
@@ -508,7 +538,15 @@ mod tests {
         assert_eq!(p.str("api-url"), Some("x"));
         assert_eq!(run(&["status", "--apiUrl", "y"]).str("api-url"), Some("y"));
         // Derived like citty did, though not listed in help.
-        let p = run(&["cloud", "--appBinaryId", "b", "--maestroVersion", "1.39", "--format", "junit"]);
+        let p = run(&[
+            "cloud",
+            "--appBinaryId",
+            "b",
+            "--maestroVersion",
+            "1.39",
+            "--format",
+            "junit",
+        ]);
         assert_eq!(p.str("app-binary-id"), Some("b"));
         assert_eq!(p.str("maestro-version"), Some("1.39"));
         assert_eq!(p.str("report"), Some("junit"));
@@ -595,14 +633,24 @@ mod tests {
         assert_eq!(p.list("include-tags"), ["smoke", "fast", "nightly"]);
         assert_eq!(p.list("exclude-tags"), ["slow"]);
         assert_eq!(p.list("exclude-flows"), ["a/b", "c"]);
-        assert_eq!(p.list("ios-device-matrix"), ["iphone-16:18", "iphone-15:17"]);
+        assert_eq!(
+            p.list("ios-device-matrix"),
+            ["iphone-16:18", "iphone-15:17"]
+        );
         assert!(p.list("android-device-matrix").is_empty());
         assert!(!p.given("android-device-matrix"));
     }
 
     #[test]
     fn last_wins_for_single_flags() {
-        let p = run(&["status", "--upload-id", "a", "--upload-id", "b", "--uploadId=c"]);
+        let p = run(&[
+            "status",
+            "--upload-id",
+            "a",
+            "--upload-id",
+            "b",
+            "--uploadId=c",
+        ]);
         assert_eq!(p.str("upload-id"), Some("c"));
         let p = run(&["cloud", "--retry", "1", "--retry", "2"]);
         assert_eq!(p.int("retry"), Some(2));
@@ -621,8 +669,14 @@ mod tests {
 
     #[test]
     fn missing_value_at_end() {
-        assert_eq!(fail(&["status", "--upload-id"]), "Missing value for --upload-id");
-        assert_eq!(fail(&["status", "--uploadId"]), "Missing value for --uploadId");
+        assert_eq!(
+            fail(&["status", "--upload-id"]),
+            "Missing value for --upload-id"
+        );
+        assert_eq!(
+            fail(&["status", "--uploadId"]),
+            "Missing value for --uploadId"
+        );
         assert_eq!(fail(&["cloud", "-e"]), "Missing value for -e");
     }
 
@@ -637,10 +691,22 @@ mod tests {
         assert_eq!(p.str("limit"), Some("20"));
         assert!(!p.given("limit"));
         assert_eq!(run(&["cloud"]).int("retry"), None);
-        assert_eq!(fail(&["cloud", "--retry", "two"]), "Invalid integer value for --retry: \"two\"");
-        assert_eq!(fail(&["cloud", "--retry", "-1"]), "Invalid integer value for --retry: \"-1\"");
-        assert_eq!(fail(&["list", "--limit=1.5"]), "Invalid integer value for --limit: \"1.5\"");
-        assert_eq!(fail(&["list", "--offset", ""]), "Invalid integer value for --offset: \"\"");
+        assert_eq!(
+            fail(&["cloud", "--retry", "two"]),
+            "Invalid integer value for --retry: \"two\""
+        );
+        assert_eq!(
+            fail(&["cloud", "--retry", "-1"]),
+            "Invalid integer value for --retry: \"-1\""
+        );
+        assert_eq!(
+            fail(&["list", "--limit=1.5"]),
+            "Invalid integer value for --limit: \"1.5\""
+        );
+        assert_eq!(
+            fail(&["list", "--offset", ""]),
+            "Invalid integer value for --offset: \"\""
+        );
         assert_eq!(
             fail(&["list", "--limit", "99999999999999999999999"]),
             "Invalid integer value for --limit: \"99999999999999999999999\""
@@ -679,19 +745,35 @@ mod tests {
             "Invalid value for --color: \"yes\". Expected one of: auto, always, never"
         );
         // Free strings with known values are not validated here.
-        assert_eq!(run(&["cloud", "--ios-device", "iphone-99"]).str("ios-device"), Some("iphone-99"));
+        assert_eq!(
+            run(&["cloud", "--ios-device", "iphone-99"]).str("ios-device"),
+            Some("iphone-99")
+        );
     }
 
     #[test]
     fn timeout_minutes() {
-        assert_eq!(run(&["status", "--timeout", "0.5"]).number("timeout"), Some(0.5));
-        assert_eq!(run(&["cloud", "--timeout=30"]).number("timeout"), Some(30.0));
-        assert_eq!(run(&["status", "--timeout", ".25"]).number("timeout"), Some(0.25));
+        assert_eq!(
+            run(&["status", "--timeout", "0.5"]).number("timeout"),
+            Some(0.5)
+        );
+        assert_eq!(
+            run(&["cloud", "--timeout=30"]).number("timeout"),
+            Some(30.0)
+        );
+        assert_eq!(
+            run(&["status", "--timeout", ".25"]).number("timeout"),
+            Some(0.25)
+        );
         assert_eq!(run(&["status"]).number("timeout"), None);
-        for bad in ["0", "-1", "abc", "", "1e3", "inf", "NaN", "0.0", "1.2.3", "."] {
+        for bad in [
+            "0", "-1", "abc", "", "1e3", "inf", "NaN", "0.0", "1.2.3", ".",
+        ] {
             assert_eq!(
                 fail(&["status", "--timeout", bad]),
-                format!("Invalid value for --timeout: \"{bad}\". Expected a positive number of minutes"),
+                format!(
+                    "Invalid value for --timeout: \"{bad}\". Expected a positive number of minutes"
+                ),
                 "{bad}"
             );
         }
@@ -712,13 +794,21 @@ mod tests {
                 other => panic!("{args:?}: {other:?}"),
             }
         }
-        for args in [&[][..], &["--help"], &["-h"], &["nope", "--help"], &["help"]] {
+        for args in [
+            &[][..],
+            &["--help"],
+            &["-h"],
+            &["nope", "--help"],
+            &["help"],
+        ] {
             match try_parse(args) {
                 Ok(Invocation::Help(text)) => assert_eq!(text, help::root_help(), "{args:?}"),
                 other => panic!("{args:?}: {other:?}"),
             }
         }
-        assert!(matches!(try_parse(&["help", "status"]), Ok(Invocation::Help(t)) if t == status_help));
+        assert!(
+            matches!(try_parse(&["help", "status"]), Ok(Invocation::Help(t)) if t == status_help)
+        );
     }
 
     #[test]
@@ -726,7 +816,9 @@ mod tests {
         for v in ["--version", "-v", "-V"] {
             assert!(matches!(try_parse(&[v]), Ok(Invocation::Version)), "{v}");
         }
-        assert!(fail(&["status", "--version"]).starts_with("Unknown flag --version for dcd status."));
+        assert!(
+            fail(&["status", "--version"]).starts_with("Unknown flag --version for dcd status.")
+        );
         assert!(fail(&["--version", "x"]).starts_with("Unknown flag --version for dcd."));
     }
 
@@ -769,10 +861,19 @@ mod tests {
     #[test]
     fn unknown_commands() {
         let e = try_parse(&["clod"]).unwrap_err();
-        assert_eq!(e.message, "Unknown command \"clod\" for dcd. Did you mean dcd cloud?");
+        assert_eq!(
+            e.message,
+            "Unknown command \"clod\" for dcd. Did you mean dcd cloud?"
+        );
         assert_eq!(e.command, None);
-        assert_eq!(fail(&["stauts"]), "Unknown command \"stauts\" for dcd. Did you mean dcd status?");
-        assert_eq!(fail(&["switchorg"]), "Unknown command \"switchorg\" for dcd. Did you mean dcd switch-org?");
+        assert_eq!(
+            fail(&["stauts"]),
+            "Unknown command \"stauts\" for dcd. Did you mean dcd status?"
+        );
+        assert_eq!(
+            fail(&["switchorg"]),
+            "Unknown command \"switchorg\" for dcd. Did you mean dcd switch-org?"
+        );
         assert_eq!(
             fail(&["frobnicate"]),
             "Unknown command \"frobnicate\" for dcd. Run dcd --help to see the commands."
@@ -781,17 +882,31 @@ mod tests {
             fail(&["live"]),
             "dcd live is not available in this version of dcd. Run dcd --help to see the commands."
         );
-        assert!(fail(&["--json", "status"]).starts_with("Unknown flag --json for dcd. Flags go after"));
+        assert!(
+            fail(&["--json", "status"]).starts_with("Unknown flag --json for dcd. Flags go after")
+        );
     }
 
     #[test]
     fn removed_flags() {
         let m = fail(&["cloud", "--ios-config", "x.json"]);
-        assert!(m.starts_with("--ios-config was removed in dcd 5.2.0."), "{m}");
-        assert!(m.contains("--ios-device") && m.contains("--ios-version"), "{m}");
+        assert!(
+            m.starts_with("--ios-config was removed in dcd 5.2.0."),
+            "{m}"
+        );
+        assert!(
+            m.contains("--ios-device") && m.contains("--ios-version"),
+            "{m}"
+        );
         let m = fail(&["cloud", "--androidConfig=x"]);
-        assert!(m.starts_with("--androidConfig was removed in dcd 5.2.0."), "{m}");
-        assert!(m.contains("--android-device") && m.contains("--android-api-level"), "{m}");
+        assert!(
+            m.starts_with("--androidConfig was removed in dcd 5.2.0."),
+            "{m}"
+        );
+        assert!(
+            m.contains("--android-device") && m.contains("--android-api-level"),
+            "{m}"
+        );
         for f in ["--mitmHost", "--mitmPath", "--mitm-host"] {
             let m = fail(&["cloud", f, "x"]);
             assert!(m.starts_with(&format!("{f} was removed")), "{m}");

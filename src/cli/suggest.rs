@@ -85,7 +85,13 @@ mod tests {
 
     #[test]
     fn typos_truncations_and_case() {
-        let names = ["upload-id", "api-key", "api-url", "include-tags", "exclude-tags"];
+        let names = [
+            "upload-id",
+            "api-key",
+            "api-url",
+            "include-tags",
+            "exclude-tags",
+        ];
         assert_eq!(pick("uplod-id", &names), Some("upload-id"));
         assert_eq!(pick("upload", &names), Some("upload-id"));
         assert_eq!(pick("API-KEY", &names), Some("api-key"));
@@ -97,6 +103,9 @@ mod tests {
 
     #[test]
     fn closer_edit_beats_containment() {
-        assert_eq!(pick("stats", &["status", "artifacts-stats"]), Some("status"));
+        assert_eq!(
+            pick("stats", &["status", "artifacts-stats"]),
+            Some("status")
+        );
     }
 }

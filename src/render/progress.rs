@@ -68,6 +68,7 @@ fn label_width(rows: &[ResultRow]) -> usize {
         .map(|r| visible_width(&label(&r.status, Style::PLAIN)))
         .max()
         .unwrap_or(0)
+        .max(9)
 }
 
 /// `<glyph> <status>   <file> (retry)` for one row.
@@ -196,7 +197,8 @@ impl CiLog {
             " ".repeat(format!("[{0}/{0}]", c.total).len() - progress.len()),
             progress
         );
-        let w = label_width(rows);
+        // A fixed label column, so lines from different snapshots align in the log.
+        let w = 9;
         let mut out = Vec::new();
         for r in rows {
             if self.seen.get(&r.id) == Some(&r.status) {

@@ -6,6 +6,7 @@
 //! erase the live frame and print its hint without interleaving with a redraw.
 
 pub mod live;
+pub mod signal;
 
 pub use live::{Live, err_line, out_line, warn};
 
@@ -166,10 +167,17 @@ mod tests {
         assert!(use_color(Auto, &env(&[]), true));
         assert!(!use_color(Auto, &env(&[]), false));
         assert!(!use_color(Auto, &env(&[("NO_COLOR", "1")]), true));
-        assert!(use_color(Auto, &env(&[("NO_COLOR", "")]), true), "empty NO_COLOR is unset");
+        assert!(
+            use_color(Auto, &env(&[("NO_COLOR", "")]), true),
+            "empty NO_COLOR is unset"
+        );
         assert!(use_color(Auto, &env(&[("CLICOLOR_FORCE", "1")]), false));
         assert!(!use_color(Auto, &env(&[("CLICOLOR_FORCE", "0")]), false));
-        assert!(!use_color(Auto, &env(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]), true));
+        assert!(!use_color(
+            Auto,
+            &env(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]),
+            true
+        ));
         assert!(!use_color(Auto, &env(&[("TERM", "dumb")]), true));
         assert!(!use_color(Auto, &env(&[("CLICOLOR", "0")]), true));
         assert!(use_color(Always, &env(&[("NO_COLOR", "1")]), false));
