@@ -52,7 +52,8 @@ const API_KEY: FlagDef = FlagDef::text(
     "KEY",
     "API key; falls back to $DEVICE_CLOUD_API_KEY, then the `dcd login` session",
 )
-.aliases(&["apiKey"]);
+.aliases(&["apiKey"])
+.secret();
 const API_URL: FlagDef = FlagDef::text(
     "api-url",
     "URL",
@@ -69,7 +70,8 @@ const APP_URL: FlagDef = FlagDef::text(
     "app-url",
     "URL",
     "Signed Expo iOS build URL (.tar.gz); such URLs expire after about an hour",
-);
+)
+.secret();
 const IGNORE_SHA_CHECK: FlagDef = FlagDef::switch(
     "ignore-sha-check",
     "Upload the binary even if an identical one was uploaded before",
@@ -205,7 +207,8 @@ const ENVIRONMENT_GROUP: Group = Group {
             "moropo-v1-api-key",
             "KEY",
             "Download the flows from Moropo with this API key",
-        ),
+        )
+        .secret(),
         FlagDef::text("name", "NAME", "Name of the upload"),
     ],
 };
@@ -579,7 +582,8 @@ pub static COMMANDS: &[CommandDef] = &[
                     "KEY",
                     "Also say whether commands given this API key bypass the session",
                 )
-                .aliases(&["apiKey"])],
+                .aliases(&["apiKey"])
+                .secret()],
             },
             GENERAL_GROUP,
         ],
@@ -733,6 +737,16 @@ mod tests {
                 if f.is_repeatable() {
                     assert!(f.default.is_none(), "{id}: repeatable with default");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn credentials_and_signed_urls_are_secret() {
+        for c in COMMANDS {
+            for f in c.flags() {
+                let should = matches!(f.name, "api-key" | "moropo-v1-api-key" | "app-url");
+                assert_eq!(f.secret, should, "{} --{}", c.name, f.name);
             }
         }
     }

@@ -1,6 +1,6 @@
 //! The vocabulary of the flag table: what a flag, a flag group and a command *are*.
 //!
-//! Parsing ([`super::parse`]), validation and `--help` ([`super::help`]) are all driven by
+//! Parsing ([`super::parse()`]), validation and `--help` ([`super::help`]) are all driven by
 //! the same [`CommandDef`] values (declared in [`super::defs`]), so the help can never drift
 //! from what the parser accepts. Everything here is `const`-constructible: the tables are
 //! plain statics with no lazy initialisation and no allocation.
@@ -65,6 +65,9 @@ pub struct FlagDef {
     /// Help shows `--[no-]x`: the negation is meaningful (tri-state switches). Every switch
     /// accepts `--no-x` regardless (citty compatibility); this only controls the help text.
     pub negatable: bool,
+    /// The value is a credential or a signed URL: never print it (the "Submitting new job"
+    /// Options block leaves these out, `Debug` of [`super::Parsed`] redacts them).
+    pub secret: bool,
 }
 
 impl FlagDef {
@@ -86,6 +89,7 @@ impl FlagDef {
             hidden: false,
             multi: Multi::Once,
             negatable: false,
+            secret: false,
         }
     }
 
@@ -170,6 +174,12 @@ impl FlagDef {
     /// Help shows `--[no-]<name>`.
     pub const fn negatable(mut self) -> Self {
         self.negatable = true;
+        self
+    }
+
+    /// Marks the value as secret.
+    pub const fn secret(mut self) -> Self {
+        self.secret = true;
         self
     }
 

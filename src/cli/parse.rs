@@ -49,8 +49,8 @@ impl std::error::Error for UsageError {}
 ///
 /// Getters take canonical long names (`"upload-id"`, `"realtime"`). Asking for a flag the
 /// command does not define, or with the wrong getter for its kind, is a programming bug and
-/// panics with a message naming the flag.
-#[derive(Debug, Clone)]
+/// panics with a message naming the flag. `Debug` redacts the values of secret flags.
+#[derive(Clone)]
 pub struct Parsed {
     command: &'static CommandDef,
     positionals: Vec<String>,
@@ -166,6 +166,28 @@ impl Parsed {
                 (def.name, shown)
             })
             .collect()
+    }
+}
+
+impl fmt::Debug for Parsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let flags: Vec<(&str, Vec<&str>)> = self
+            .command
+            .flags()
+            .zip(&self.values)
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(def, v)| {
+                let shown = v
+                    .iter()
+                    .map(|v| if def.secret { "<redacted>" } else { v.as_str() });
+                (def.name, shown.collect())
+            })
+            .collect();
+        f.debug_struct("Parsed")
+            .field("command", &self.command.name)
+            .field("positionals", &self.positionals)
+            .field("flags", &flags)
+            .finish()
     }
 }
 
@@ -304,7 +326,7 @@ fn utf8(cmd: &'static CommandDef, v: OsString, what: &str) -> Result<String, Usa
     })
 }
 
-/// Parses the command line (without argv[0]).
+/// Parses the command line (without `argv[0]`).
 ///
 /// Order of precedence: no arguments → root help; `-h`/`--help` anywhere → help of the
 /// command named first (root help when there is none), even if other arguments are invalid;
@@ -337,7 +359,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Usa
         };
     }
     match named {
-        Some(cmd) => parse_command(cmd, args.into_iter().skip(1)).map(Invocation::Run),
+        Some(cmd) => parse_command(cmd, args.into_iter().skip(1)),
         None if first_str.starts_with('-') && first_str.len() > 1 => Err(UsageError {
             message: format!(
                 "Unknown flag {} for dcd. Flags go after the command: dcd <command> [flags]. \
@@ -370,11 +392,12 @@ fn unknown_command(name: &str) -> UsageError {
     }
 }
 
-/// Parses one command's flags and positionals.
+/// Parses one command's flags and positionals. Returns help when `-h` turns up inside a
+/// cluster of short flags (`-qh`), which the literal scan in [`parse`] cannot see.
 fn parse_command(
     cmd: &'static CommandDef,
     args: impl IntoIterator<Item = OsString>,
-) -> Result<Parsed, UsageError> {
+) -> Result<Invocation, UsageError> {
     use lexopt::Arg;
 
     let mut values: Vec<Vec<String>> = vec![Vec::new(); cmd.flags().count()];
@@ -425,6 +448,9 @@ fn parse_command(
             }
         };
         let def = cmd.flags().nth(index).expect("index from position");
+        if def.name == "help" {
+            return Ok(Invocation::Help(help::command_help(cmd)));
+        }
 
         if def.is_switch() {
             // `--json=true`. (A short switch's "value" is the rest of its cluster, `-qe`,
@@ -481,19 +507,18 @@ fn parse_command(
         return Err(err(
             cmd,
             format!(
-                "Unexpected {noun} {} for dcd {} ({takes}). Run dcd {} --help for usage.",
+                "Unexpected {noun} {} for dcd {} ({takes}).",
                 extra.join(", "),
-                cmd.name,
                 cmd.name
             ),
         ));
     }
 
-    Ok(Parsed {
+    Ok(Invocation::Run(Parsed {
         command: cmd,
         positionals,
         values,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -922,18 +947,15 @@ mod tests {
         assert_eq!(run(&["switch-org", "Acme"]).positionals(), ["Acme"]);
         assert_eq!(
             fail(&["cloud", "a", "b", "c", "d"]),
-            "Unexpected arguments \"c\", \"d\" for dcd cloud (it takes at most 2: [app] [flows]). \
-             Run dcd cloud --help for usage."
+            "Unexpected arguments \"c\", \"d\" for dcd cloud (it takes at most 2: [app] [flows])."
         );
         assert_eq!(
             fail(&["upload", "a.apk", "b.apk"]),
-            "Unexpected argument \"b.apk\" for dcd upload (it takes at most 1: [app]). Run dcd \
-             upload --help for usage."
+            "Unexpected argument \"b.apk\" for dcd upload (it takes at most 1: [app])."
         );
         assert_eq!(
             fail(&["status", "abc"]),
-            "Unexpected argument \"abc\" for dcd status (it takes no positional arguments). Run \
-             dcd status --help for usage."
+            "Unexpected argument \"abc\" for dcd status (it takes no positional arguments)."
         );
     }
 
@@ -945,6 +967,30 @@ mod tests {
         assert!(p.flag("quiet"));
         assert_eq!(p.list("env"), ["A=1"]);
         assert_eq!(p.list("metadata"), ["x=y"]);
+    }
+
+    #[test]
+    fn help_inside_a_short_cluster() {
+        assert!(
+            matches!(try_parse(&["status", "-qh"]), Ok(Invocation::Help(t)) if t.contains("dcd status"))
+        );
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let p = run(&[
+            "cloud",
+            "--api-key",
+            "sk_live_123",
+            "--app-url=https://x/y?sig=abc",
+            "--json",
+        ]);
+        let text = format!("{p:?}");
+        assert!(
+            !text.contains("sk_live_123") && !text.contains("sig=abc"),
+            "{text}"
+        );
+        assert!(text.contains("api-key") && text.contains("<redacted>") && text.contains("json"));
     }
 
     #[test]

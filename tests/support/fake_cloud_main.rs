@@ -9,17 +9,21 @@ mod fake_cloud;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: fake-cloud [--port N] [--port-file PATH] [--scenario demo]";
+const USAGE: &str =
+    "usage: fake-cloud [--port N] [--port-file PATH] [--scenario demo] [--step-ms MS]";
 
 struct Args {
     port: u16,
     port_file: Option<PathBuf>,
+    /// Time between two snapshots of the demo run (default 2500 ms: about 20 s in all).
+    step: Option<std::time::Duration>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
     let mut args = Args {
         port: 0,
         port_file: None,
+        step: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -38,6 +42,11 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--port" => {
                 let v = value("--port")?;
                 args.port = v.parse().map_err(|_| format!("bad --port value: {v}"))?;
+            }
+            "--step-ms" => {
+                let v = value("--step-ms")?;
+                let ms: u64 = v.parse().map_err(|_| format!("bad --step-ms value: {v}"))?;
+                args.step = Some(std::time::Duration::from_millis(ms));
             }
             "--port-file" => args.port_file = Some(PathBuf::from(value("--port-file")?)),
             "--scenario" => {
@@ -61,6 +70,14 @@ fn write_port_file(path: &PathBuf, url: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+fn scenario(args: &Args) -> fake_cloud::Scenario {
+    let s = fake_cloud::demo_scenario();
+    match args.step {
+        Some(step) => s.every(step),
+        None => s,
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(Some(a)) => a,
@@ -73,7 +90,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cloud = match fake_cloud::FakeCloud::start_on(fake_cloud::demo_scenario(), args.port) {
+    let cloud = match fake_cloud::FakeCloud::start_on(scenario(&args), args.port) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("fake-cloud: cannot listen on 127.0.0.1:{}: {e}", args.port);
