@@ -179,7 +179,10 @@ mod tests {
         let c = RealClock::new();
         let (tx, rx) = crossbeam_channel::bounded(1);
         tx.try_send(()).unwrap();
-        assert_eq!(c.wait_poke(&rx, c.now() + Duration::from_secs(5)), Wake::Poke);
+        assert_eq!(
+            c.wait_poke(&rx, c.now() + Duration::from_secs(5)),
+            Wake::Poke
+        );
         let until = c.now() + Duration::from_millis(20);
         assert_eq!(c.wait_poke(&rx, until), Wake::Deadline);
         assert!(c.now() >= until);

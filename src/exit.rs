@@ -128,7 +128,11 @@ mod tests {
             (Verdict::Failed, true, 0),
         ];
         for (v, json_file, code) in table {
-            assert_eq!(v.exit(json_file).code(), code, "{v:?} json_file={json_file}");
+            assert_eq!(
+                v.exit(json_file).code(),
+                code,
+                "{v:?} json_file={json_file}"
+            );
         }
     }
 }

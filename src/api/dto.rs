@@ -82,10 +82,13 @@ impl ResultRow {
     pub fn from_value(v: &Value) -> Option<ResultRow> {
         let o = v.as_object()?;
         let id = int_field(o.get("id")?)?;
-        let config = o.get("config").and_then(Value::as_object).map(|c| RowConfig {
-            device_name: str_field(c.get("deviceName")),
-            os_version: str_field(c.get("osVersion")),
-        });
+        let config = o
+            .get("config")
+            .and_then(Value::as_object)
+            .map(|c| RowConfig {
+                device_name: str_field(c.get("deviceName")),
+                os_version: str_field(c.get("osVersion")),
+            });
         Some(ResultRow {
             id,
             test_file_name: str_field(o.get("test_file_name")).unwrap_or_default(),
@@ -258,7 +261,10 @@ mod tests {
         let body = json!({"statusCode": 500, "message": "boom"});
         assert!(parse_results(&body).unwrap_err().contains("boom"));
         assert!(parse_results(&json!({})).is_err());
-        assert_eq!(parse_results(&json!({"statusCode": 200, "results": []})), Ok(vec![]));
+        assert_eq!(
+            parse_results(&json!({"statusCode": 200, "results": []})),
+            Ok(vec![])
+        );
     }
 
     #[test]

@@ -43,7 +43,8 @@ pub enum Loaded {
 
 /// The directory `config.json` lives in.
 pub fn config_dir() -> Option<PathBuf> {
-    let non_blank = |k: &str| std::env::var_os(k).filter(|v| !v.to_string_lossy().trim().is_empty());
+    let non_blank =
+        |k: &str| std::env::var_os(k).filter(|v| !v.to_string_lossy().trim().is_empty());
     if let Some(d) = non_blank("DCD_CONFIG_DIR") {
         return Some(PathBuf::from(d));
     }
@@ -85,7 +86,8 @@ pub fn load() -> Loaded {
 
 /// Parses the bytes of `config.json`. The error is a short reason for the warning.
 pub fn parse(bytes: &[u8]) -> Result<StoredConfig, String> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("it is not valid JSON ({e})"))?;
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("it is not valid JSON ({e})"))?;
     let o = v.as_object().ok_or("it is not a JSON object")?;
     match o.get("version").and_then(int_field) {
         Some(1) => {}
@@ -136,10 +138,18 @@ mod tests {
 
     #[test]
     fn rejects_other_versions_and_garbage_with_a_reason() {
-        assert!(parse(br#"{"version":2}"#).unwrap_err().contains("version is 2"));
+        assert!(
+            parse(br#"{"version":2}"#)
+                .unwrap_err()
+                .contains("version is 2")
+        );
         assert!(parse(b"{nope").unwrap_err().contains("not valid JSON"));
         assert!(parse(b"[]").unwrap_err().contains("not a JSON object"));
-        assert!(parse(br#"{"env":"prod"}"#).unwrap_err().contains("no version"));
+        assert!(
+            parse(br#"{"env":"prod"}"#)
+                .unwrap_err()
+                .contains("no version")
+        );
     }
 
     #[test]

@@ -79,16 +79,25 @@ mod tests {
 
     #[test]
     fn api_url_precedence_is_flag_then_stored_then_prod() {
-        assert_eq!(resolve_api_url(Some("http://x/"), Some("http://y")), "http://x");
+        assert_eq!(
+            resolve_api_url(Some("http://x/"), Some("http://y")),
+            "http://x"
+        );
         assert_eq!(resolve_api_url(Some("  "), Some("http://y")), "http://y");
         assert_eq!(resolve_api_url(None, None), "https://api.devicecloud.dev");
     }
 
     #[test]
     fn environment_inference_and_exact_lookup() {
-        assert_eq!(infer_from_api_url("https://api.dev.devicecloud.dev").name, "dev");
+        assert_eq!(
+            infer_from_api_url("https://api.dev.devicecloud.dev").name,
+            "dev"
+        );
         assert_eq!(infer_from_api_url("http://localhost:3000").name, "dev");
-        assert_eq!(infer_from_api_url("https://api.devicecloud.dev").name, "prod");
+        assert_eq!(
+            infer_from_api_url("https://api.devicecloud.dev").name,
+            "prod"
+        );
         assert_eq!(find_by_api_url("https://api.devicecloud.dev/"), Some(PROD));
         assert_eq!(find_by_api_url("http://127.0.0.1:9"), None);
     }

@@ -49,11 +49,14 @@ pub struct Sources<'a> {
 
 /// `--api-key` > `DEVICE_CLOUD_API_KEY` > stored session (spec B.2).
 pub fn resolve(src: &Sources<'_>) -> Result<AuthContext, CliError> {
-    let key = [src.flag_api_key.map(str::to_string), src.env_api_key.clone()]
-        .into_iter()
-        .flatten()
-        .map(|k| k.trim().to_string())
-        .find(|k| !k.is_empty());
+    let key = [
+        src.flag_api_key.map(str::to_string),
+        src.env_api_key.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|k| k.trim().to_string())
+    .find(|k| !k.is_empty());
     if let Some(key) = key {
         crate::debug::add_secret(&key);
         return Ok(AuthContext {
@@ -175,12 +178,25 @@ mod tests {
     #[test]
     fn missing_credentials_org_or_expired_session_are_clear_errors() {
         let none = Sources::default();
-        assert!(resolve(&none).unwrap_err().message.contains("DEVICE_CLOUD_API_KEY"));
+        assert!(
+            resolve(&none)
+                .unwrap_err()
+                .message
+                .contains("DEVICE_CLOUD_API_KEY")
+        );
         let cfg = stored(2_000, None);
-        let src = Sources { stored: Some(&cfg), now: 1_000, ..Default::default() };
+        let src = Sources {
+            stored: Some(&cfg),
+            now: 1_000,
+            ..Default::default()
+        };
         assert!(resolve(&src).unwrap_err().message.contains("switch-org"));
         let cfg = stored(2_000, Some("1"));
-        let src = Sources { stored: Some(&cfg), now: 3_000, ..Default::default() };
+        let src = Sources {
+            stored: Some(&cfg),
+            now: 3_000,
+            ..Default::default()
+        };
         let e = resolve(&src).unwrap_err().message;
         assert!(e.contains("expired") && e.contains("dcd login"), "{e}");
         assert!(!e.contains("jwt-token-123"));

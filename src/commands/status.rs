@@ -28,7 +28,11 @@ pub fn run(p: &Parsed, ctx: &Ctx) -> Result<Exit, CliError> {
         }
         (Some(id), None) if !id.trim().is_empty() => StatusQuery::UploadId(id.trim()),
         (None, Some(n)) if !n.trim().is_empty() => StatusQuery::Name(n.trim()),
-        _ => return Err(CliError::new("Either --name or --upload-id must be provided")),
+        _ => {
+            return Err(CliError::new(
+                "Either --name or --upload-id must be provided",
+            ));
+        }
     };
     let status = fetch_status(&client, query, ctx)?;
     if p.flag("watch") {
@@ -138,9 +142,8 @@ fn watch(
     let hint = reattach_hint(&upload_id);
     crate::term::signal::exit_on_interrupt(
         ctx.caps.err.yellow(&format!("\n⚠ Interrupted. {hint}")),
-        ctx.json.then(|| {
-            json::pretty(&json::error_doc(&format!("Interrupted. {hint}"), None))
-        }),
+        ctx.json
+            .then(|| json::pretty(&json::error_doc(&format!("Interrupted. {hint}"), None))),
     );
 
     let clock = RealClock::new();
@@ -173,15 +176,18 @@ fn watch(
     let latest = verdict::latest_tries(&rows);
     let v = verdict::verdict(&latest);
     let console_url = status.console_url.clone().unwrap_or_else(|| {
-        environments::console_results_url(
-            client.base_url(),
-            &upload_id,
-            rows.first().map(|r| r.id),
-        )
+        environments::console_results_url(client.base_url(), &upload_id, rows.first().map(|r| r.id))
     });
     let superseded_by = verdict::superseding_upload_id(&latest);
     if ctx.json {
-        let doc = json::completed_run(v, &latest, &upload_id, &console_url, &json::NoFlowInfo, None);
+        let doc = json::completed_run(
+            v,
+            &latest,
+            &upload_id,
+            &console_url,
+            &json::NoFlowInfo,
+            None,
+        );
         out_line(&json::pretty(&doc));
     } else {
         let s = ctx.caps.out;

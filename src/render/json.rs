@@ -79,7 +79,9 @@ pub fn test_entry(r: &ResultRow, info: &dyn FlowInfo, completed: bool) -> Value 
     t.insert("fileName".into(), file.clone().into());
     t.insert(
         "flowName".into(),
-        info.flow_name(file).unwrap_or_else(|| file_stem(file)).into(),
+        info.flow_name(file)
+            .unwrap_or_else(|| file_stem(file))
+            .into(),
     );
     t.insert("name".into(), file.clone().into());
     t.insert("status".into(), r.status.as_str().into());
@@ -215,13 +217,21 @@ mod tests {
         assert_eq!(t["durationSeconds"], Value::Null);
         assert_eq!(v["notices"], json!([]));
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
-        assert_eq!(keys, ["consoleUrl", "status", "tests", "uploadId", "notices"]);
+        assert_eq!(
+            keys,
+            ["consoleUrl", "status", "tests", "uploadId", "notices"]
+        );
     }
 
     #[test]
     fn status_doc_moves_tests_last_and_errors_carry_extras() {
         let raw = json!({"tests": [], "uploadId": "u", "status": "PASSED"});
-        let keys: Vec<String> = status_doc(&raw).as_object().unwrap().keys().cloned().collect();
+        let keys: Vec<String> = status_doc(&raw)
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         assert_eq!(keys, ["uploadId", "status", "tests"]);
         let mut extra = Map::new();
         extra.insert("attempts".into(), json!(5));

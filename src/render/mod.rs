@@ -184,7 +184,13 @@ mod tests {
     #[test]
     fn plain_style_never_emits_escapes() {
         let s = Style::PLAIN;
-        for f in [Style::bold, Style::dim, Style::red, Style::green, Style::grey] {
+        for f in [
+            Style::bold,
+            Style::dim,
+            Style::red,
+            Style::green,
+            Style::grey,
+        ] {
             assert_eq!(f(s, "x"), "x");
         }
         assert_eq!(label(&Status::Other("WEIRD\x1b".into()), s), "? weird\\x1b");

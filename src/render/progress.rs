@@ -40,7 +40,10 @@ pub fn counts(rows: &[ResultRow]) -> Counts {
             Status::Queued => c.queued += 1,
             _ => {}
         }
-        if matches!(r.status, Status::Passed | Status::Failed | Status::Cancelled) {
+        if matches!(
+            r.status,
+            Status::Passed | Status::Failed | Status::Cancelled
+        ) {
             c.completed += 1;
         }
     }
@@ -124,9 +127,17 @@ pub fn tty_frame(f: &Frame<'_>, style: Style, width: usize, height: usize) -> Ve
             let w = label_width(rows);
             // Title + footer take two lines; keep one spare so the cursor never scrolls.
             let room = height.saturating_sub(3).max(2);
-            let shown = if rows.len() > room { room - 1 } else { rows.len() };
+            let shown = if rows.len() > room {
+                room - 1
+            } else {
+                rows.len()
+            };
             for (i, r) in rows.iter().take(shown).enumerate() {
-                let lead = if i == 0 { branch.clone() } else { "    ".into() };
+                let lead = if i == 0 {
+                    branch.clone()
+                } else {
+                    "    ".into()
+                };
                 lines.push(format!("{lead}{}", row_line(r, w, style)));
             }
             if shown < rows.len() {

@@ -6,12 +6,19 @@ use crate::api::dto::{Status, UploadStatus};
 
 /// `⏺ Title`: a section header, preceded by a blank line.
 pub fn section(title: &str, style: Style) -> Vec<String> {
-    vec![String::new(), format!("{} {}", style.dim("⏺"), style.bold(title))]
+    vec![
+        String::new(),
+        format!("{} {}", style.dim("⏺"), style.bold(title)),
+    ]
 }
 
 /// Key/value rows: dim labels padded to the widest plus three spaces, under a branch.
 pub fn fields(rows: &[(&str, String)], style: Style) -> Vec<String> {
-    let w = rows.iter().map(|(k, _)| visible_width(k)).max().unwrap_or(0);
+    let w = rows
+        .iter()
+        .map(|(k, _)| visible_width(k))
+        .max()
+        .unwrap_or(0);
     rows.iter()
         .map(|(k, v)| format!("    {}   {v}", style.dim(&pad(k, w))))
         .collect()
@@ -23,7 +30,10 @@ pub fn upload_status(s: &UploadStatus, style: Style) -> Vec<String> {
     out.push(format!(
         "{}{}",
         style.dim("  ⎿ "),
-        style.status(&s.status, &format!("{} {}", glyph(&s.status), word(&s.status)))
+        style.status(
+            &s.status,
+            &format!("{} {}", glyph(&s.status), word(&s.status))
+        )
     ));
     let mut kv: Vec<(&str, String)> = Vec::new();
     if let Some(n) = &s.name {
@@ -45,10 +55,18 @@ pub fn upload_status(s: &UploadStatus, style: Style) -> Vec<String> {
     out.extend(fields(&kv, style));
     out.extend(section("Test Results", style));
     if s.tests.is_empty() {
-        out.push(format!("{}{}", style.dim("  ⎿ "), style.dim("no tests yet")));
+        out.push(format!(
+            "{}{}",
+            style.dim("  ⎿ "),
+            style.dim("no tests yet")
+        ));
     }
     for (i, t) in s.tests.iter().enumerate() {
-        let lead = if i == 0 { style.dim("  ⎿ ") } else { "    ".into() };
+        let lead = if i == 0 {
+            style.dim("  ⎿ ")
+        } else {
+            "    ".into()
+        };
         let mut line = format!(
             "{lead}{} {}",
             style.status(&t.status, glyph(&t.status)),

@@ -26,10 +26,16 @@ pub fn final_table(rows: &[ResultRow], style: Style) -> Vec<String> {
             if r.retry_of.is_some() {
                 test.push_str(&style.dim(" (retry)"));
             }
-            let mut cells = vec![style.dim(&dur), style.status(&r.status, &word(&r.status)), test];
+            let mut cells = vec![
+                style.dim(&dur),
+                style.status(&r.status, &word(&r.status)),
+                test,
+            ];
             if any_failed {
                 cells.push(if r.status == Status::Failed {
-                    style.red(&clean(r.fail_reason.as_deref().unwrap_or("No reason provided")))
+                    style.red(&clean(
+                        r.fail_reason.as_deref().unwrap_or("No reason provided"),
+                    ))
                 } else {
                     String::new()
                 });
@@ -88,12 +94,16 @@ pub fn verdict_lines(
         Verdict::Failed => vec![format!(
             "{} {}",
             style.red("✗"),
-            style.bold(&format!("Run completed: {failed} of {} failed", plural(total, "test", "")))
+            style.bold(&format!(
+                "Run completed: {failed} of {} failed",
+                plural(total, "test", "")
+            ))
         )],
         Verdict::Superseded => {
-            let mut v = vec![style.yellow(
-                "⚠ Run superseded by a newer run from the same CI context — exiting 0",
-            )];
+            let mut v =
+                vec![style.yellow(
+                    "⚠ Run superseded by a newer run from the same CI context — exiting 0",
+                )];
             if let Some(newer) = superseded_by {
                 v.push(format!(
                     "{branch}{}  {}",
@@ -104,7 +114,11 @@ pub fn verdict_lines(
             v
         }
     };
-    out.push(format!("{branch}{}  {}", style.dim("results"), clean(console_url)));
+    out.push(format!(
+        "{branch}{}  {}",
+        style.dim("results"),
+        clean(console_url)
+    ));
     out
 }
 
@@ -117,7 +131,9 @@ fn plural(n: usize, noun: &str, all: &str) -> String {
 
 /// Escapes a GitHub Actions workflow-command message (`%`, CR, LF).
 pub fn gha_escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes a GitHub Actions workflow-command property (data escapes plus `:` and `,`).
@@ -155,7 +171,8 @@ pub fn step_summary(verdict: Verdict, latest: &[ResultRow], console_url: &str) -
             super::glyph(&r.status),
             word(&r.status),
             md(&r.test_file_name),
-            r.duration_seconds.map_or_else(|| "-".into(), time::duration),
+            r.duration_seconds
+                .map_or_else(|| "-".into(), time::duration),
             r.fail_reason.as_deref().map(md).unwrap_or_default()
         ));
     }

@@ -204,7 +204,11 @@ impl View for Display {
             Mode::Log => {
                 if now >= self.last_output + self.timings.still_waiting {
                     let elapsed = self.timings.unscale(now - self.started);
-                    out_line(&still_waiting_line(self.rows.as_deref(), elapsed, self.caps.out));
+                    out_line(&still_waiting_line(
+                        self.rows.as_deref(),
+                        elapsed,
+                        self.caps.out,
+                    ));
                     self.last_output = now;
                 }
             }

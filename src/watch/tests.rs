@@ -168,7 +168,12 @@ fn run(
 
 #[test]
 fn without_pokes_it_polls_every_backstop_period() {
-    let r = run(vec![running(), running(), running(), passed()], &[], 0.0, None);
+    let r = run(
+        vec![running(), running(), running(), passed()],
+        &[],
+        0.0,
+        None,
+    );
     assert_eq!(r.starts, vec![0.0, 60.0, 120.0, 180.0]);
     assert_eq!(r.result.unwrap()[0].status, Status::Passed);
 }
@@ -188,14 +193,24 @@ fn a_poke_while_waiting_fetches_at_once() {
 #[test]
 fn a_poke_during_a_fetch_causes_exactly_one_more_fetch() {
     // Fetch 1 runs from 0 to 5 s; the poke lands at 2 s, inside it.
-    let r = run(vec![running(), running(), running(), passed()], &[2.0], 5.0, None);
+    let r = run(
+        vec![running(), running(), running(), passed()],
+        &[2.0],
+        5.0,
+        None,
+    );
     assert_eq!(r.starts, vec![0.0, 5.0, 70.0, 135.0]);
 }
 
 #[test]
 fn pokes_before_a_fetch_are_covered_by_it() {
     // Three pokes inside fetch 1 (one slot, coalesced) → one extra fetch, not three.
-    let r = run(vec![running(), running(), passed()], &[1.0, 2.0, 3.0], 5.0, None);
+    let r = run(
+        vec![running(), running(), passed()],
+        &[1.0, 2.0, 3.0],
+        5.0,
+        None,
+    );
     assert_eq!(r.starts, vec![0.0, 5.0, 70.0]);
 }
 
@@ -221,7 +236,14 @@ fn a_storm_of_pokes_is_held_to_one_fetch_per_floor() {
 
 #[test]
 fn errors_back_off_ten_seconds_times_n_capped_and_ignore_pokes() {
-    let answers = vec![http(502), http(500), http(503), http(429), running(), passed()];
+    let answers = vec![
+        http(502),
+        http(500),
+        http(503),
+        http(429),
+        running(),
+        passed(),
+    ];
     let r = run(answers, &[3.0, 4.0], 0.0, None);
     let backoffs: Vec<u64> = r.events.failed.iter().map(|(_, d)| d.as_secs()).collect();
     assert_eq!(backoffs, vec![10, 20, 30, 30]);

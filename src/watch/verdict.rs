@@ -128,8 +128,14 @@ mod tests {
     fn completion_needs_every_row_terminal_and_at_least_one_row() {
         use Status::*;
         assert!(!all_complete(&[]));
-        assert!(!all_complete(&[row(1, Passed, None), row(2, Queued, Some(1))]));
-        assert!(all_complete(&[row(1, Failed, None), row(2, Other("X".into()), None)]));
+        assert!(!all_complete(&[
+            row(1, Passed, None),
+            row(2, Queued, Some(1))
+        ]));
+        assert!(all_complete(&[
+            row(1, Failed, None),
+            row(2, Other("X".into()), None)
+        ]));
     }
 
     #[test]
@@ -162,9 +168,15 @@ mod tests {
     fn verdict_rules() {
         use Status::*;
         assert_eq!(verdict(&[row(1, Passed, None)]), Verdict::Passed);
-        assert_eq!(verdict(&[row(1, Passed, None), row(2, Cancelled, None)]), Verdict::Failed);
+        assert_eq!(
+            verdict(&[row(1, Passed, None), row(2, Cancelled, None)]),
+            Verdict::Failed
+        );
         assert_eq!(verdict(&[row(1, Error, None)]), Verdict::Failed);
-        assert_eq!(verdict(&[row(1, Other("NEW".into()), None)]), Verdict::Failed);
+        assert_eq!(
+            verdict(&[row(1, Other("NEW".into()), None)]),
+            Verdict::Failed
+        );
         let mut s = row(2, Cancelled, None);
         s.cancellation_reason = Some("superseded_by:newer".into());
         let rows = [row(1, Failed, None), s];
@@ -186,6 +198,9 @@ mod tests {
             superseded_url("https://c/results?result=1&upload=A", "B"),
             "https://c/results?upload=B"
         );
-        assert_eq!(superseded_url("https://c/results", "B"), "https://c/results?upload=B");
+        assert_eq!(
+            superseded_url("https://c/results", "B"),
+            "https://c/results?upload=B"
+        );
     }
 }

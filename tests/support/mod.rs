@@ -1,0 +1,259 @@
+//! Shared helpers for the end-to-end tests: run the real `dcd` binary hermetically (no CI
+//! markers, no API key, a private config dir, scaled time), optionally under a
+//! pseudo-terminal, and the loopback fake cloud.
+
+#![allow(dead_code)]
+
+pub mod fake_cloud;
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "dcd-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The variables a test must not inherit from the machine (CI markers, credentials,
+/// colour and proxy settings).
+const SCRUB: &[&str] = &[
+    "CI",
+    "CONTINUOUS_INTEGRATION",
+    "BUILD_NUMBER",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "CIRCLECI",
+    "TRAVIS",
+    "BUILDKITE",
+    "DRONE",
+    "TEAMCITY_VERSION",
+    "TF_BUILD",
+    "JENKINS_URL",
+    "BITBUCKET_BUILD_NUMBER",
+    "APPVEYOR",
+    "CODEBUILD_BUILD_ID",
+    "DEVICE_CLOUD_API_KEY",
+    "NO_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "DCD_TIME_SCALE",
+    "DCD_CONFIG_DIR",
+    "XDG_CONFIG_HOME",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "GITHUB_STEP_SUMMARY",
+    "DCD_NO_REALTIME",
+    "COLUMNS",
+];
+
+/// A `dcd` command with a hermetic environment: its own config dir (kept alive by the
+/// returned [`TempDir`]), `DCD_TIME_SCALE=0.01`, no CI markers, no key.
+pub fn dcd() -> (Command, TempDir) {
+    let dir = TempDir::new();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dcd"));
+    for k in SCRUB {
+        c.env_remove(k);
+    }
+    c.env("DCD_CONFIG_DIR", dir.path().join("config"))
+        .env("HOME", dir.path())
+        .env("DCD_TIME_SCALE", "0.01")
+        .env("RUST_BACKTRACE", "0")
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::null());
+    (c, dir)
+}
+
+/// What a finished run printed.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Output {
+    /// Fails with the whole output when the exit code differs.
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code\n{self}");
+        self
+    }
+    /// No panic text, no backtrace.
+    pub fn assert_no_panic(&self) -> &Self {
+        for s in [&self.stdout, &self.stderr] {
+            assert!(
+                !s.contains("panicked") && !s.contains("RUST_BACKTRACE"),
+                "panic text\n{self}"
+            );
+        }
+        self
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {} after {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.elapsed, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs to completion (killing it after `limit`) and captures both streams.
+pub fn run(mut c: Command, limit: Duration) -> Output {
+    let start = Instant::now();
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dcd");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!(
+                "dcd did not finish within {limit:?}\nstdout so far: {}",
+                t_out.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        code: status.code().unwrap_or(-1),
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Runs under a pseudo-terminal (stdout, stderr and stdin all on the pty slave, the child a
+/// session leader with it as controlling terminal) and returns everything it wrote.
+pub fn run_pty(mut c: Command, cols: u16, rows: u16, limit: Duration) -> (i32, String) {
+    let (mut master, slave) = unsafe {
+        let mut m = 0;
+        let mut s = 0;
+        let mut ws: libc::winsize = std::mem::zeroed();
+        ws.ws_col = cols;
+        ws.ws_row = rows;
+        assert_eq!(
+            libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws),
+            0
+        );
+        use std::os::fd::FromRawFd;
+        (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s))
+    };
+    let start = Instant::now();
+    unsafe {
+        c.stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave.try_clone().unwrap())
+            .pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::ioctl(0, libc::TIOCSCTTY as _, 0);
+                Ok(())
+            });
+    }
+    let mut child = c.spawn().expect("spawn dcd on a pty");
+    drop(slave);
+    drop(c);
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // EIO once every slave fd is closed ends the read.
+        while let Ok(n) = master.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        buf
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("dcd did not finish within {limit:?} on a pty");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let bytes = reader.join().unwrap();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+/// Writes a `config.json` into the command's config dir.
+pub fn write_config(dir: &TempDir, body: &str) {
+    let d = dir.path().join("config");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("config.json"), body).unwrap();
+}
+
+/// A logged-in session for the fake cloud at `api_url`.
+pub fn session_config(api_url: &str, token: &str, org: &str, expires_at: i64) -> String {
+    serde_json::json!({
+        "version": 1, "env": "dev", "api_url": api_url,
+        "supabase_url": "http://127.0.0.1:9",
+        "session": {"access_token": token, "refresh_token": "refresh-secret-value",
+                    "expires_at": expires_at, "user_email": "dev@example.com", "user_id": "u-1"},
+        "current_org_id": org, "current_org_name": "Acme"
+    })
+    .to_string()
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
