@@ -78,7 +78,7 @@ fn status_json_moves_tests_last_and_retry_notes_go_to_stderr() {
     ]);
     o.assert_code(0);
     let v: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}\n{o}"));
-    assert_eq!(v.as_object().unwrap().keys().last().unwrap(), "tests");
+    assert_eq!(v.as_object().unwrap().keys().next_back().unwrap(), "tests");
     assert_eq!(v["status"], "FAILED");
     assert!(o.stderr.contains("on attempt 1/5. Retrying..."), "{o}");
     assert!(o.stderr.contains("Network error on attempt 2/5"), "{o}");

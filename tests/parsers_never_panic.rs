@@ -1,0 +1,226 @@
+//! Property tests: every parser of untrusted input (API JSON, config.json, timestamps,
+//! server text, argv) survives arbitrary input without panicking, and keeps its invariants.
+//! Seeded, so a failure names the seed that reproduces it.
+
+use dcd::api::dto::{ResultRow, UploadStatus, parse_results};
+use serde_json::{Map, Value, json};
+
+/// xorshift64*: small, seedable, good enough to explore shapes.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+const KEYS: &[&str] = &[
+    "id",
+    "test_file_name",
+    "status",
+    "retry_of",
+    "fail_reason",
+    "duration_seconds",
+    "simulator_name",
+    "config",
+    "deviceName",
+    "osVersion",
+    "cancellation_reason",
+    "results",
+    "statusCode",
+    "message",
+    "uploadId",
+    "tests",
+    "name",
+    "durationSeconds",
+    "failReason",
+    "version",
+    "session",
+    "access_token",
+    "expires_at",
+    "current_org_id",
+    "supersededBy",
+];
+const STRINGS: &[&str] = &[
+    "",
+    "PASSED",
+    "FAILED",
+    "RUNNING",
+    "superseded_by:",
+    "superseded_by:x",
+    "12",
+    "-1",
+    "1e400",
+    "NaN",
+    "\u{202e}evil",
+    "\x1b[2J",
+    "::error::x",
+    "ü",
+    "\n\n",
+    "9223372036854775808",
+];
+
+fn value(r: &mut Rng, depth: u32) -> Value {
+    match r.below(if depth > 3 { 6 } else { 8 }) {
+        0 => Value::Null,
+        1 => Value::Bool(r.below(2) == 0),
+        2 => json!(r.next() as i64),
+        3 => json!((r.next() as f64) / 1e9 - 1e9),
+        4 => json!(r.below(5) as i64 - 1),
+        5 => Value::String(r.pick(STRINGS).to_string()),
+        6 => Value::Array((0..r.below(5)).map(|_| value(r, depth + 1)).collect()),
+        _ => {
+            let mut m = Map::new();
+            for _ in 0..r.below(8) {
+                m.insert(r.pick(KEYS).to_string(), value(r, depth + 1));
+            }
+            Value::Object(m)
+        }
+    }
+}
+
+#[test]
+fn api_dto_parsers_never_panic_on_arbitrary_json() {
+    for seed in 1..=20_000u64 {
+        let mut r = Rng(seed);
+        let v = value(&mut r, 0);
+        let wrapped =
+            json!({"results": [v.clone(), value(&mut r, 1)], "statusCode": value(&mut r, 3)});
+        let result = std::panic::catch_unwind(|| {
+            let _ = parse_results(&v);
+            if let Ok(rows) = parse_results(&wrapped) {
+                // Invariants the loop relies on.
+                let latest = dcd::watch::verdict::latest_tries(&rows);
+                assert!(latest.len() <= rows.len());
+                let _ = dcd::watch::verdict::verdict(&latest);
+                for row in &rows {
+                    assert!(row.duration_seconds.is_none_or(f64::is_finite));
+                }
+            }
+            let _ = ResultRow::from_value(&v);
+            let _ = UploadStatus::from_value(&v);
+        });
+        assert!(result.is_ok(), "seed {seed} panicked on {v}");
+    }
+}
+
+#[test]
+fn config_parser_never_panics_on_arbitrary_bytes_or_json() {
+    for seed in 1..=20_000u64 {
+        let mut r = Rng(seed);
+        let mut bytes = if r.below(2) == 0 {
+            let mut v = value(&mut r, 0);
+            if let Value::Object(m) = &mut v {
+                m.insert("version".into(), json!(1));
+            }
+            v.to_string().into_bytes()
+        } else {
+            (0..r.below(64)).map(|_| r.next() as u8).collect()
+        };
+        // Truncate or flip a byte of valid JSON now and then.
+        if !bytes.is_empty() && r.below(3) == 0 {
+            let i = r.below(bytes.len() as u64) as usize;
+            bytes[i] ^= 1 << r.below(8);
+        }
+        let res = std::panic::catch_unwind(|| dcd::auth::config::parse(&bytes));
+        assert!(
+            res.is_ok(),
+            "seed {seed} panicked on {:?}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+}
+
+#[test]
+fn text_parsers_never_panic_and_sanitised_text_is_safe() {
+    for seed in 1..=20_000u64 {
+        let mut r = Rng(seed);
+        let s: String = (0..r.below(40))
+            .map(|_| match r.below(4) {
+                0 => char::from_u32(r.below(0x80) as u32).unwrap_or('?'),
+                1 => char::from_u32(0x80 + r.below(0x2000) as u32).unwrap_or('?'),
+                2 => r
+                    .pick(&["-", ":", "T", "Z", "+", "0", "9", "\u{202e}", "\u{1b}"])
+                    .chars()
+                    .next()
+                    .unwrap(),
+                _ => char::from_u32(r.below(0x11_0000) as u32).unwrap_or('?'),
+            })
+            .collect();
+        let res = std::panic::catch_unwind(|| {
+            let _ = dcd::render::time::parse_iso(&s);
+            let _ = dcd::render::time::iso_utc(&s);
+            let clean = dcd::render::sanitize::clean(&s);
+            assert!(
+                !clean.chars().any(|c| c.is_control()),
+                "control char left: {clean:?}"
+            );
+            assert!(!clean.starts_with("::"));
+            assert!(!clean.contains('\u{202e}'));
+            let t = dcd::render::truncate(&clean, 10);
+            assert!(dcd::render::visible_width(&t) <= 10);
+        });
+        assert!(res.is_ok(), "seed {seed} panicked on {s:?}");
+    }
+}
+
+#[test]
+fn argv_parser_never_panics() {
+    let words = [
+        "status",
+        "cloud",
+        "--upload-id",
+        "--name",
+        "--json",
+        "--no-json",
+        "--json=1",
+        "-q",
+        "-e",
+        "K=V",
+        "--env",
+        "--retry",
+        "x",
+        "3",
+        "--timeout",
+        "0",
+        "-1",
+        "--",
+        "-",
+        "--color",
+        "--help",
+        "--api-key",
+        "--apiKey=",
+        "--include-tags",
+        "a,,b",
+        "--ios-config",
+        "=",
+        "--=x",
+        "-eK=V",
+        "--no-",
+        "--no-realtime",
+        "list",
+        "--limit",
+        "--orientation",
+        "45",
+        "\u{ff}",
+    ];
+    for seed in 1..=20_000u64 {
+        let mut r = Rng(seed);
+        let args: Vec<std::ffi::OsString> =
+            (0..r.below(7)).map(|_| r.pick(&words).into()).collect();
+        let shown = args.clone();
+        let res = std::panic::catch_unwind(|| {
+            let _ = dcd::cli::parse(args);
+        });
+        assert!(res.is_ok(), "seed {seed} panicked on {shown:?}");
+    }
+}
