@@ -11,6 +11,7 @@ pub mod clock;
 pub mod commands;
 pub mod debug;
 pub mod exit;
+pub mod realtime;
 pub mod render;
 pub mod term;
 pub mod watch;

@@ -147,12 +147,23 @@ fn watch(
     );
 
     let clock = RealClock::new();
-    // The poke channel: fed by the realtime subscription (bearer users); without one,
-    // nobody sends and the loop polls on the backstop alone.
-    let (_poke_tx, pokes) = crossbeam_channel::bounded::<()>(1);
+    // The poke channel: the realtime subscription (logged-in users) pokes, the loop fetches.
+    let (poke_tx, pokes) = crossbeam_channel::bounded::<()>(1);
+    let realtime = if p.flag("realtime") && !crate::realtime::disabled_by_env() {
+        crate::realtime::Realtime::start(auth, &upload_id, timings, poke_tx)
+    } else {
+        None
+    };
+    if realtime.is_some() {
+        crate::debug!(
+            "Realtime enabled; backstop poll every {}s",
+            timings.unscale(interval).as_secs()
+        );
+    }
     let mode = DisplayMode::pick(&ctx.caps, ctx.json);
     let quiet = p.flag("quiet");
-    let mut display = Display::new(mode, quiet, ctx.caps, timings, None, clock.now());
+    let connected = realtime.as_ref().map(|r| r.connected());
+    let mut display = Display::new(mode, quiet, ctx.caps, timings, connected, clock.now());
     display.start();
     let mut fetcher = ResultsFetcher {
         client,
@@ -164,7 +175,11 @@ fn watch(
         timings,
         timeout,
     };
-    let rows = match watch::wait(&pace, &mut fetcher, &clock, &pokes, &mut display) {
+    let waited = watch::wait(&pace, &mut fetcher, &clock, &pokes, &mut display);
+    if let Some(r) = realtime {
+        r.stop();
+    }
+    let rows = match waited {
         Ok(rows) => rows,
         Err(e) => {
             display.abort();

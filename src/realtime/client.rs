@@ -1,0 +1,509 @@
+//! The realtime reader thread: one Phoenix channel on `public.results`, kept alive.
+//!
+//! It connects, joins `realtime:results-cli-<uploadId>` with the postgres_changes binding
+//! and the user's access token, and pokes the wait loop when the subscription is confirmed
+//! (SUBSCRIBED, and again on the "Subscribed to PostgreSQL" system message: changes before it
+//! were never sent) and on every change row of this upload. It heartbeats every 25 s and
+//! tears down a socket whose heartbeat went unanswered until the next one is due; on any
+//! failure it reconnects and re-joins after a jittered 1, 2, 5, 10 s backoff, and after a
+//! long streak of failures it gives up for the rest of the run. None of this is ever an
+//! error for the user: the HTTP poll carries the run. Everything is logged under `--debug`
+//! as `[DEBUG] [realtime] …`.
+
+use super::frame::{Frame, Vsn};
+use super::socket::{self, Stream};
+use crate::clock::Timings;
+use crossbeam_channel::{Receiver, Sender};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tungstenite::{Message, WebSocket};
+
+/// Connection attempts in a row without reaching SUBSCRIBED before realtime is abandoned.
+pub const MAX_FAILURE_STREAK: u32 = 12;
+
+macro_rules! rt_debug {
+    ($($arg:tt)*) => { $crate::debug!("[realtime] {}", format!($($arg)*)) };
+}
+
+/// What the thread needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub url: String,
+    pub vsn: Vsn,
+    pub access_token: String,
+    pub org_id: String,
+    pub upload_id: String,
+    pub timings: Timings,
+}
+
+impl Config {
+    pub fn topic(&self) -> String {
+        format!("realtime:results-cli-{}", self.upload_id)
+    }
+
+    fn binding(&self) -> Value {
+        json!({"event": "*", "schema": "public", "table": "results",
+               "filter": format!("org_id=eq.{}", self.org_id)})
+    }
+
+    fn join_payload(&self, token: &str) -> Value {
+        json!({
+            "config": {
+                "broadcast": {"ack": false, "self": false},
+                "presence": {"key": "", "enabled": false},
+                "postgres_changes": [self.binding()],
+                "private": false
+            },
+            "access_token": token
+        })
+    }
+}
+
+/// State shared with the gateway.
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub stop: AtomicBool,
+    pub connected: Arc<AtomicBool>,
+}
+
+/// Scaled realtime timers (realtime-js defaults).
+struct Timers {
+    heartbeat: Duration,
+    join_timeout: Duration,
+    backoff: [Duration; 4],
+}
+
+impl Timers {
+    fn new(t: &Timings) -> Timers {
+        let s = |secs: f64| Duration::from_secs_f64(secs * t.scale);
+        Timers {
+            heartbeat: s(25.0),
+            join_timeout: s(10.0),
+            backoff: [s(1.0), s(2.0), s(5.0), s(10.0)],
+        }
+    }
+}
+
+/// How a connection ended.
+enum End {
+    Stopped,
+    /// `healthy`: it reached SUBSCRIBED, so the failure streak starts over.
+    Failed {
+        why: String,
+        healthy: bool,
+    },
+}
+
+/// The thread body. Returns when stopped or after giving up.
+pub fn run(cfg: Config, shared: Arc<Shared>, pokes: Sender<()>, tokens: Receiver<String>) {
+    let timers = Timers::new(&cfg.timings);
+    let mut token = cfg.access_token.clone();
+    let mut streak = 0u32;
+    let mut rng = Jitter::new();
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match session(&cfg, &timers, &shared, &pokes, &tokens, &mut token) {
+            End::Stopped => break,
+            End::Failed { why, healthy } => {
+                shared.connected.store(false, Ordering::Relaxed);
+                streak = if healthy { 1 } else { streak + 1 };
+                if streak >= MAX_FAILURE_STREAK {
+                    rt_debug!(
+                        "{why}; {streak} failures in a row, giving up realtime for this run (polling continues)"
+                    );
+                    break;
+                }
+                let base = timers.backoff[(streak as usize - 1).min(3)];
+                let delay = rng.jitter(base);
+                rt_debug!(
+                    "{why}; relying on the backstop poll, reconnecting in {:.2}s",
+                    delay.as_secs_f64()
+                );
+                if sleep_unless_stopped(&shared, delay) {
+                    break;
+                }
+            }
+        }
+    }
+    shared.connected.store(false, Ordering::Relaxed);
+}
+
+/// Sleeps `d`, waking early when stopped. True if stopped.
+fn sleep_unless_stopped(shared: &Shared, d: Duration) -> bool {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        if shared.stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        std::thread::sleep((until - Instant::now()).min(socket::POLL_INTERVAL));
+    }
+    shared.stop.load(Ordering::Relaxed)
+}
+
+struct Conn<'a> {
+    ws: WebSocket<Stream>,
+    vsn: Vsn,
+    next_ref: u64,
+    cfg: &'a Config,
+}
+
+impl Conn<'_> {
+    fn fresh_ref(&mut self) -> String {
+        self.next_ref += 1;
+        self.next_ref.to_string()
+    }
+
+    fn send(&mut self, f: Frame) -> Result<(), String> {
+        self.ws
+            .send(Message::text(f.encode(self.vsn)))
+            .map_err(|e| format!("send failed: {e}"))
+    }
+
+    fn push(
+        &mut self,
+        join_ref: Option<&str>,
+        event: &str,
+        payload: Value,
+    ) -> Result<String, String> {
+        let r = self.fresh_ref();
+        let topic = if event == "heartbeat" {
+            "phoenix".into()
+        } else {
+            self.cfg.topic()
+        };
+        self.send(Frame {
+            join_ref: join_ref.map(str::to_string),
+            ref_: Some(r.clone()),
+            topic,
+            event: event.into(),
+            payload,
+        })?;
+        Ok(r)
+    }
+
+    /// Leaves the channel (if joined) and closes the socket cleanly, briefly draining replies.
+    fn goodbye(&mut self, join_ref: Option<&str>, code: u16, reason: &str) {
+        if let Some(j) = join_ref {
+            let _ = self.push(Some(j), "phx_leave", json!({}));
+        }
+        let _ = self.ws.close(Some(tungstenite::protocol::CloseFrame {
+            code: code.into(),
+            reason: reason.to_string().into(),
+        }));
+        let deadline = Instant::now() + Duration::from_millis(300);
+        while Instant::now() < deadline {
+            match self.ws.read() {
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+fn poke(pokes: &Sender<()>) {
+    // A full slot already means "fetch soon": pokes coalesce.
+    let _ = pokes.try_send(());
+}
+
+/// True when the server echoed our one binding (realtime-protocol.md §5.4).
+fn bindings_match(reply: &Value, binding: &Value) -> bool {
+    let Some(list) = reply.pointer("/response/postgres_changes") else {
+        return true;
+    };
+    let Some(first) = list.as_array().and_then(|a| a.first()) else {
+        return false;
+    };
+    ["event", "schema", "table", "filter"]
+        .iter()
+        .all(|k| first.get(*k).filter(|v| !v.is_null()) == binding.get(*k).filter(|v| !v.is_null()))
+}
+
+/// One connection, from connect to its end.
+fn session(
+    cfg: &Config,
+    timers: &Timers,
+    shared: &Shared,
+    pokes: &Sender<()>,
+    tokens: &Receiver<String>,
+    token: &mut String,
+) -> End {
+    let failed = |why: String| End::Failed {
+        why,
+        healthy: false,
+    };
+    rt_debug!(
+        "connecting to {}",
+        cfg.url.split('?').next().unwrap_or(&cfg.url)
+    );
+    let ws = match socket::connect(&cfg.url, &cfg.timings) {
+        Ok(ws) => ws,
+        Err(e) => return failed(e),
+    };
+    let mut c = Conn {
+        ws,
+        vsn: cfg.vsn,
+        next_ref: 0,
+        cfg,
+    };
+    let topic = cfg.topic();
+    // A join's own ref is its join_ref (realtime-protocol.md §2.4).
+    let join_ref = c.fresh_ref();
+    let join = Frame {
+        join_ref: Some(join_ref.clone()),
+        ref_: Some(join_ref.clone()),
+        topic: topic.clone(),
+        event: "phx_join".into(),
+        payload: cfg.join_payload(token),
+    };
+    if let Err(e) = c.send(join) {
+        return failed(e);
+    }
+    rt_debug!("joining {topic}");
+    let mut joined = false;
+    let mut healthy = false;
+    let mut join_deadline = Some(Instant::now() + timers.join_timeout);
+    let mut next_heartbeat = Instant::now() + timers.heartbeat;
+    let mut pending_heartbeat: Option<String> = None;
+    let end = |why: String, healthy: bool| End::Failed { why, healthy };
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            rt_debug!("leaving {topic}");
+            c.goodbye(joined.then_some(join_ref.as_str()), 1000, "");
+            return End::Stopped;
+        }
+        // A refreshed token goes to the joined channel, and into later re-joins.
+        while let Ok(t) = tokens.try_recv() {
+            if t != *token {
+                *token = t;
+                if joined {
+                    rt_debug!("pushing a refreshed access token");
+                    if let Err(e) = c.push(
+                        Some(&join_ref),
+                        "access_token",
+                        json!({"access_token": *token}),
+                    ) {
+                        return end(e, healthy);
+                    }
+                }
+            }
+        }
+        let now = Instant::now();
+        if join_deadline.is_some_and(|d| now >= d) {
+            c.goodbye(Some(&join_ref), 1000, "");
+            return end("join timed out".into(), healthy);
+        }
+        if now >= next_heartbeat {
+            if pending_heartbeat.is_some() {
+                c.goodbye(None, 1000, "heartbeat timeout");
+                return end("heartbeat timeout".into(), healthy);
+            }
+            match c.push(None, "heartbeat", json!({})) {
+                Ok(r) => pending_heartbeat = Some(r),
+                Err(e) => return end(e, healthy),
+            }
+            next_heartbeat = now + timers.heartbeat;
+        }
+        let msg = match c.ws.read() {
+            Ok(m) => m,
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                return end("socket closed".into(), healthy);
+            }
+            Err(e) => return end(format!("socket error: {e}"), healthy),
+        };
+        let text = match msg {
+            Message::Text(t) => t.to_string(),
+            Message::Close(f) => {
+                let why = f.map_or_else(
+                    || "server closed the socket".to_string(),
+                    |f| {
+                        format!(
+                            "server closed the socket: {} {}",
+                            u16::from(f.code),
+                            f.reason
+                        )
+                    },
+                );
+                return end(why, healthy);
+            }
+            _ => continue, // pings are answered by tungstenite; binary frames are broadcast only
+        };
+        let Some(f) = Frame::decode(&text) else {
+            rt_debug!("ignoring a malformed frame");
+            continue;
+        };
+        if f.topic == "phoenix" {
+            if f.event == "phx_reply" && f.ref_.is_some() && f.ref_ == pending_heartbeat {
+                pending_heartbeat = None;
+            }
+            continue;
+        }
+        if f.topic != topic {
+            continue;
+        }
+        if f.join_ref.as_ref().is_some_and(|j| *j != join_ref) {
+            continue; // a stale incarnation of the channel
+        }
+        match f.event.as_str() {
+            "phx_reply" if f.ref_.as_deref() == Some(join_ref.as_str()) => {
+                join_deadline = None;
+                match f.payload.get("status").and_then(Value::as_str) {
+                    Some("ok") if bindings_match(&f.payload, &cfg.binding()) => {
+                        joined = true;
+                        healthy = true;
+                        shared.connected.store(true, Ordering::Relaxed);
+                        rt_debug!("subscribed");
+                        poke(pokes);
+                    }
+                    Some("ok") => {
+                        c.goodbye(Some(&join_ref), 1000, "");
+                        return end(
+                            "mismatch between server and client bindings".into(),
+                            healthy,
+                        );
+                    }
+                    _ => {
+                        let reason = f
+                            .payload
+                            .pointer("/response/reason")
+                            .and_then(Value::as_str)
+                            .unwrap_or("join refused");
+                        c.goodbye(None, 1000, "");
+                        return end(
+                            format!(
+                                "channel CHANNEL_ERROR: {}",
+                                crate::api::error::clean(reason, 200)
+                            ),
+                            healthy,
+                        );
+                    }
+                }
+            }
+            "system" => {
+                let ext = f.payload.get("extension").and_then(Value::as_str);
+                let status = f.payload.get("status").and_then(Value::as_str);
+                let message = f
+                    .payload
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                rt_debug!(
+                    "system {}/{}: {}",
+                    ext.unwrap_or("?"),
+                    status.unwrap_or("?"),
+                    crate::api::error::clean(message, 200)
+                );
+                if ext == Some("postgres_changes") && status == Some("ok") {
+                    poke(pokes);
+                }
+            }
+            "postgres_changes" => {
+                let id = f
+                    .payload
+                    .pointer("/data/record/test_upload_id")
+                    .and_then(Value::as_str);
+                if id == Some(cfg.upload_id.as_str()) {
+                    rt_debug!("change for upload {}", cfg.upload_id);
+                    poke(pokes);
+                }
+            }
+            "phx_close" => {
+                c.goodbye(None, 1000, "");
+                return end("channel CLOSED by the server".into(), healthy);
+            }
+            "phx_error" => {
+                c.goodbye(None, 1000, "");
+                return end("channel CHANNEL_ERROR: transport failure".into(), healthy);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A small xorshift for backoff jitter (±25 %), seeded from the clock and process id.
+struct Jitter(u64);
+
+impl Jitter {
+    fn new() -> Jitter {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        Jitter(t ^ (u64::from(std::process::id()) << 32) | 1)
+    }
+
+    fn jitter(&mut self, base: Duration) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        let f = 0.75 + (self.0 % 1000) as f64 / 2000.0;
+        base.mul_f64(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_payload_matches_realtime_js() {
+        let cfg = Config {
+            url: String::new(),
+            vsn: Vsn::V2,
+            access_token: "jwt".into(),
+            org_id: "42".into(),
+            upload_id: "u1".into(),
+            timings: Timings::scaled(1.0),
+        };
+        assert_eq!(cfg.topic(), "realtime:results-cli-u1");
+        assert_eq!(
+            cfg.join_payload("jwt").to_string(),
+            r#"{"config":{"broadcast":{"ack":false,"self":false},"presence":{"key":"","enabled":false},"postgres_changes":[{"event":"*","schema":"public","table":"results","filter":"org_id=eq.42"}],"private":false},"access_token":"jwt"}"#
+        );
+    }
+
+    #[test]
+    fn binding_check_follows_realtime_js() {
+        let b =
+            json!({"event": "*", "schema": "public", "table": "results", "filter": "org_id=eq.42"});
+        let ok = json!({"status": "ok", "response": {"postgres_changes": [
+            {"event": "*", "schema": "public", "table": "results", "filter": "org_id=eq.42", "id": 7}]}});
+        assert!(bindings_match(&ok, &b));
+        assert!(bindings_match(&json!({"status": "ok", "response": {}}), &b));
+        let other = json!({"status": "ok", "response": {"postgres_changes": [
+            {"event": "*", "schema": "public", "table": "results", "filter": "org_id=eq.43", "id": 7}]}});
+        assert!(!bindings_match(&other, &b));
+        assert!(!bindings_match(
+            &json!({"response": {"postgres_changes": []}}),
+            &b
+        ));
+    }
+
+    #[test]
+    fn jitter_stays_within_a_quarter() {
+        let mut j = Jitter::new();
+        for _ in 0..1000 {
+            let d = j.jitter(Duration::from_secs(4));
+            assert!(
+                d >= Duration::from_secs(3) && d <= Duration::from_secs(5),
+                "{d:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Realtime: a Supabase Realtime subscription that pokes the wait loop.
+//!
+//! Logged-in users get near-instant status: a reader thread holds a Phoenix channel on
+//! `public.results` (filtered to their org) and pokes the loop whenever a row of this upload
+//! changes. It is only a latency optimisation: the HTTP poll stays the truth, an event's
+//! payload is never used as state, and any failure falls back to polling without a word
+//! outside `--debug`. Starting it never fails the command.
+
+pub mod client;
+pub mod frame;
+pub mod socket;
+
+use crate::auth::{AuthContext, Mode, environments};
+use crate::clock::Timings;
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// A running subscription. Dropping it without [`Realtime::stop`] just abandons the thread.
+pub struct Realtime {
+    shared: Arc<client::Shared>,
+    tokens: Sender<String>,
+    done: Receiver<()>,
+}
+
+/// True when `DCD_NO_REALTIME` asks for polling only (set, and not empty/`0`/`false`).
+pub fn disabled_by_env() -> bool {
+    std::env::var("DCD_NO_REALTIME").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// The Supabase project for realtime: `DCD_SUPABASE_URL` > the session's stored
+/// `supabase_url` > its environment's; the anon key: `DCD_SUPABASE_ANON_KEY` > the
+/// environment's.
+fn project(auth: &AuthContext) -> Option<(String, String)> {
+    let env_var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let env = auth.env;
+    let url = env_var("DCD_SUPABASE_URL")
+        .or_else(|| auth.supabase_url.clone())
+        .or_else(|| env.map(|e| e.supabase_url.to_string()))?;
+    let key = env_var("DCD_SUPABASE_ANON_KEY")
+        .or_else(|| env.map(|e| e.supabase_anon_key.to_string()))
+        .unwrap_or_else(|| environments::PROD.supabase_anon_key.to_string());
+    Some((url, key))
+}
+
+impl Realtime {
+    /// Starts the subscription when it applies: bearer auth with a token, an org and an
+    /// environment (never for API keys). `None` otherwise, or when it cannot even begin.
+    pub fn start(
+        auth: &AuthContext,
+        upload_id: &str,
+        timings: Timings,
+        pokes: Sender<()>,
+    ) -> Option<Realtime> {
+        if auth.mode != Mode::Bearer || auth.env.is_none() {
+            return None;
+        }
+        let (token, org) = (auth.access_token.clone()?, auth.org_id.clone()?);
+        let (url, anon) = project(auth)?;
+        let vsn = frame::Vsn::from_env();
+        let ws_url = match socket::websocket_url(&url, &anon, vsn.as_str()) {
+            Ok(u) => u,
+            Err(e) => {
+                crate::debug!("[realtime] failed to subscribe: {e}");
+                return None;
+            }
+        };
+        crate::debug::add_secret(&token);
+        let cfg = client::Config {
+            url: ws_url,
+            vsn,
+            access_token: token,
+            org_id: org,
+            upload_id: upload_id.to_string(),
+            timings,
+        };
+        let shared = Arc::new(client::Shared::default());
+        let (tokens_tx, tokens_rx) = crossbeam_channel::unbounded();
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        let thread_shared = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("realtime".into())
+            .spawn(move || {
+                client::run(cfg, thread_shared, pokes, tokens_rx);
+                let _ = done_tx.send(());
+            });
+        if let Err(e) = spawned {
+            crate::debug!("[realtime] failed to subscribe: {e}");
+            return None;
+        }
+        Some(Realtime {
+            shared,
+            tokens: tokens_tx,
+            done: done_rx,
+        })
+    }
+
+    /// The connection state the footer shows (`● realtime connected`).
+    pub fn connected(&self) -> Arc<AtomicBool> {
+        self.shared.connected.clone()
+    }
+
+    /// Hands a refreshed JWT to the joined channel (and to later re-joins).
+    pub fn update_access_token(&self, token: &str) {
+        crate::debug::add_secret(token);
+        let _ = self.tokens.send(token.to_string());
+    }
+
+    /// Leaves the channel and closes the socket; waits at most a moment for it.
+    pub fn stop(self) {
+        crate::debug!("Closing realtime subscription");
+        self.shared.stop.store(true, Ordering::Relaxed);
+        let _ = self.done.recv_timeout(Duration::from_millis(1500));
+    }
+}

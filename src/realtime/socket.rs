@@ -1,0 +1,307 @@
+//! Opening the Realtime WebSocket: TCP (directly or through an HTTP CONNECT proxy), TLS with
+//! the same trust store as the API client, then the WebSocket handshake.
+//!
+//! tungstenite has no proxy or TLS of its own here (build-notes.md): the proxy choice comes
+//! from ureq's reading of `HTTPS_PROXY`/`NO_PROXY`, the tunnel is a hand-written `CONNECT`,
+//! and TLS is a `rustls::StreamOwned`. The handshake runs with the connect timeout as read and
+//! write timeout (a silent server fails it); afterwards reads time out every
+//! [`POLL_INTERVAL`] so the reader thread can notice shutdown and timers.
+
+use crate::clock::Timings;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+use tungstenite::WebSocket;
+
+/// How often a blocked read returns to let the thread look at its stop flag and timers.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// A plain or TLS stream.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// The parts of a `ws://` / `wss://` URL we need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+/// `http://…` → `ws://…/realtime/v1/websocket?apikey=…&vsn=…`, `https://…` → `wss://…`.
+pub fn websocket_url(supabase_url: &str, anon_key: &str, vsn: &str) -> Result<String, String> {
+    let base = supabase_url.trim().trim_end_matches('/');
+    let rest = if let Some(r) = base.strip_prefix("https://") {
+        format!("wss://{r}")
+    } else if let Some(r) = base.strip_prefix("http://") {
+        format!("ws://{r}")
+    } else {
+        return Err(format!("not an http(s) URL: {base}"));
+    };
+    Ok(format!(
+        "{rest}/realtime/v1/websocket?apikey={}&vsn={vsn}",
+        crate::api::encode_query_component(anon_key)
+    ))
+}
+
+/// Host, port and TLS of a `ws(s)://` URL.
+pub fn target(url: &str) -> Result<Target, String> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix("wss://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("ws://") {
+        (false, r)
+    } else {
+        return Err(format!("not a ws(s) URL: {url}"));
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = if let Some(h) = authority.strip_prefix('[') {
+        let (h, p) = h.split_once(']').ok_or("bad IPv6 host")?;
+        (h.to_string(), p.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (authority.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("no host in {url}"));
+    }
+    let port = match port {
+        Some(p) => p.parse().map_err(|_| format!("bad port in {url}"))?,
+        None if tls => 443,
+        None => 80,
+    };
+    Ok(Target { tls, host, port })
+}
+
+fn tcp_connect(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host} did not resolve"));
+    for addr in (host, port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The proxy to use for `host`, if any: an HTTP CONNECT proxy from the environment that
+/// `NO_PROXY` does not exclude. `Err` for a proxy we cannot tunnel through (SOCKS).
+fn proxy_for(t: &Target) -> Result<Option<ureq::Proxy>, String> {
+    let Some(p) = ureq::Proxy::try_from_env() else {
+        return Ok(None);
+    };
+    let scheme = if t.tls { "https" } else { "http" };
+    let uri: ureq::http::Uri = format!("{scheme}://{}:{}/", t.host, t.port)
+        .parse()
+        .map_err(|_| "bad host".to_string())?;
+    if p.is_no_proxy(&uri) {
+        return Ok(None);
+    }
+    match p.protocol() {
+        ureq::ProxyProtocol::Http => Ok(Some(p)),
+        other => Err(format!(
+            "proxy protocol {other:?} is not supported for realtime"
+        )),
+    }
+}
+
+/// `CONNECT host:port` through the proxy; a 200 leaves `stream` as a tunnel.
+fn tunnel(stream: &mut TcpStream, t: &Target, proxy: &ureq::Proxy) -> Result<(), String> {
+    use base64_lite::encode;
+    let mut req = format!(
+        "CONNECT {h}:{p} HTTP/1.1\r\nHost: {h}:{p}\r\nUser-Agent: {ua}\r\n",
+        h = t.host,
+        p = t.port,
+        ua = crate::api::user_agent()
+    );
+    if let Some(user) = proxy.username() {
+        let creds = format!("{user}:{}", proxy.password().unwrap_or_default());
+        req.push_str(&format!(
+            "Proxy-Authorization: Basic {}\r\n",
+            encode(creds.as_bytes())
+        ));
+    }
+    req.push_str("\r\n");
+    stream
+        .write_all(req.as_bytes())
+        .map_err(|e| format!("proxy: {e}"))?;
+    let mut reader = BufReader::new(&mut *stream);
+    let mut status = String::new();
+    reader
+        .read_line(&mut status)
+        .map_err(|e| format!("proxy: {e}"))?;
+    loop {
+        let mut line = String::new();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| format!("proxy: {e}"))?;
+        if n == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+    }
+    let code = status.split_whitespace().nth(1).unwrap_or("");
+    if code != "200" {
+        return Err(format!("proxy refused CONNECT: {}", status.trim()));
+    }
+    Ok(())
+}
+
+/// Opens the socket and performs the WebSocket handshake.
+pub fn connect(url: &str, timings: &Timings) -> Result<WebSocket<Stream>, String> {
+    let t = target(url)?;
+    let timeout = timings.http_connect;
+    let proxy = proxy_for(&t)?;
+    let tcp = match &proxy {
+        Some(p) => {
+            let mut s = tcp_connect(p.host(), p.port(), timeout)
+                .map_err(|e| format!("proxy {}:{}: {e}", p.host(), p.port()))?;
+            s.set_read_timeout(Some(timeout)).ok();
+            s.set_write_timeout(Some(timeout)).ok();
+            tunnel(&mut s, &t, p)?;
+            s
+        }
+        None => tcp_connect(&t.host, t.port, timeout)
+            .map_err(|e| format!("connect {}:{}: {e}", t.host, t.port))?,
+    };
+    tcp.set_nodelay(true).ok();
+    tcp.set_read_timeout(Some(timeout)).ok();
+    tcp.set_write_timeout(Some(timeout)).ok();
+    let stream = if t.tls {
+        let name = rustls::pki_types::ServerName::try_from(t.host.clone())
+            .map_err(|e| format!("bad TLS server name {}: {e}", t.host))?;
+        let conn = rustls::ClientConnection::new(crate::api::tls::rustls_client_config(), name)
+            .map_err(|e| format!("TLS: {e}"))?;
+        let mut s = rustls::StreamOwned::new(conn, tcp);
+        while s.conn.is_handshaking() {
+            s.conn
+                .complete_io(&mut s.sock)
+                .map_err(|e| format!("TLS handshake with {}: {e}", t.host))?;
+        }
+        Stream::Tls(Box::new(s))
+    } else {
+        Stream::Plain(tcp)
+    };
+    let (ws, _resp) =
+        tungstenite::client::client_with_config(url, stream, None).map_err(|e| match e {
+            tungstenite::HandshakeError::Failure(tungstenite::Error::Http(r)) => {
+                format!("upgrade rejected: HTTP {}", r.status().as_u16())
+            }
+            tungstenite::HandshakeError::Failure(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                "upgrade timed out".to_string()
+            }
+            other => format!("upgrade failed: {other}"),
+        })?;
+    ws.get_ref()
+        .tcp()
+        .set_read_timeout(Some(POLL_INTERVAL))
+        .map_err(|e| e.to_string())?;
+    Ok(ws)
+}
+
+/// Just enough base64 for a Proxy-Authorization header.
+mod base64_lite {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn encode(data: &[u8]) -> String {
+        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+        for c in data.chunks(3) {
+            let n = (c[0] as u32) << 16
+                | (*c.get(1).unwrap_or(&0) as u32) << 8
+                | *c.get(2).unwrap_or(&0) as u32;
+            for i in 0..4 {
+                if i <= c.len() {
+                    out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn websocket_urls_follow_the_scheme() {
+        assert_eq!(
+            websocket_url("https://x.supabase.co/", "a b", "2.0.0").unwrap(),
+            "wss://x.supabase.co/realtime/v1/websocket?apikey=a%20b&vsn=2.0.0"
+        );
+        assert_eq!(
+            websocket_url("http://127.0.0.1:9", "k", "1.0.0").unwrap(),
+            "ws://127.0.0.1:9/realtime/v1/websocket?apikey=k&vsn=1.0.0"
+        );
+        assert!(websocket_url("ftp://x", "k", "2.0.0").is_err());
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(
+            target("wss://x.co/realtime").unwrap(),
+            Target {
+                tls: true,
+                host: "x.co".into(),
+                port: 443
+            }
+        );
+        assert_eq!(target("ws://127.0.0.1:9/a?b").unwrap().port, 9);
+        assert_eq!(target("ws://[::1]:7/").unwrap().host, "::1");
+        assert!(target("ws:///x").is_err());
+        assert!(target("ws://h:99999/").is_err());
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        use base64_lite::encode;
+        assert_eq!(encode(b""), "");
+        assert_eq!(encode(b"f"), "Zg==");
+        assert_eq!(encode(b"fo"), "Zm8=");
+        assert_eq!(encode(b"foo"), "Zm9v");
+        assert_eq!(encode(b"user:pw"), "dXNlcjpwdw==");
+    }
+}
