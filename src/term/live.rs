@@ -24,18 +24,20 @@ fn lock() -> std::sync::MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+// The frame always ends with a newline, so the cursor rests at the start of the line below
+// it: erasing is "up N lines, clear to the end of the screen", and a whole redraw is one
+// write (stdout is line-buffered; a buffer that ends in a newline goes out in one syscall).
 fn erase(buf: &mut String, st: &State) {
     if st.drawn > 0 {
-        buf.push('\r');
-        if st.drawn > 1 {
-            buf.push_str(&format!("\x1b[{}A", st.drawn - 1));
-        }
-        buf.push_str("\x1b[J");
+        buf.push_str(&format!("\x1b[{}A\r\x1b[J", st.drawn));
     }
 }
 
 fn draw(buf: &mut String, st: &mut State) {
-    buf.push_str(&st.frame.join("\n"));
+    for l in &st.frame {
+        buf.push_str(l);
+        buf.push('\n');
+    }
     st.drawn = st.frame.len();
 }
 
@@ -93,14 +95,40 @@ impl Live {
         Live { _private: () }
     }
 
-    /// Replaces the frame on screen with `lines`.
+    /// Replaces the frame on screen with `lines`. When the new frame has as many lines as
+    /// the old one, only the lines that changed are rewritten (usually the spinner and the
+    /// countdown): a tick costs a few dozen bytes instead of the whole frame.
     pub fn draw(&mut self, lines: Vec<String>) {
         let mut st = lock();
         let mut buf = String::new();
-        erase(&mut buf, &st);
-        st.frame = lines;
-        draw(&mut buf, &mut st);
-        write_all(1, &buf);
+        if st.drawn > 0 && st.drawn == lines.len() && st.frame.len() == lines.len() {
+            let n = st.drawn;
+            let mut row = n; // the cursor rests on the line below the frame
+            for (i, (old, new)) in st.frame.iter().zip(&lines).enumerate() {
+                if old == new {
+                    continue;
+                }
+                if row > i {
+                    buf.push_str(&format!("\x1b[{}A", row - i));
+                } else if row < i {
+                    buf.push_str(&format!("\x1b[{}B", i - row));
+                }
+                buf.push_str("\r\x1b[2K");
+                buf.push_str(new);
+                row = i;
+            }
+            if row < n {
+                buf.push_str(&format!("\x1b[{}B\r", n - row));
+            }
+            st.frame = lines;
+        } else {
+            erase(&mut buf, &st);
+            st.frame = lines;
+            draw(&mut buf, &mut st);
+        }
+        if !buf.is_empty() {
+            write_all(1, &buf);
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fake_cloud;
+pub mod fake_realtime;
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
