@@ -66,6 +66,8 @@ impl Config {
 pub struct Shared {
     pub stop: AtomicBool,
     pub connected: Arc<AtomicBool>,
+    /// Message refs, one counter across reconnects (so a re-join has a fresh join_ref).
+    pub refs: std::sync::atomic::AtomicU64,
 }
 
 /// Scaled realtime timers (realtime-js defaults).
@@ -147,14 +149,13 @@ fn sleep_unless_stopped(shared: &Shared, d: Duration) -> bool {
 struct Conn<'a> {
     ws: WebSocket<Stream>,
     vsn: Vsn,
-    next_ref: u64,
+    shared: &'a Shared,
     cfg: &'a Config,
 }
 
 impl Conn<'_> {
     fn fresh_ref(&mut self) -> String {
-        self.next_ref += 1;
-        self.next_ref.to_string()
+        (self.shared.refs.fetch_add(1, Ordering::Relaxed) + 1).to_string()
     }
 
     fn send(&mut self, f: Frame) -> Result<(), String> {
@@ -251,7 +252,7 @@ fn session(
     let mut c = Conn {
         ws,
         vsn: cfg.vsn,
-        next_ref: 0,
+        shared,
         cfg,
     };
     let topic = cfg.topic();
