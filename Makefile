@@ -14,7 +14,10 @@ build:
 	cargo build --release --locked
 
 # nextest's summary line counts every test that ran; plain cargo test is the fallback.
+# The realtime-js conformance test needs its pinned npm packages: installed here when Node is
+# present (into the ignored tests/conformance/node_modules), skipped visibly when not.
 test:
+	-@tests/conformance/install.sh
 	@if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --locked --no-fail-fast --cargo-quiet; \
 	else \

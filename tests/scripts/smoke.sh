@@ -15,7 +15,7 @@ fake=$!
 for _ in $(seq 100); do [ -s "$tmp/url" ] && break; sleep 0.05; done
 set +e
 DCD_CONFIG_DIR="$tmp/cfg" DCD_TIME_SCALE=0.05 "$bin" status --watch --name demo-run \
-	--api-key smoke-key --api-url "$(cat "$tmp/url")" --json >"$tmp/out.json" 2>"$tmp/err"
+	--api-key smoke-key --api-url "$(head -n1 "$tmp/url")" --json >"$tmp/out.json" 2>"$tmp/err"
 code=$?
 set -e
 if [ "$code" != 0 ] || ! grep -q '"status": "PASSED"' "$tmp/out.json"; then

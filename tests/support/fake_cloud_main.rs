@@ -5,18 +5,22 @@
 
 #[path = "fake_cloud.rs"]
 mod fake_cloud;
+#[path = "fake_realtime.rs"]
+mod fake_realtime;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: fake-cloud [--port N] [--port-file PATH] [--scenario demo] [--step-ms MS]";
+    "usage: fake-cloud [--port N] [--port-file PATH] [--scenario demo] [--step-ms MS] [--realtime]";
 
 struct Args {
     port: u16,
     port_file: Option<PathBuf>,
     /// Time between two snapshots of the demo run (default 2500 ms: about 20 s in all).
     step: Option<std::time::Duration>,
+    /// Also serve a fake Supabase Realtime that pushes a change whenever the run moves.
+    realtime: bool,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -24,6 +28,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         port: 0,
         port_file: None,
         step: None,
+        realtime: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -43,6 +48,7 @@ fn parse_args() -> Result<Option<Args>, String> {
                 let v = value("--port")?;
                 args.port = v.parse().map_err(|_| format!("bad --port value: {v}"))?;
             }
+            "--realtime" => args.realtime = true,
             "--step-ms" => {
                 let v = value("--step-ms")?;
                 let ms: u64 = v.parse().map_err(|_| format!("bad --step-ms value: {v}"))?;
@@ -102,11 +108,32 @@ fn main() -> ExitCode {
         "fake devicecloud API listening on {url} (upload {})",
         cloud.upload_id()
     );
+    let mut urls = url.clone();
+    let realtime = args.realtime.then(|| {
+        let rt = fake_realtime::FakeRealtime::start(fake_realtime::RtScript::default());
+        eprintln!("fake Supabase Realtime listening on {}", rt.url());
+        urls.push('\n');
+        urls.push_str(&rt.url());
+        std::sync::Arc::new(rt)
+    });
     if let Some(path) = &args.port_file
-        && let Err(e) = write_port_file(path, &url)
+        && let Err(e) = write_port_file(path, &urls)
     {
         eprintln!("fake-cloud: cannot write {}: {e}", path.display());
         return ExitCode::from(1);
+    }
+    if let Some(rt) = realtime {
+        // Like the real database: every change of the run's rows is announced.
+        let mut seen = cloud.snapshot_index();
+        let id = cloud.upload_id().to_string();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let now = cloud.snapshot_index();
+            if now != seen {
+                seen = now;
+                rt.push_change(serde_json::json!({"test_upload_id": id, "org_id": 1}));
+            }
+        }
     }
     // Serve until killed (SIGTERM/SIGINT default action ends the process).
     loop {
