@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: start-up, memory, CPU and size figures of the static dcd binary, measured in one
 # run beside a baseline (/bin/true; the TypeScript CLI's published figures). Everything stays
-# on 127.0.0.1 (the fake devicecloud API); the whole bench takes about 30 s.
+# on 127.0.0.1 (the fake devicecloud API and fake Realtime); the whole bench takes about a minute.
 #
 #   1. start-up   `dcd --version` and `/bin/true`, 3 warm-ups then 50 timed runs each, exec'd
 #                 directly (posix_spawn, no shell): min and median wall time.
@@ -32,7 +32,7 @@ SNAP_GAPS=8 # the demo run has 9 snapshots; it is complete at the 9th, 8 steps a
 [ -x "$BIN" ] || { echo "bench: $BIN missing — run make static (make bench does)"; exit 1; }
 command -v python3 >/dev/null || { echo "bench: python3 is needed"; exit 1; }
 # Rebuilds only when stale; prints nothing when fresh.
-cargo build --quiet --release --locked --example fake-cloud
+cargo build --quiet --release --locked --example fake-cloud --example realtime-bench
 
 # No proxy may capture the loopback fake; no real config or API key is read.
 unset HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy DEVICE_CLOUD_API_KEY
@@ -357,3 +357,9 @@ cat >"$tmp/all.json" <<EOF
  "size": {"bytes": $size_bytes, "file": $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$file_out")}}
 EOF
 py report "$tmp/all.json"
+
+# 5. realtime (logged-in users): event → GET latency, a 1,000-event storm, recovery after the
+#    Realtime server drops every socket — against the loopback fakes, with the static binary.
+echo
+echo "realtime: 200 events, a 1,000-event storm, 5 server restarts (~25 s) ..."
+target/release/examples/realtime-bench "$BIN"

@@ -475,6 +475,11 @@ impl FakeCloud {
     }
 
     /// `http://127.0.0.1:PORT`
+    /// The instant every recorded `at` is measured from.
+    pub fn origin(&self) -> Instant {
+        self.shared.start
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -289,6 +289,11 @@ impl FakeRealtime {
 
     /// `http://127.0.0.1:PORT`: a Supabase base URL (the socket lives at
     /// `ws://127.0.0.1:PORT/realtime/v1/websocket`).
+    /// The instant every recorded `at` is measured from.
+    pub fn origin(&self) -> Instant {
+        self.shared.start
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -420,6 +425,23 @@ impl FakeRealtime {
             "old_record": old,
             "errors": null,
         }));
+    }
+
+    /// Like [`FakeRealtime::push_change`] but returns at once, without waiting for the
+    /// connections to send it (for storms).
+    pub fn push_change_nowait(&self, record: Value) {
+        let data = json!({
+            "schema": "public", "table": "results", "commit_timestamp": iso_now(),
+            "type": "UPDATE", "columns": [], "record": record, "old_record": {}, "errors": null,
+        });
+        let st = self.shared.lock();
+        for c in st.conns.iter().filter(|c| c.open) {
+            let (ack, _) = crossbeam_channel::unbounded();
+            let _ = c.tx.send(Envelope {
+                cmd: Cmd::Change(data.clone()),
+                ack,
+            });
+        }
     }
 
     /// A `postgres_changes` frame with this `data` object to every joined channel.
