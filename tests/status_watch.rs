@@ -27,11 +27,17 @@ fn two_flow_run(last: Vec<Value>) -> Scenario {
     .name("nightly")
 }
 
-fn watch(cloud: &FakeCloud, extra: &[&str]) -> Output {
-    let (mut c, _dir) = dcd();
+/// `dcd status --watch` of the cloud's upload with the test key, not yet run.
+fn watch_cmd(cloud: &FakeCloud) -> (std::process::Command, TempDir) {
+    let (mut c, dir) = dcd();
     c.args(["status", "--watch", "--upload-id", cloud.upload_id()])
-        .args(["--api-url", &cloud.url(), "--api-key", KEY])
-        .args(extra);
+        .args(["--api-url", &cloud.url(), "--api-key", KEY]);
+    (c, dir)
+}
+
+fn watch(cloud: &FakeCloud, extra: &[&str]) -> Output {
+    let (mut c, _dir) = watch_cmd(cloud);
+    c.args(extra);
     run(c, LIMIT)
 }
 
@@ -277,17 +283,8 @@ fn thirty_failures_give_up_with_a_diagnosis_and_the_reattach_hint() {
         scn = scn.fault(n, Fault::Status(502));
     }
     let cloud = FakeCloud::start(scn);
-    let (mut c, _dir) = dcd();
-    c.env("DCD_TIME_SCALE", "0.001").args([
-        "status",
-        "--watch",
-        "--upload-id",
-        cloud.upload_id(),
-        "--api-url",
-        &cloud.url(),
-        "--api-key",
-        KEY,
-    ]);
+    let (mut c, _dir) = watch_cmd(&cloud);
+    c.env("DCD_TIME_SCALE", "0.001");
     let o = run(c, LIMIT);
     o.assert_code(1).assert_no_panic();
     assert_eq!(cloud.results_requests().len(), 30, "{o}");
@@ -355,17 +352,8 @@ fn ci_log_is_one_line_per_change_without_escapes() {
     ])
     .api_key(KEY);
     let cloud = FakeCloud::start(scn);
-    let (mut c, _dir) = dcd();
-    c.env("CI", "true").env("CLICOLOR", "1").args([
-        "status",
-        "--watch",
-        "--upload-id",
-        cloud.upload_id(),
-        "--api-url",
-        &cloud.url(),
-        "--api-key",
-        KEY,
-    ]);
+    let (mut c, _dir) = watch_cmd(&cloud);
+    c.env("CI", "true").env("CLICOLOR", "1");
     let o = run(c, LIMIT);
     o.assert_code(2);
     assert!(
@@ -493,17 +481,8 @@ fn the_tty_frame_redraws_in_place_and_restores_the_cursor() {
     ])
     .api_key(KEY);
     let cloud = FakeCloud::start(scn);
-    let (mut c, _dir) = dcd();
-    c.env("DCD_TIME_SCALE", "0.05").args([
-        "status",
-        "--watch",
-        "--upload-id",
-        cloud.upload_id(),
-        "--api-url",
-        &cloud.url(),
-        "--api-key",
-        KEY,
-    ]);
+    let (mut c, _dir) = watch_cmd(&cloud);
+    c.env("DCD_TIME_SCALE", "0.05");
     let (code, screen) = run_pty(c, 100, 30, LIMIT);
     assert_eq!(code, 0, "{screen}");
     assert!(
@@ -568,19 +547,9 @@ fn ctrl_c_while_waiting_exits_130_with_the_reattach_hint() {
             .manual()
             .api_key(KEY),
     );
-    let (mut c, _dir) = dcd();
-    c.args([
-        "status",
-        "--watch",
-        "--upload-id",
-        cloud.upload_id(),
-        "--api-url",
-        &cloud.url(),
-        "--api-key",
-        KEY,
-    ])
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped());
+    let (mut c, _dir) = watch_cmd(&cloud);
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let child = c.spawn().unwrap();
     while cloud.results_requests().is_empty() {
         std::thread::sleep(Duration::from_millis(10));

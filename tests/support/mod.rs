@@ -39,24 +39,9 @@ impl Drop for TempDir {
     }
 }
 
-/// The variables a test must not inherit from the machine (CI markers, credentials,
-/// colour and proxy settings).
+/// The variables a test must not inherit from the machine besides the CI markers
+/// (`dcd::term::CI_VARS`): credentials, colour, proxy and dcd settings.
 const SCRUB: &[&str] = &[
-    "CI",
-    "CONTINUOUS_INTEGRATION",
-    "BUILD_NUMBER",
-    "GITHUB_ACTIONS",
-    "GITLAB_CI",
-    "CIRCLECI",
-    "TRAVIS",
-    "BUILDKITE",
-    "DRONE",
-    "TEAMCITY_VERSION",
-    "TF_BUILD",
-    "JENKINS_URL",
-    "BITBUCKET_BUILD_NUMBER",
-    "APPVEYOR",
-    "CODEBUILD_BUILD_ID",
     "DEVICE_CLOUD_API_KEY",
     "NO_COLOR",
     "CLICOLOR",
@@ -82,7 +67,7 @@ const SCRUB: &[&str] = &[
 pub fn dcd() -> (Command, TempDir) {
     let dir = TempDir::new();
     let mut c = Command::new(env!("CARGO_BIN_EXE_dcd"));
-    for k in SCRUB {
+    for k in dcd::term::CI_VARS.iter().chain(SCRUB) {
         c.env_remove(k);
     }
     c.env("DCD_CONFIG_DIR", dir.path().join("config"))
