@@ -1,0 +1,109 @@
+//! The realtime socket goes through an HTTP CONNECT proxy when `HTTPS_PROXY` says so (a
+//! locked-down network). Alone in its test binary: it sets process environment variables.
+
+mod support;
+
+use dcd::clock::Timings;
+use dcd::realtime::client::{self, Config, Shared};
+use dcd::realtime::frame::Vsn;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::fake_realtime::*;
+
+/// A minimal HTTP CONNECT proxy on loopback that records the CONNECT targets.
+fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut client) = conn else { continue };
+            let seen = seen2.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().unwrap());
+                let mut first = String::new();
+                reader.read_line(&mut first).unwrap();
+                loop {
+                    let mut l = String::new();
+                    if reader.read_line(&mut l).unwrap() == 0 || l == "\r\n" {
+                        break;
+                    }
+                }
+                let target = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                seen.lock().unwrap().push(first.trim().to_string());
+                let Ok(mut upstream) = TcpStream::connect(&target) else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                    return;
+                };
+                client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let mut up2 = upstream.try_clone().unwrap();
+                let mut reader = reader; // may hold buffered bytes after the headers
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n) = reader.read(&mut buf) {
+                        if n == 0 || up2.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = upstream.read(&mut buf) {
+                    if n == 0 || client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[test]
+fn the_socket_goes_through_an_http_connect_proxy() {
+    let rt = FakeRealtime::start(RtScript::default());
+    let (proxy, seen) = connect_proxy();
+    // SAFETY: the only test in this binary; no other thread reads the environment yet.
+    unsafe {
+        std::env::set_var("HTTPS_PROXY", &proxy);
+        std::env::remove_var("NO_PROXY");
+        std::env::remove_var("no_proxy");
+    }
+    let shared = Arc::new(Shared::default());
+    let (_tokens, tokens_rx) = crossbeam_channel::unbounded();
+    let (poke_tx, _pokes) = crossbeam_channel::bounded(1);
+    let cfg = Config {
+        url: dcd::realtime::socket::websocket_url(&rt.url(), "anon-key", "2.0.0").unwrap(),
+        vsn: Vsn::V2,
+        access_token: "token-123456".into(),
+        org_id: "42".into(),
+        upload_id: "u1".into(),
+        timings: Timings::scaled(0.01),
+    };
+    let s = shared.clone();
+    let thread = std::thread::spawn(move || client::run(cfg, s, poke_tx, tokens_rx));
+    let t = Instant::now();
+    while rt.joined().is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "never joined through the proxy"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(shared.connected.load(Ordering::Relaxed));
+    shared.stop.store(true, Ordering::Relaxed);
+    thread.join().unwrap();
+    let port = rt.url().rsplit(':').next().unwrap().to_string();
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter().any(
+            |l| l.starts_with("CONNECT 127.0.0.1:") && l.ends_with(&format!("{port} HTTP/1.1"))
+        ),
+        "{seen:?}"
+    );
+}
