@@ -174,40 +174,85 @@ impl ApiClient {
         path_and_query: &str,
         extra: &[(&str, &str)],
     ) -> Result<Reply, ApiError> {
+        self.request("GET", op, path_and_query, extra, None)
+    }
+
+    /// One request with the auth headers, body read in full (capped). Only transport
+    /// failures are errors here. Never retried: a POST that may have reached the server is
+    /// not sent twice (DESIGN.md).
+    fn request(
+        &self,
+        method: &str,
+        op: &str,
+        path_and_query: &str,
+        extra: &[(&str, &str)],
+        body: Option<(&str, &[u8])>,
+    ) -> Result<Reply, ApiError> {
         let url = format!("{}{}", self.base_url, path_and_query);
-        let mut req = self.agent.get(&url);
+        let mut builder = ureq::http::Request::builder().method(method).uri(&url);
         for (k, v) in self
             .auth_headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .chain(extra.iter().copied())
         {
-            req = req.header(k, v);
+            builder = builder.header(k, v);
+        }
+        if let Some((content_type, _)) = body {
+            builder = builder.header("content-type", content_type);
         }
         let start = Instant::now();
-        let result = req.call().and_then(|mut resp| {
-            let body = resp
-                .body_mut()
-                .with_config()
-                .limit(MAX_BODY)
-                .read_to_vec()?;
-            Ok(Reply {
-                status: resp.status().as_u16(),
-                headers: resp.headers().clone(),
-                body,
-            })
-        });
+        let result = builder
+            .body(body.map(|(_, b)| b.to_vec()).unwrap_or_default())
+            .map_err(ureq::Error::from)
+            .and_then(|req| self.agent.run(req))
+            .and_then(|mut resp| {
+                let body = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_BODY)
+                    .read_to_vec()?;
+                Ok(Reply {
+                    status: resp.status().as_u16(),
+                    headers: resp.headers().clone(),
+                    body,
+                })
+            });
         let ms = start.elapsed().as_millis();
         match result {
             Ok(reply) => {
-                crate::debug!("GET {url} → {} ({ms} ms)", reply.status);
+                crate::debug!("{method} {url} → {} ({ms} ms)", reply.status);
                 Ok(reply)
             }
             Err(e) => {
-                crate::debug!("GET {url} failed after {ms} ms: {e}");
+                crate::debug!("{method} {url} failed after {ms} ms: {e}");
                 Err(ApiError::from_ureq(op, &self.host, &e, &self.timings))
             }
         }
+    }
+
+    /// A POST of a JSON body whose 2xx answer must be JSON (an empty body reads as `{}`).
+    pub fn post_json(&self, op: &str, path: &str, body: &Value) -> Result<Value, ApiError> {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        self.post_bytes(op, path, "application/json", &bytes)
+    }
+
+    /// A POST of raw bytes (e.g. multipart) whose 2xx answer must be JSON.
+    pub fn post_bytes(
+        &self,
+        op: &str,
+        path: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<Value, ApiError> {
+        let reply = self.request("POST", op, path, &[], Some((content_type, bytes)))?;
+        if !(200..300).contains(&reply.status) {
+            return Err(Self::status_error(op, &reply));
+        }
+        if reply.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Object(Default::default()));
+        }
+        Self::parse_json(op, &reply.body)
     }
 
     /// A non-2xx reply as an error; 304 here was not asked for.
