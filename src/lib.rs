@@ -10,10 +10,12 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod debug;
+pub mod encoding;
 pub mod exit;
 pub mod realtime;
 pub mod render;
 pub mod term;
+pub mod upload;
 pub mod watch;
 
 /// The whole program: argv in, exit code out. Errors a user or a server can cause end here

@@ -144,7 +144,6 @@ fn proxy_for(t: &Target) -> Result<Option<ureq::Proxy>, String> {
 
 /// `CONNECT host:port` through the proxy; a 200 leaves `stream` as a tunnel.
 fn tunnel(stream: &mut TcpStream, t: &Target, proxy: &ureq::Proxy) -> Result<(), String> {
-    use base64_lite::encode;
     let mut req = format!(
         "CONNECT {h}:{p} HTTP/1.1\r\nHost: {h}:{p}\r\nUser-Agent: {ua}\r\n",
         h = t.host,
@@ -155,7 +154,7 @@ fn tunnel(stream: &mut TcpStream, t: &Target, proxy: &ureq::Proxy) -> Result<(),
         let creds = format!("{user}:{}", proxy.password().unwrap_or_default());
         req.push_str(&format!(
             "Proxy-Authorization: Basic {}\r\n",
-            encode(creds.as_bytes())
+            crate::encoding::base64(creds.as_bytes())
         ));
     }
     req.push_str("\r\n");
@@ -240,28 +239,6 @@ pub fn connect(url: &str, timings: &Timings) -> Result<WebSocket<Stream>, String
     Ok(ws)
 }
 
-/// Just enough base64 for a Proxy-Authorization header.
-mod base64_lite {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub fn encode(data: &[u8]) -> String {
-        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-        for c in data.chunks(3) {
-            let n = (c[0] as u32) << 16
-                | (*c.get(1).unwrap_or(&0) as u32) << 8
-                | *c.get(2).unwrap_or(&0) as u32;
-            for i in 0..4 {
-                if i <= c.len() {
-                    out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,15 +270,5 @@ mod tests {
         assert_eq!(target("ws://[::1]:7/").unwrap().host, "::1");
         assert!(target("ws:///x").is_err());
         assert!(target("ws://h:99999/").is_err());
-    }
-
-    #[test]
-    fn base64_matches_rfc4648() {
-        use base64_lite::encode;
-        assert_eq!(encode(b""), "");
-        assert_eq!(encode(b"f"), "Zg==");
-        assert_eq!(encode(b"fo"), "Zm8=");
-        assert_eq!(encode(b"foo"), "Zm9v");
-        assert_eq!(encode(b"user:pw"), "dXNlcjpwdw==");
     }
 }
