@@ -1,6 +1,7 @@
 //! One file per subcommand, and what they share: loading the config, resolving auth and the
 //! API URL, building the API client, and reporting errors the same way everywhere.
 
+pub mod cloud;
 pub mod status;
 
 use crate::api::{ApiClient, ClientOptions};
