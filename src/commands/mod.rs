@@ -3,6 +3,7 @@
 
 pub mod cloud;
 pub mod status;
+pub mod wait;
 
 use crate::api::{ApiClient, ClientOptions};
 use crate::auth::config::{Loaded, StoredConfig};
