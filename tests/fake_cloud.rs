@@ -85,6 +85,30 @@ impl Conn {
         self.request("GET", target, &[]).expect("GET")
     }
 
+    /// Any method with a body (content-length set).
+    fn send(&mut self, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        let mut raw = format!(
+            "{method} {target} HTTP/1.1\r\nhost: fake\r\ncontent-length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            raw.push_str(&format!("{k}: {v}\r\n"));
+        }
+        raw.push_str("\r\n");
+        let mut bytes = raw.into_bytes();
+        bytes.extend_from_slice(body);
+        self.send_raw(&bytes).expect(method)
+    }
+
+    fn post_json(&mut self, target: &str, body: &Value) -> Resp {
+        self.send(
+            "POST",
+            target,
+            &[("content-type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    }
+
     fn read_response(&mut self) -> io::Result<Resp> {
         let mut line = String::new();
         if self.reader.read_line(&mut line)? == 0 {
@@ -680,7 +704,8 @@ fn bodies_chunked_and_sized_are_recorded_on_a_kept_alive_connection() {
         b"POST /uploads/finalise HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n\
                     6;ext=1\r\nhello \r\n5\r\nworld\r\n0\r\ntrailer: x\r\n\r\n";
     assert_eq!(c.send_raw(chunked).unwrap().status, 404);
-    let sized = b"POST /uploads/checkForExistingUpload HTTP/1.1\r\ncontent-length: 11\r\n\r\n{\"sha\":\"1\"}";
+    let sized =
+        b"POST /uploads/notAnEndpoint HTTP/1.1\r\ncontent-length: 11\r\n\r\n{\"sha\":\"1\"}";
     assert_eq!(c.send_raw(sized).unwrap().status, 404);
     assert_eq!(c.get(&results_path()).status, 200);
     let reqs = fc.requests();
@@ -856,4 +881,811 @@ fn demo_scenario_is_a_believable_passing_run() {
             .len(),
         5
     );
+}
+
+// ---------------------------------------------------------------------------
+// Compatibility data, upload URLs, TUS, B2, finalise (spec D.1, D.2, H.4)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn compatibility_data_is_served_in_its_envelope_and_configurable() {
+    let fc = FakeCloud::start(Scenario::default().api_key("k"));
+    let mut c = Conn::open(&fc);
+    let r = c
+        .request(
+            "GET",
+            "/results/compatibility/data",
+            &[("x-app-api-key", "k")],
+        )
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["statusCode"], 200);
+    assert_eq!(v["data"]["android"]["pixel-7"], json!(["33", "34", "35"]));
+    assert_eq!(v["data"]["maestro"]["defaultVersion"], "1.39.13");
+    assert_eq!(v["data"]["encryption"]["defaultOn"], false);
+    assert_eq!(
+        c.get("/results/compatibility/data").status,
+        401,
+        "API auth applies"
+    );
+
+    let fc = FakeCloud::start(Scenario::default().compat(json!({"ios": {}})));
+    assert_eq!(
+        get(&fc, "/results/compatibility/data").json()["data"],
+        json!({"ios": {}})
+    );
+}
+
+fn tus_create(c: &mut Conn, object: &str, length: usize, first: &[u8]) -> Resp {
+    let meta = format!(
+        "bucketName {},objectName {},contentType {},cacheControl {}",
+        base64_encode(b"organizations"),
+        base64_encode(object.as_bytes()),
+        base64_encode(b"application/zip"),
+        base64_encode(b"3600")
+    );
+    let len = length.to_string();
+    let mut h = vec![
+        ("tus-resumable", "1.0.0"),
+        ("authorization", "Bearer anon-key"),
+        ("x-upsert", "true"),
+        ("upload-length", len.as_str()),
+        ("upload-metadata", meta.as_str()),
+    ];
+    if !first.is_empty() {
+        h.push(("content-type", "application/offset+octet-stream"));
+    }
+    c.send("POST", "/storage/v1/upload/resumable", &h, first)
+}
+
+/// The path part of an absolute URL the fake handed out.
+fn path_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest[rest.find('/').unwrap()..].to_string()
+}
+
+#[test]
+fn tus_assembles_chunks_across_creation_and_patches() {
+    let fc = FakeCloud::start(Scenario::default());
+    let mut c = Conn::open(&fc);
+    let r = c.post_json(
+        "/uploads/getFlowUploadUrl",
+        &json!({"fileSize": 10, "useTus": true}),
+    );
+    assert_eq!(r.status, 201);
+    let slot = r.json();
+    let temp = slot["tempPath"].as_str().unwrap().to_string();
+    assert_eq!(slot["path"], slot["tempPath"]);
+    assert!(slot["finalPath"].as_str().unwrap().ends_with(".zip"));
+    assert!(slot.get("b2").is_none(), "no b2 by default");
+
+    let data: Vec<u8> = (0..10u8).collect();
+    // Creation with upload: the first chunk rides along.
+    let r = tus_create(&mut c, &temp, data.len(), &data[..4]);
+    assert_eq!(r.status, 201, "{:?}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("tus-resumable"), Some("1.0.0"));
+    assert_eq!(r.header("upload-offset"), Some("4"));
+    let loc = r.header("location").unwrap().to_string();
+    assert!(loc.starts_with(&fc.url()), "{loc}");
+    let up = path_of(&loc);
+    assert_eq!(fc.stored_object(&temp), None, "not complete yet");
+
+    let tus = [
+        ("tus-resumable", "1.0.0"),
+        ("authorization", "Bearer anon-key"),
+    ];
+    let patch = |c: &mut Conn, offset: &str, ct: &str, body: &[u8]| {
+        let mut h = tus.to_vec();
+        h.push(("upload-offset", offset));
+        h.push(("content-type", ct));
+        c.send("PATCH", &up, &h, body)
+    };
+    // Wrong offset, wrong content type: refused, nothing appended.
+    assert_eq!(
+        patch(&mut c, "3", "application/offset+octet-stream", &data[4..]).status,
+        409
+    );
+    assert_eq!(
+        patch(&mut c, "4", "application/octet-stream", &data[4..]).status,
+        415
+    );
+    let head = c.send("HEAD", &up, &tus, b"");
+    assert_eq!(
+        (head.status, head.header("upload-offset")),
+        (200, Some("4"))
+    );
+    assert_eq!(head.header("upload-length"), Some("10"));
+
+    let r = patch(&mut c, "4", "application/offset+octet-stream", &data[4..7]);
+    assert_eq!((r.status, r.header("upload-offset")), (204, Some("7")));
+    let r = patch(&mut c, "7", "application/offset+octet-stream", &data[7..]);
+    assert_eq!((r.status, r.header("upload-offset")), (204, Some("10")));
+    assert_eq!(fc.stored_object(&temp), Some(data.clone()));
+    let u = &fc.tus_uploads()[0];
+    assert_eq!(u.meta("bucketName"), Some("organizations"));
+    assert_eq!(u.meta("cacheControl"), Some("3600"));
+    assert_eq!((u.offset, u.length), (10, 10));
+    // Too much data is refused.
+    assert_eq!(
+        patch(&mut c, "10", "application/offset+octet-stream", b"x").status,
+        413
+    );
+    // The body of every PATCH was recorded.
+    let patches: Vec<_> = fc
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect();
+    assert_eq!(patches.last().unwrap().body, b"x");
+
+    // Protocol and auth checks; no upsert over an existing object.
+    let r = c.send(
+        "POST",
+        "/storage/v1/upload/resumable",
+        &[("upload-length", "1")],
+        b"",
+    );
+    assert_eq!(r.status, 412);
+    let r = c.send(
+        "POST",
+        "/storage/v1/upload/resumable",
+        &[("tus-resumable", "1.0.0"), ("upload-length", "1")],
+        b"",
+    );
+    assert_eq!(r.status, 401);
+    let meta = format!(
+        "bucketName {},objectName {}",
+        base64_encode(b"b"),
+        base64_encode(temp.as_bytes())
+    );
+    let r = c.send(
+        "POST",
+        "/storage/v1/upload/resumable",
+        &[
+            ("tus-resumable", "1.0.0"),
+            ("authorization", "Bearer x"),
+            ("upload-length", "1"),
+            ("upload-metadata", meta.as_str()),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 409, "exists and no x-upsert");
+    assert_eq!(
+        c.send("HEAD", "/storage/v1/upload/resumable/tus-9999", &tus, b"")
+            .status,
+        404
+    );
+}
+
+#[test]
+fn tus_bearer_can_be_pinned() {
+    let fc = FakeCloud::start(Scenario::default().tus_bearer("the-anon-key"));
+    let mut c = Conn::open(&fc);
+    assert_eq!(tus_create(&mut c, "o", 1, b"").status, 401);
+}
+
+#[test]
+fn b2_simple_s3_and_large_uploads_check_sha1() {
+    let data = b"hello b2 world".to_vec();
+    let sha = sha1_hex(&data);
+    assert_eq!(sha, "fc1a98a456803d966b2acd8e549ff819c8f6fbe9");
+
+    // simple, B2 native
+    let fc = FakeCloud::start(Scenario::default().b2(B2Mode::Simple));
+    let mut c = Conn::open(&fc);
+    let slot = c
+        .post_json(
+            "/uploads/getBinaryUploadUrl",
+            &json!({"platform": "android", "fileSize": 14}),
+        )
+        .json();
+    let simple = &slot["b2"]["simple"];
+    assert_eq!(slot["b2"]["strategy"], "simple");
+    let url = path_of(simple["uploadUrl"].as_str().unwrap());
+    let token = simple["authorizationToken"].as_str().unwrap();
+    let name = format!("organizations/{}", slot["finalPath"].as_str().unwrap());
+    let enc = name.replace('/', "%2F");
+    let bad = c.send(
+        "POST",
+        &url,
+        &[
+            ("authorization", token),
+            ("x-bz-file-name", &enc),
+            ("x-bz-content-sha1", "00"),
+        ],
+        &data,
+    );
+    assert_eq!(bad.status, 400);
+    let no_auth = c.send(
+        "POST",
+        &url,
+        &[("x-bz-file-name", &enc), ("x-bz-content-sha1", &sha)],
+        &data,
+    );
+    assert_eq!(no_auth.status, 401);
+    let ok = c.send(
+        "POST",
+        &url,
+        &[
+            ("authorization", token),
+            ("x-bz-file-name", &enc),
+            ("x-bz-content-sha1", &sha),
+        ],
+        &data,
+    );
+    assert_eq!(ok.status, 200);
+    assert_eq!(fc.b2_object(&name), Some(data.clone()));
+
+    // simple, S3 pre-signed: PUT, empty token
+    let fc = FakeCloud::start(Scenario::default().b2(B2Mode::S3));
+    let mut c = Conn::open(&fc);
+    let slot = c
+        .post_json(
+            "/uploads/getFlowUploadUrl",
+            &json!({"fileSize": 14, "useTus": true}),
+        )
+        .json();
+    assert_eq!(slot["b2"]["simple"]["authorizationToken"], "");
+    let url = slot["b2"]["simple"]["uploadUrl"].as_str().unwrap();
+    let r = c.send("PUT", &path_of(url), &[("x-bz-content-sha1", &sha)], &data);
+    assert_eq!(r.status, 200);
+    let name = format!("organizations/{}", slot["finalPath"].as_str().unwrap());
+    assert_eq!(fc.b2_object(&name), Some(data.clone()));
+
+    // large: parts, then finishLargeFile (API) with the SHA-1 list
+    let fc = FakeCloud::start(Scenario::default().b2(B2Mode::Large { parts: 2 }));
+    let mut c = Conn::open(&fc);
+    let slot = c
+        .post_json(
+            "/uploads/getFlowUploadUrl",
+            &json!({"fileSize": 14, "useTus": true}),
+        )
+        .json();
+    let large = &slot["b2"]["large"];
+    assert_eq!(slot["b2"]["strategy"], "large");
+    let urls = large["uploadPartUrls"].as_array().unwrap();
+    assert_eq!(urls.len(), 2);
+    let file_id = large["fileId"].as_str().unwrap();
+    let (a, b) = data.split_at(7);
+    let mut shas = Vec::new();
+    for (i, (part, u)) in [a, b].iter().zip(urls).enumerate() {
+        let n = (i + 1).to_string();
+        let s = sha1_hex(part);
+        let r = c.send(
+            "POST",
+            &path_of(u["uploadUrl"].as_str().unwrap()),
+            &[
+                ("authorization", u["authorizationToken"].as_str().unwrap()),
+                ("x-bz-part-number", &n),
+                ("x-bz-content-sha1", &s),
+            ],
+            part,
+        );
+        assert_eq!(r.status, 200);
+        shas.push(s);
+    }
+    let wrong = c.post_json(
+        "/uploads/finishLargeFile",
+        &json!({"fileId": file_id, "partSha1Array": [shas[1], shas[0]]}),
+    );
+    assert_eq!(wrong.status, 400);
+    let r = c.post_json(
+        "/uploads/finishLargeFile",
+        &json!({"fileId": file_id, "partSha1Array": shas}),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["success"], true);
+    assert_eq!(
+        fc.b2_object(large["fileName"].as_str().unwrap()),
+        Some(data)
+    );
+}
+
+#[test]
+fn finalise_needs_the_object_in_storage_then_dedup_finds_the_binary() {
+    let fc = FakeCloud::start(Scenario::default().known_binary("abc", "bin-old"));
+    let mut c = Conn::open(&fc);
+    let r = c.post_json("/uploads/checkForExistingUpload", &json!({"sha": "abc"}));
+    assert_eq!(
+        (
+            r.status,
+            r.json()["exists"].clone(),
+            r.json()["appBinaryId"].clone()
+        ),
+        (201, json!(true), json!("bin-old"))
+    );
+    assert_eq!(
+        c.post_json("/uploads/checkForExistingUpload", &json!({"sha": "new"}))
+            .json()["exists"],
+        false
+    );
+
+    let slot = c
+        .post_json(
+            "/uploads/getBinaryUploadUrl",
+            &json!({"platform": "ios", "fileSize": 3}),
+        )
+        .json();
+    assert_eq!(
+        c.post_json(
+            "/uploads/getBinaryUploadUrl",
+            &json!({"platform": "web", "fileSize": 3})
+        )
+        .status,
+        400
+    );
+    let id = slot["id"].as_str().unwrap();
+    let temp = slot["tempPath"].as_str().unwrap();
+    let fin = json!({"backblazeSuccess": false, "bytes": 3, "id": id, "metadata": {"appId": "a", "platform": "ios"},
+                     "path": temp, "sha": "new", "supabaseSuccess": true});
+    assert_eq!(
+        c.post_json("/uploads/finaliseUpload", &fin).status,
+        400,
+        "nothing stored yet"
+    );
+    assert_eq!(tus_create(&mut c, temp, 3, b"app").status, 201);
+    assert_eq!(c.post_json("/uploads/finaliseUpload", &fin).status, 201);
+    assert_eq!(fc.finalised(), vec![fin]);
+    let r = c
+        .post_json("/uploads/checkForExistingUpload", &json!({"sha": "new"}))
+        .json();
+    assert_eq!(r["appBinaryId"], id);
+}
+
+// ---------------------------------------------------------------------------
+// Submission, estimate (spec D.1 #6–#8, H.3)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn json_submission_is_recorded_and_derives_a_passing_timeline() {
+    let fc = FakeCloud::start(Scenario::default());
+    let mut c = Conn::open(&fc);
+    let slot = c
+        .post_json(
+            "/uploads/getFlowUploadUrl",
+            &json!({"fileSize": 3, "useTus": true}),
+        )
+        .json();
+    let temp = slot["tempPath"].as_str().unwrap();
+    tus_create(&mut c, temp, 3, b"zip");
+    let body = json!({
+        "appBinaryId": "bin-1",
+        "testFileNames": "[\"flows/a.yaml\",\"flows/b.yaml\"]",
+        "sequentialFlows": "[\"flows/seq.yaml\"]",
+        "name": "nightly",
+        "iOSDevice": "iphone-16",
+        "backblazeSuccess": false, "bytes": 3, "id": slot["id"], "path": temp,
+        "supabaseSuccess": true, "useTus": true,
+    });
+    let r = c.post_json("/uploads/submitFlowTest", &body);
+    assert_eq!(r.status, 201);
+    let v = r.json();
+    assert_eq!(v["message"], "Flows uploaded successfully");
+    let rows = v["results"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["test_file_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["flows/a.yaml", "flows/b.yaml", "flows/seq.yaml"]);
+    for r in rows {
+        assert_eq!(r["status"], "PENDING");
+        assert_eq!(r["test_upload_id"], ID);
+        assert_eq!(r["binary_upload_id"], "bin-1");
+        assert_eq!(r["platform"], "ios");
+        assert!(r["id"].is_i64() && r["created_at"].is_string() && r["org_id"].is_number());
+    }
+    let subs = fc.submissions();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].via, "json");
+    assert_eq!(subs[0].zip.as_deref(), Some(&b"zip"[..]));
+    assert_eq!(
+        subs[0].json("testFileNames"),
+        Some(json!(["flows/a.yaml", "flows/b.yaml"]))
+    );
+    assert_eq!(subs[0].str("name"), Some("nightly"));
+
+    // The run that follows: PENDING → RUNNING → PASSED, same ids.
+    let ids: Vec<Value> = rows.iter().map(|r| r["id"].clone()).collect();
+    let first = c.get(&results_path());
+    assert_eq!(first.statuses(), ["PENDING"; 3]);
+    assert_eq!(
+        first.json()["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].clone())
+            .collect::<Vec<_>>(),
+        ids
+    );
+    assert_eq!(c.get(&results_path()).statuses(), ["RUNNING"; 3]);
+    assert_eq!(c.get(&results_path()).statuses(), ["PASSED"; 3]);
+    // And status by the submitted name.
+    let st = c.get("/uploads/status?name=nightly").json();
+    assert_eq!(st["status"], "PASSED");
+}
+
+#[test]
+fn json_submission_can_be_refused_and_multipart_is_parsed() {
+    let fc = FakeCloud::start(Scenario::new(two_snapshots()).submit_json_status(405));
+    let mut c = Conn::open(&fc);
+    assert_eq!(
+        c.post_json("/uploads/submitFlowTest", &json!({})).status,
+        405
+    );
+
+    let b = "XyZ-boundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"flowFile.zip\"\r\nContent-Type: application/zip\r\n\r\n").as_bytes());
+    body.extend_from_slice(b"PK\x03\x04\r\n--not-the-boundary\x00zip");
+    body.extend_from_slice(format!("\r\n--{b}\r\nContent-Disposition: form-data; name=\"testFileNames\"\r\n\r\n[\"a.yaml\"]").as_bytes());
+    body.extend_from_slice(format!("\r\n--{b}\r\nContent-Disposition: form-data; name=\"config\"\r\n\r\n{{\"googlePlay\":false}}").as_bytes());
+    body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    let ct = format!("multipart/form-data; boundary={b}");
+    let r = c.send("POST", "/uploads/flow", &[("content-type", &ct)], &body);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["results"][0]["test_file_name"], "a.yaml");
+    let s = &fc.submissions()[0];
+    assert_eq!(s.via, "multipart");
+    assert_eq!(s.parts, ["file", "testFileNames", "config"]);
+    assert_eq!(s.file_name.as_deref(), Some("flowFile.zip"));
+    assert_eq!(s.file_type.as_deref(), Some("application/zip"));
+    assert_eq!(
+        s.zip.as_deref(),
+        Some(&b"PK\x03\x04\r\n--not-the-boundary\x00zip"[..])
+    );
+    assert_eq!(s.json("config"), Some(json!({"googlePlay": false})));
+    // The scenario's own timeline still plays.
+    assert_eq!(c.get(&results_path()).statuses(), ["RUNNING"]);
+
+    assert_eq!(
+        c.send(
+            "POST",
+            "/uploads/flow",
+            &[("content-type", &ct)],
+            b"garbage"
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        c.send(
+            "POST",
+            "/uploads/flow",
+            &[("content-type", "application/json")],
+            b"{}"
+        )
+        .status,
+        400
+    );
+    assert_eq!(fc.submissions().len(), 1);
+}
+
+#[test]
+fn estimate_matrix_computed_fixed_or_missing() {
+    let fc = FakeCloud::start(Scenario::default());
+    let mut c = Conn::open(&fc);
+    let body = json!({
+        "testFileNames": "[\"a.yaml\",\"b.yaml\",\"own.yaml\"]",
+        "testFileOverrides": "{\"own.yaml\":{\"IOS_DEVICE\":\"iphone-14\"}}",
+        "deviceMatrix": "[{\"iOSDevice\":\"iphone-16\",\"iOSVersion\":\"18\"},{\"iOSDevice\":\"iphone-14\",\"iOSVersion\":\"17\"}]",
+    });
+    let v = c.post_json("/uploads/estimateMatrix", &body).json();
+    assert_eq!(v["cellCount"], 2);
+    assert_eq!(v["totalCost"], 1.0);
+    assert_eq!(v["excludedFlows"], json!(["own.yaml"]));
+    assert_eq!(
+        v["columns"][0],
+        json!({"deviceName": "iphone-16", "osVersion": "18", "googlePlay": false, "flowCount": 2, "cost": 0.5})
+    );
+    assert_eq!(
+        c.post_json("/uploads/estimateMatrix", &json!({})).status,
+        400
+    );
+
+    let fc = FakeCloud::start(Scenario::default().estimate(Estimate::Unsupported(404)));
+    assert_eq!(
+        Conn::open(&fc)
+            .post_json("/uploads/estimateMatrix", &body)
+            .status,
+        404
+    );
+    let fc =
+        FakeCloud::start(Scenario::default().estimate(Estimate::Fixed(json!({"cellCount": 9}))));
+    assert_eq!(
+        Conn::open(&fc)
+            .post_json("/uploads/estimateMatrix", &body)
+            .json(),
+        json!({"cellCount": 9})
+    );
+}
+
+#[test]
+fn endpoint_faults_count_per_prefix() {
+    let fc = FakeCloud::start(
+        Scenario::default()
+            .endpoint_fault("/uploads/getFlowUploadUrl", 1, Fault::Status(404))
+            .endpoint_fault("/uploads/", 0, Fault::Status(503)),
+    );
+    let mut c = Conn::open(&fc);
+    let req = json!({"fileSize": 1, "useTus": true});
+    assert_eq!(
+        c.post_json("/uploads/getFlowUploadUrl", &req).status,
+        503,
+        "first /uploads/ request"
+    );
+    assert_eq!(
+        c.post_json("/uploads/getFlowUploadUrl", &req).status,
+        404,
+        "second getFlowUploadUrl"
+    );
+    assert_eq!(c.post_json("/uploads/getFlowUploadUrl", &req).status, 201);
+}
+
+// ---------------------------------------------------------------------------
+// Artifacts and reports (spec D.4)
+// ---------------------------------------------------------------------------
+
+/// `GET` a manifest, then `POST` it to its bundle URL with these extra headers.
+fn fetch_bundle(c: &mut Conn, manifest_path: &str, headers: &[(&str, &str)]) -> Resp {
+    let m = c.get(manifest_path);
+    assert_eq!(m.status, 200, "{}", String::from_utf8_lossy(&m.body));
+    let m = m.json();
+    let mut h = vec![("content-type", "application/json")];
+    h.extend_from_slice(headers);
+    let body = json!({"manifest": m["manifest"], "sig": m["sig"]}).to_string();
+    c.send(
+        "POST",
+        &path_of(m["bundleUrl"].as_str().unwrap()),
+        &h,
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn bundles_refuse_credentials_and_stream_the_generated_zip() {
+    let fc = FakeCloud::start(Scenario::default().artifacts_bytes(300_000));
+    let mut c = Conn::open(&fc);
+    let manifest = format!("/results/{ID}/artifacts-bundle?results=FAILED");
+    let r = fetch_bundle(&mut c, &manifest, &[("x-app-api-key", "k")]);
+    assert_eq!(r.status, 401);
+    let r = fetch_bundle(&mut c, &manifest, &[("authorization", "Bearer t")]);
+    assert_eq!(r.status, 401);
+    let r = fetch_bundle(&mut c, &manifest, &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/zip"));
+    let want = fc.expected(&Download::ArtifactsBundle("FAILED".into()));
+    assert_eq!(want.len(), 300_000);
+    assert!(r.body == want, "bundle body differs");
+    assert!(want.starts_with(b"PK\x03\x04 dcd fake artifacts bundle results=FAILED"));
+    assert_ne!(
+        want,
+        fc.expected(&Download::ArtifactsInline("FAILED".into()))
+    );
+
+    // A tampered manifest is refused.
+    let m = c.get(&manifest).json();
+    let body = json!({"manifest": {"uploadId": ID}, "sig": m["sig"]}).to_string();
+    let r = c.send(
+        "POST",
+        &path_of(m["bundleUrl"].as_str().unwrap()),
+        &[],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        c.get(&format!("/results/{ID}/artifacts-bundle?results=SOME"))
+            .status,
+        400
+    );
+
+    // Inline artifacts and each report.
+    let r = c.post_json(
+        &format!("/results/{ID}/download"),
+        &json!({"results": "ALL"}),
+    );
+    assert!(r.status == 200 && r.body == fc.expected(&Download::ArtifactsInline("ALL".into())));
+    let r = c.get(&format!("/results/{ID}/report"));
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (200, Some("application/xml"))
+    );
+    assert!(r.body.starts_with(b"<?xml") && r.body == fc.expected(&Download::Junit));
+    let r = c.get(&format!("/allure/{ID}/download"));
+    assert!(r.status == 200 && r.body == fc.expected(&Download::Allure));
+    let r = c.get(&format!("/results/{ID}/html-report"));
+    assert!(r.status == 200 && r.body == fc.expected(&Download::HtmlInline));
+    let r = fetch_bundle(&mut c, &format!("/results/{ID}/report-bundle"), &[]);
+    assert!(r.status == 200 && r.body == fc.expected(&Download::HtmlBundle));
+    // All of it on one kept-alive connection, and every request recorded.
+    assert!(fc.requests().iter().all(|r| r.conn == 0));
+    let bundle_posts: Vec<_> = fc
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/bundle/"))
+        .collect();
+    assert_eq!(
+        bundle_posts.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [401, 401, 200, 403, 200]
+    );
+}
+
+#[test]
+fn download_switches_not_deployed_missing_and_broken_streams() {
+    let fc = FakeCloud::start(Scenario::default().bundles(false));
+    let mut c = Conn::open(&fc);
+    assert_eq!(
+        c.get(&format!("/results/{ID}/artifacts-bundle?results=ALL"))
+            .status,
+        501
+    );
+    assert_eq!(c.get(&format!("/results/{ID}/report-bundle")).status, 501);
+
+    let fc = FakeCloud::start(Scenario::default().artifacts_missing().reports_missing());
+    let mut c = Conn::open(&fc);
+    for p in [
+        "artifacts-bundle?results=ALL",
+        "report",
+        "report-bundle",
+        "html-report",
+    ] {
+        assert_eq!(c.get(&format!("/results/{ID}/{p}")).status, 404, "{p}");
+    }
+    assert_eq!(c.get(&format!("/allure/{ID}/download")).status, 404);
+    assert_eq!(
+        c.post_json(
+            &format!("/results/{ID}/download"),
+            &json!({"results": "ALL"})
+        )
+        .status,
+        404
+    );
+    let other = "00000000-0000-0000-0000-000000000000";
+    let fc = FakeCloud::start(Scenario::default());
+    assert_eq!(get(&fc, &format!("/results/{other}/report")).status, 404);
+
+    // Cut mid-stream: the full length is announced, fewer bytes arrive, then a reset.
+    let fc = FakeCloud::start(
+        Scenario::default()
+            .artifacts_bytes(100_000)
+            .stream_fault("/bundle/", StreamFault::CutAfter(1000)),
+    );
+    let mut c = Conn::open(&fc);
+    let m = c
+        .get(&format!("/results/{ID}/artifacts-bundle?results=ALL"))
+        .json();
+    let body = json!({"manifest": m["manifest"], "sig": m["sig"]}).to_string();
+    let raw = format!(
+        "POST {} HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
+        path_of(m["bundleUrl"].as_str().unwrap()),
+        body.len()
+    );
+    match c.send_raw(raw.as_bytes()) {
+        Err(_) => {}
+        Ok(r) => panic!("a cut body must fail to read, got {} bytes", r.body.len()),
+    }
+    // The inline endpoint is not affected.
+    let r = Conn::open(&fc).post_json(
+        &format!("/results/{ID}/download"),
+        &json!({"results": "ALL"}),
+    );
+    assert_eq!(r.body.len(), 100_000);
+
+    // Stalled: bytes stop coming, the connection stays open.
+    let fc = FakeCloud::start(
+        Scenario::default().stream_fault("/results/", StreamFault::StallAfter(10)),
+    );
+    let mut c = Conn::open_with_timeout(&fc, Duration::from_millis(300));
+    let t = Instant::now();
+    let r = c
+        .stream
+        .write_all(format!("GET /results/{ID}/html-report HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes());
+    assert!(r.is_ok());
+    assert!(
+        c.read_response().is_err(),
+        "stalled body times out the reader"
+    );
+    assert!(t.elapsed() >= Duration::from_millis(250));
+}
+
+// ---------------------------------------------------------------------------
+// List uploads (spec D.7)
+// ---------------------------------------------------------------------------
+
+fn some_uploads() -> Vec<Value> {
+    vec![
+        listed("u1", Some("nightly-1"), "2025-01-01T10:00:00.000Z"),
+        listed("u2", Some("Nightly-2"), "2025-01-02T10:00:00.000Z"),
+        listed("u3", Some("release"), "2025-01-03T10:00:00.000Z"),
+        listed("u4", None, "2025-01-04T10:00:00.000Z"),
+    ]
+}
+
+#[test]
+fn list_filters_sorts_and_pages() {
+    let fc = FakeCloud::start(Scenario::default().uploads(some_uploads()));
+    let mut c = Conn::open(&fc);
+    let ids = |r: &Resp| -> Vec<String> {
+        r.json()["uploads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = c.get("/uploads/list");
+    assert_eq!(ids(&r), ["u4", "u3", "u2", "u1"]);
+    assert_eq!(
+        (
+            r.json()["total"].clone(),
+            r.json()["limit"].clone(),
+            r.json()["offset"].clone()
+        ),
+        (json!(4), json!(20), json!(0))
+    );
+    assert_eq!(
+        r.json()["uploads"][0],
+        listed("u4", None, "2025-01-04T10:00:00.000Z")
+    );
+    assert_eq!(
+        ids(&c.get("/uploads/list?name=nightly-%2A")),
+        ["u2", "u1"],
+        "* wildcard, case-insensitive"
+    );
+    assert_eq!(ids(&c.get("/uploads/list?name=release")), ["u3"]);
+    assert_eq!(ids(&c.get("/uploads/list?name=rel")), Vec::<String>::new());
+    assert_eq!(
+        ids(&c.get("/uploads/list?from=2025-01-02&to=2025-01-03")),
+        ["u3", "u2"],
+        "a bare --to date is inclusive"
+    );
+    assert_eq!(
+        ids(&c.get("/uploads/list?from=2025-01-02T10:00:01Z")),
+        ["u4", "u3"]
+    );
+    let page = c.get("/uploads/list?limit=2&offset=1");
+    assert_eq!(ids(&page), ["u3", "u2"]);
+    assert_eq!(
+        (
+            page.json()["total"].clone(),
+            page.json()["limit"].clone(),
+            page.json()["offset"].clone()
+        ),
+        (json!(4), json!(2), json!(1))
+    );
+    assert_eq!(c.get("/uploads/list?from=yesterday").status, 400);
+    assert_eq!(c.get("/uploads/list?limit=-1").status, 400);
+    assert_eq!(fc.requests()[1].query_param("name"), Some("nightly-*"));
+}
+
+#[test]
+fn helpers_wildcards_dates_base64_multipart() {
+    assert!(wildcard_match("a*c", "ABBC"));
+    assert!(wildcard_match("*", ""));
+    assert!(wildcard_match("*-*-x", "a-b-c-x"));
+    assert!(!wildcard_match("a*c", "abd"));
+    assert_eq!(parse_date("1970-01-02", false), Some(86_400));
+    assert_eq!(parse_date("1970-01-02", true), Some(2 * 86_400 - 1));
+    assert_eq!(parse_date("1970-01-01T01:00+01:00", false), Some(0));
+    assert_eq!(parse_date("1970-01-01T00:00:10.5Z", false), Some(10));
+    assert_eq!(parse_date("Jan 1", false), None);
+    for s in [&b""[..], b"f", b"fo", b"foo", b"foob", b"\xff\x00\x10"] {
+        assert_eq!(base64_decode(&base64_encode(s)).as_deref(), Some(s));
+    }
+    assert_eq!(base64_encode(b"organizations"), "b3JnYW5pemF0aW9ucw==");
+    assert_eq!(base64_decode("!!"), None);
+    assert!(parse_multipart("multipart/form-data", b"").is_err());
+    assert!(
+        parse_multipart(
+            "multipart/form-data; boundary=b",
+            b"--b\r\nno-colon\r\n\r\nx\r\n--b--"
+        )
+        .is_err()
+    );
+    let p = parse_multipart(
+        "multipart/form-data; boundary=\"b\"",
+        b"--b\r\nContent-Disposition: form-data; name=\"k\"\r\n\r\nv\r\n--b--\r\n",
+    )
+    .unwrap();
+    assert_eq!((p[0].name.as_str(), p[0].data.as_slice()), ("k", &b"v"[..]));
 }

@@ -9,6 +9,7 @@ pub mod diagnose;
 pub mod dto;
 pub mod error;
 pub mod tls;
+pub mod transfer;
 
 pub use error::{ApiError, NetKind};
 

@@ -385,7 +385,7 @@ pub static COMMANDS: &[CommandDef] = &[
             WAIT_GROUP,
             GENERAL_GROUP,
         ],
-        available: false,
+        available: true,
         footer: CLOUD_EXIT_CODES,
         removed: &[
             Removed {
@@ -496,7 +496,7 @@ pub static COMMANDS: &[CommandDef] = &[
             },
             GENERAL_GROUP,
         ],
-        available: false,
+        available: true,
         footer: "",
         removed: &[],
     },
@@ -519,7 +519,7 @@ pub static COMMANDS: &[CommandDef] = &[
             },
             GENERAL_GROUP,
         ],
-        available: false,
+        available: true,
         footer: "",
         removed: &[],
     },
@@ -765,13 +765,13 @@ mod tests {
     }
 
     #[test]
-    fn only_status_is_available_for_now() {
+    fn the_available_commands() {
         let available: Vec<_> = COMMANDS
             .iter()
             .filter(|c| c.available)
             .map(|c| c.name)
             .collect();
-        assert_eq!(available, ["status"]);
+        assert_eq!(available, ["cloud", "status", "list", "artifacts"]);
     }
 
     #[test]

@@ -341,11 +341,11 @@ mod tests {
     USAGE: dcd <command> [flags]
 
     COMMANDS:
-      cloud        Run Maestro flows on devicecloud.dev and wait for the results (not available yet)
+      cloud        Run Maestro flows on devicecloud.dev and wait for the results
       upload       Upload an app binary to reuse it with `dcd cloud --app-binary-id` (not available yet)
       status       Show the status of an upload, or wait for it with --watch
-      list         List recent uploads (not available yet)
-      artifacts    Download the artifacts or a report of a finished upload (not available yet)
+      list         List recent uploads
+      artifacts    Download the artifacts or a report of a finished upload
       login        Sign in with your devicecloud.dev account in the browser (not available yet)
       logout       Sign out and delete the stored session (not available yet)
       whoami       Show who is signed in and which org commands use (not available yet)

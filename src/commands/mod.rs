@@ -1,7 +1,9 @@
 //! One file per subcommand, and what they share: loading the config, resolving auth and the
 //! API URL, building the API client, and reporting errors the same way everywhere.
 
+pub mod artifacts;
 pub mod cloud;
+pub mod list;
 pub mod status;
 pub mod wait;
 
@@ -56,7 +58,10 @@ pub fn run(p: &Parsed) -> Result<Exit, CliError> {
         )));
     }
     match cmd.name {
+        "cloud" => cloud::run(p, &ctx),
         "status" => status::run(p, &ctx),
+        "list" => list::run(p, &ctx),
+        "artifacts" => artifacts::run(p, &ctx),
         other => Err(CliError::new(format!("`dcd {other}` is not available yet"))),
     }
 }

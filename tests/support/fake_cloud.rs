@@ -1,19 +1,36 @@
-//! A loopback fake of the devicecloud.dev HTTP API (spec D.0, D.3, D.6, E.3).
+//! A loopback fake of the devicecloud.dev HTTP API (spec D.0–D.7, E.3, E.10, H.4) plus the
+//! storage services the CLI talks to next to it (Supabase TUS, Backblaze B2, the bundle CDN).
 //!
 //! The end-to-end tests and `make demo` need a server that plays a scripted run
 //! (`PENDING` → `RUNNING` → `PASSED`, retries, superseded runs), answers with ETags and
-//! 304s the way the real API does, and misbehaves on cue (5xx, 429, resets, hangs, bad
-//! JSON, errors wrapped in a 200). It is std-only on purpose: a `TcpListener`, a thread
-//! per connection, hand-written HTTP/1.1 with keep-alive (the client pools connections),
-//! so tests need no async runtime and start in microseconds.
+//! 304s the way the real API does, accepts uploads and submissions the way `dcd cloud` sends
+//! them, serves artifacts and reports, and misbehaves on cue (5xx, 429, resets, hangs, bad
+//! JSON, errors wrapped in a 200, bodies cut or stalled mid-stream). It is std-only on
+//! purpose: a `TcpListener`, a thread per connection, hand-written HTTP/1.1 with keep-alive
+//! (the client pools connections), so tests need no async runtime and start in microseconds.
 //!
-//! Endpoints: `GET /results/{uploadId}`, `GET /uploads/status?uploadId=|name=`; anything
-//! else is a Nest-style 404. Every request is recorded with the status we answered.
+//! API endpoints (auth-checked when the scenario sets a key or a bearer token):
+//! `GET /results/{uploadId}`, `GET /uploads/status?uploadId=|name=`,
+//! `GET /results/compatibility/data`, `POST /uploads/checkForExistingUpload`,
+//! `POST /uploads/getBinaryUploadUrl`, `POST /uploads/getFlowUploadUrl`,
+//! `POST /uploads/finaliseUpload`, `POST /uploads/finishLargeFile`,
+//! `POST /uploads/submitFlowTest` (JSON), `POST /uploads/flow` (multipart),
+//! `POST /uploads/estimateMatrix`, `GET /uploads/list`,
+//! `GET /results/{id}/artifacts-bundle`, `POST /results/{id}/download`,
+//! `GET /results/{id}/report`, `GET /results/{id}/report-bundle`,
+//! `GET /results/{id}/html-report`, `GET /allure/{id}/download`.
+//!
+//! Served on the same host, with their own rules: the TUS resumable-upload endpoint
+//! (`/storage/v1/upload/resumable`, point `DCD_SUPABASE_URL` at [`FakeCloud::url`]), B2-style
+//! upload URLs (`/b2/...`), and bundle URLs (`POST /bundle/{token}`, which refuse auth headers).
+//! Anything else is a Nest-style 404. Every request is recorded, body included, with the
+//! status we answered. Downloads are generated on the fly in chunks, so a 1 GiB artifacts zip
+//! costs no memory.
 
 #![allow(dead_code)]
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hasher;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -22,7 +39,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// The upload id every scenario uses unless told otherwise.
 pub const DEFAULT_UPLOAD_ID: &str = "11111111-2222-3333-4444-555555555555";
@@ -96,6 +113,106 @@ pub struct Scenario {
     pub bearer: Option<(String, String)>,
     /// ISO time for `/uploads/status` `createdAt`.
     pub created_at: String,
+    /// `(path_prefix, n, fault)`: the n-th (0-based) request whose path starts with the prefix
+    /// gets this fault. Counted per prefix, over every method, before auth.
+    pub endpoint_faults: Vec<(String, usize, Fault)>,
+    /// `(path_prefix, fault)`: every streamed download under the prefix breaks this way.
+    pub stream_faults: Vec<(String, StreamFault)>,
+    /// The `data` of `GET /results/compatibility/data` (default: [`default_compat`]).
+    pub compat: Value,
+    /// Which Backblaze strategy the upload-URL answers offer.
+    pub b2: B2Mode,
+    /// `Some(404|405)`: `POST /uploads/submitFlowTest` answers that (the API predates it), so
+    /// the CLI must fall back to the multipart `POST /uploads/flow`.
+    pub submit_json_status: Option<u16>,
+    /// The `message` of a submission answer.
+    pub submit_message: String,
+    /// How `POST /uploads/estimateMatrix` answers.
+    pub estimate: Estimate,
+    /// `false`: the bundle endpoints answer 501 (feature not deployed), forcing the fallbacks.
+    pub bundles_deployed: bool,
+    /// `true`: no artifacts for this upload (bundle manifest and inline download say 404).
+    pub artifacts_missing: bool,
+    /// `true`: no reports for this upload (every report endpoint says 404).
+    pub reports_missing: bool,
+    /// Size of the generated artifacts zip (bundle and inline), streamed in chunks.
+    pub artifacts_bytes: u64,
+    /// Size of the generated HTML report zip (bundle and inline).
+    pub html_report_bytes: u64,
+    /// What `GET /uploads/list` filters and pages (rows as [`listed`] builds them).
+    pub uploads: Vec<Value>,
+    /// `(sha, binary id)` pairs `checkForExistingUpload` already knows.
+    pub known_binaries: Vec<(String, String)>,
+    /// `Some(t)`: TUS requests must carry `authorization: Bearer <t>` (else any bearer).
+    pub tus_bearer: Option<String>,
+}
+
+/// The Backblaze strategy offered by `getBinaryUploadUrl` / `getFlowUploadUrl` (spec D.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum B2Mode {
+    /// No `b2` member: the CLI uploads through TUS only.
+    None,
+    /// `simple` with a B2-native URL and token: `POST` + `Authorization` + `X-Bz-File-Name`.
+    Simple,
+    /// `simple` with an empty token: an S3 pre-signed URL, `PUT`.
+    S3,
+    /// `large` with this many part URLs, then `POST /uploads/finishLargeFile`.
+    Large { parts: usize },
+}
+
+/// How `POST /uploads/estimateMatrix` answers.
+#[derive(Clone, Debug)]
+pub enum Estimate {
+    /// Computed from the submitted `deviceMatrix` and flows, `$0.25` per flow and device.
+    Computed,
+    /// This body, as is.
+    Fixed(Value),
+    /// This status (404/405: an API without the endpoint).
+    Unsupported(u16),
+}
+
+/// A streamed download that breaks part-way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamFault {
+    /// Announce the full length, send this many bytes, then reset the connection.
+    CutAfter(u64),
+    /// Announce the full length, send this many bytes, then say nothing more (at most 60 s).
+    StallAfter(u64),
+}
+
+/// The compatibility data of spec D.2 the fake serves unless told otherwise.
+pub fn default_compat() -> Value {
+    json!({
+        "android": {
+            "pixel-7": ["33", "34", "35"],
+            "pixel-6": ["34"],
+            "pixel-8": ["34", "35"],
+            "generic-tablet": ["34"]
+        },
+        "androidPlay": {"pixel-7": ["34"]},
+        "ios": {
+            "iphone-14": ["17", "18"],
+            "iphone-16": ["18", "26"],
+            "ipad-pro-6th-gen": ["18"]
+        },
+        "maestro": {
+            "defaultVersion": "1.39.13",
+            "latestVersion": "2.0.2",
+            "supportedVersions": ["1.39.13", "1.40.3", "1.41.0", "2.0.0", "2.0.2"]
+        },
+        "notices": [],
+        "encryption": {"defaultOn": false}
+    })
+}
+
+/// One row of `GET /uploads/list`.
+pub fn listed(id: &str, name: Option<&str>, created_at: &str) -> Value {
+    json!({
+        "id": id,
+        "name": name,
+        "created_at": created_at,
+        "consoleUrl": format!("https://console.devicecloud.dev/results?upload={id}"),
+    })
 }
 
 impl Default for Scenario {
@@ -111,6 +228,21 @@ impl Default for Scenario {
             api_key: None,
             bearer: None,
             created_at: "2025-01-01T12:00:00.000Z".to_string(),
+            endpoint_faults: Vec::new(),
+            stream_faults: Vec::new(),
+            compat: default_compat(),
+            b2: B2Mode::None,
+            submit_json_status: None,
+            submit_message: "Flows uploaded successfully".to_string(),
+            estimate: Estimate::Computed,
+            bundles_deployed: true,
+            artifacts_missing: false,
+            reports_missing: false,
+            artifacts_bytes: 48 * 1024,
+            html_report_bytes: 24 * 1024,
+            uploads: Vec::new(),
+            known_binaries: Vec::new(),
+            tus_bearer: None,
         }
     }
 }
@@ -167,9 +299,65 @@ impl Scenario {
         self.created_at = iso.to_string();
         self
     }
-
-    fn last_index(&self) -> usize {
-        self.snapshots.len().saturating_sub(1)
+    /// The n-th (0-based) request whose path starts with `path_prefix` gets `fault`.
+    pub fn endpoint_fault(mut self, path_prefix: &str, n: usize, fault: Fault) -> Self {
+        self.endpoint_faults
+            .push((path_prefix.to_string(), n, fault));
+        self
+    }
+    /// Every streamed download under `path_prefix` breaks this way.
+    pub fn stream_fault(mut self, path_prefix: &str, fault: StreamFault) -> Self {
+        self.stream_faults.push((path_prefix.to_string(), fault));
+        self
+    }
+    pub fn compat(mut self, data: Value) -> Self {
+        self.compat = data;
+        self
+    }
+    pub fn b2(mut self, mode: B2Mode) -> Self {
+        self.b2 = mode;
+        self
+    }
+    pub fn submit_json_status(mut self, status: u16) -> Self {
+        self.submit_json_status = Some(status);
+        self
+    }
+    pub fn estimate(mut self, e: Estimate) -> Self {
+        self.estimate = e;
+        self
+    }
+    /// `false`: bundle endpoints answer 501.
+    pub fn bundles(mut self, deployed: bool) -> Self {
+        self.bundles_deployed = deployed;
+        self
+    }
+    pub fn artifacts_missing(mut self) -> Self {
+        self.artifacts_missing = true;
+        self
+    }
+    pub fn reports_missing(mut self) -> Self {
+        self.reports_missing = true;
+        self
+    }
+    pub fn artifacts_bytes(mut self, n: u64) -> Self {
+        self.artifacts_bytes = n;
+        self
+    }
+    pub fn html_report_bytes(mut self, n: u64) -> Self {
+        self.html_report_bytes = n;
+        self
+    }
+    pub fn uploads(mut self, rows: Vec<Value>) -> Self {
+        self.uploads = rows;
+        self
+    }
+    pub fn known_binary(mut self, sha: &str, id: &str) -> Self {
+        self.known_binaries.push((sha.to_string(), id.to_string()));
+        self
+    }
+    pub fn tus_bearer(mut self, token: &str) -> Self {
+        self.tus_bearer = Some(token.to_string());
+        self
     }
 }
 
@@ -376,6 +564,75 @@ impl Recorded {
 // The server
 // ---------------------------------------------------------------------------
 
+/// A submission as the fake parsed it (`submitFlowTest` JSON or the multipart fallback).
+#[derive(Clone, Debug)]
+pub struct Submission {
+    /// `"json"` (`POST /uploads/submitFlowTest`) or `"multipart"` (`POST /uploads/flow`).
+    pub via: &'static str,
+    /// JSON: the body's members. Multipart: every string part, as a JSON string.
+    pub fields: Map<String, Value>,
+    /// The flow zip: the multipart `file` part, or (JSON) the object the upload stored at
+    /// `path` over TUS or, failing that, at `organizations/<finalPath>` on B2.
+    pub zip: Option<Vec<u8>>,
+    /// Multipart only: part names in order (`file` must come first).
+    pub parts: Vec<String>,
+    /// Multipart only: the `file` part's filename and content type.
+    pub file_name: Option<String>,
+    pub file_type: Option<String>,
+}
+
+impl Submission {
+    /// A field as a string (`None` when absent or not a string).
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.fields.get(key).and_then(Value::as_str)
+    }
+    /// A field that carries JSON: a string is parsed (H.3 sends JSON-encoded strings), any
+    /// other value is returned as is.
+    pub fn json(&self, key: &str) -> Option<Value> {
+        match self.fields.get(key)? {
+            Value::String(s) => serde_json::from_str(s).ok(),
+            other => Some(other.clone()),
+        }
+    }
+}
+
+/// One TUS upload (spec H.4 step 9) as the fake holds it.
+#[derive(Clone, Debug)]
+pub struct TusUpload {
+    pub id: String,
+    pub length: u64,
+    pub offset: u64,
+    /// Decoded `Upload-Metadata` pairs, in order.
+    pub metadata: Vec<(String, String)>,
+    /// Headers of the creation request (lower-case names).
+    pub headers: Vec<(String, String)>,
+    pub data: Vec<u8>,
+}
+
+impl TusUpload {
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A B2 large file being assembled.
+#[derive(Clone, Debug)]
+struct LargeFile {
+    name: String,
+    parts: BTreeMap<u32, Vec<u8>>,
+}
+
+/// What an upload URL was handed out for.
+#[derive(Clone, Debug)]
+struct UploadSlot {
+    temp_path: String,
+    final_path: String,
+    platform: Option<String>,
+}
+
 struct State {
     requests: Vec<Recorded>,
     /// Snapshot counter for PerRequest/Manual (uncapped for PerRequest; capped on read).
@@ -384,10 +641,31 @@ struct State {
     pinned: Option<usize>,
     results_seen: usize,
     status_seen: usize,
+    /// Requests seen per endpoint-fault prefix.
+    endpoint_seen: HashMap<String, usize>,
+    /// The timeline a submission derived when the scenario has no snapshots.
+    derived: Option<Vec<Vec<Value>>>,
+    /// When `Every` timelines start: the last submission, else the fake's start.
+    timeline_start: Option<Instant>,
+    submitted_name: Option<String>,
+    submissions: Vec<Submission>,
+    tus: Vec<TusUpload>,
+    /// Completed TUS uploads by objectName.
+    objects: HashMap<String, Vec<u8>>,
+    /// B2 uploads by file name.
+    b2_objects: HashMap<String, Vec<u8>>,
+    b2_large: HashMap<String, LargeFile>,
+    slots: HashMap<String, UploadSlot>,
+    /// `(sha, binary id)`: the scenario's plus every finalised upload.
+    binaries: Vec<(String, String)>,
+    finalised: Vec<Value>,
+    next_id: u64,
 }
 
 struct Shared {
     scenario: Scenario,
+    /// `http://127.0.0.1:PORT`, for URLs the fake hands out (TUS, B2, bundles).
+    base: String,
     start: Instant,
     stop: AtomicBool,
     next_conn: AtomicUsize,
@@ -400,8 +678,21 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The timeline: the scenario's snapshots, else the one a submission derived.
+    fn snapshots<'a>(&'a self, st: &'a State) -> &'a [Vec<Value>] {
+        if self.scenario.snapshots.is_empty() {
+            st.derived.as_deref().unwrap_or_default()
+        } else {
+            &self.scenario.snapshots
+        }
+    }
+
+    fn last_index(&self, st: &State) -> usize {
+        self.snapshots(st).len().saturating_sub(1)
+    }
+
     fn current_index(&self, st: &State) -> usize {
-        let last = self.scenario.last_index();
+        let last = self.last_index(st);
         match &self.scenario.advance {
             Advance::PerRequest | Advance::Manual => st.index.min(last),
             Advance::Every(period) => {
@@ -412,18 +703,15 @@ impl Shared {
                 if nanos == 0 {
                     return last;
                 }
-                let k = self.start.elapsed().as_nanos() / nanos;
+                let start = st.timeline_start.unwrap_or(self.start);
+                let k = start.elapsed().as_nanos() / nanos;
                 usize::try_from(k).unwrap_or(usize::MAX).min(last)
             }
         }
     }
 
-    fn snapshot(&self, index: usize) -> Vec<Value> {
-        self.scenario
-            .snapshots
-            .get(index)
-            .cloned()
-            .unwrap_or_default()
+    fn snapshot(&self, st: &State, index: usize) -> Vec<Value> {
+        self.snapshots(st).get(index).cloned().unwrap_or_default()
     }
 
     fn set_status(&self, slot: usize, status: u16) {
@@ -450,8 +738,10 @@ impl FakeCloud {
     pub fn start_on(scenario: Scenario, port: u16) -> io::Result<FakeCloud> {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         let addr = listener.local_addr()?;
+        let binaries = scenario.known_binaries.clone();
         let shared = Arc::new(Shared {
             scenario,
+            base: format!("http://{addr}"),
             start: Instant::now(),
             stop: AtomicBool::new(false),
             next_conn: AtomicUsize::new(0),
@@ -461,6 +751,19 @@ impl FakeCloud {
                 pinned: None,
                 results_seen: 0,
                 status_seen: 0,
+                endpoint_seen: HashMap::new(),
+                derived: None,
+                timeline_start: None,
+                submitted_name: None,
+                submissions: Vec::new(),
+                tus: Vec::new(),
+                objects: HashMap::new(),
+                b2_objects: HashMap::new(),
+                b2_large: HashMap::new(),
+                slots: HashMap::new(),
+                binaries,
+                finalised: Vec::new(),
+                next_id: 1,
             }),
         });
         let accept_shared = Arc::clone(&shared);
@@ -523,15 +826,49 @@ impl FakeCloud {
     pub fn advance(&self) {
         let mut st = self.shared.lock();
         let next = self.shared.current_index(&st) + 1;
-        let last = self.shared.scenario.last_index();
+        let last = self.shared.last_index(&st);
         self.place(&mut st, next.min(last));
     }
 
     /// Jump to snapshot `index` (capped). In `Every` mode this pins the timeline.
     pub fn set_snapshot(&self, index: usize) {
         let mut st = self.shared.lock();
-        let last = self.shared.scenario.last_index();
+        let last = self.shared.last_index(&st);
         self.place(&mut st, index.min(last));
+    }
+
+    /// Every accepted submission (`submitFlowTest` or the multipart fallback), in order.
+    pub fn submissions(&self) -> Vec<Submission> {
+        self.shared.lock().submissions.clone()
+    }
+
+    /// A completed TUS upload, by its `objectName` metadata.
+    pub fn stored_object(&self, object_name: &str) -> Option<Vec<u8>> {
+        self.shared.lock().objects.get(object_name).cloned()
+    }
+
+    /// Every TUS upload created, complete or not, in creation order.
+    pub fn tus_uploads(&self) -> Vec<TusUpload> {
+        self.shared.lock().tus.clone()
+    }
+
+    /// A file stored through the B2 endpoints (simple, S3 or an assembled large file).
+    pub fn b2_object(&self, file_name: &str) -> Option<Vec<u8>> {
+        self.shared.lock().b2_objects.get(file_name).cloned()
+    }
+
+    /// The bodies of every accepted `POST /uploads/finaliseUpload`.
+    pub fn finalised(&self) -> Vec<Value> {
+        self.shared.lock().finalised.clone()
+    }
+
+    /// The exact bytes a download endpoint serves for this scenario (for comparisons; it
+    /// materialises the whole body, so keep the sizes small).
+    pub fn expected(&self, d: &Download) -> Vec<u8> {
+        match download_body(&self.shared.scenario, d) {
+            Body::Bytes(b) => b,
+            Body::Generated(p) => p.to_vec(),
+        }
     }
 
     /// The snapshot the next normal `GET /results` would serve.
@@ -646,6 +983,13 @@ impl Response {
 /// What the handler decided to do with a request.
 enum Action {
     Answer(Response),
+    /// A download generated on the fly, possibly broken part-way.
+    Stream {
+        status: u16,
+        content_type: &'static str,
+        payload: Payload,
+        fault: Option<StreamFault>,
+    },
     Reset,
     Hang,
 }
@@ -696,6 +1040,40 @@ fn serve_connection(stream: TcpStream, shared: Arc<Shared>, conn: usize) {
                 if req.close {
                     lingering_close(&writer, &mut reader);
                     return;
+                }
+            }
+            Action::Stream {
+                status,
+                content_type,
+                payload,
+                fault,
+            } => {
+                let head = response_head(status, content_type, Some(payload.len()), &[], req.close);
+                let sent = payload.len().min(match fault {
+                    Some(StreamFault::CutAfter(n) | StreamFault::StallAfter(n)) => n,
+                    None => u64::MAX,
+                });
+                let ok = writer
+                    .write_all(&head)
+                    .and_then(|_| payload.write_to(&mut writer, sent))
+                    .and_then(|_| writer.flush());
+                if ok.is_err() {
+                    return;
+                }
+                match fault {
+                    Some(StreamFault::CutAfter(_)) => {
+                        reset(&writer);
+                        return;
+                    }
+                    Some(StreamFault::StallAfter(_)) => {
+                        hang(&mut reader, &shared);
+                        return;
+                    }
+                    None if req.close => {
+                        lingering_close(&writer, &mut reader);
+                        return;
+                    }
+                    None => {}
                 }
             }
             Action::Reset => {
@@ -954,16 +1332,22 @@ pub fn percent_decode(s: &str, plus: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn write_response(w: &mut TcpStream, resp: &Response, close: bool) -> io::Result<()> {
-    let mut out = Vec::with_capacity(256 + resp.body.len());
-    let _ = write!(out, "HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
-    let _ = write!(out, "content-type: {}\r\n", resp.content_type);
-    // 304 (and 1xx/204) never carry a body; don't announce one.
-    let bodyless = resp.status == 304 || resp.status == 204 || resp.status < 200;
-    if !bodyless {
-        let _ = write!(out, "content-length: {}\r\n", resp.body.len());
+/// Status line and headers; `len` is announced as `content-length` unless the status never
+/// carries a body.
+fn response_head(
+    status: u16,
+    content_type: &str,
+    len: Option<u64>,
+    headers: &[(&'static str, String)],
+    close: bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    let _ = write!(out, "HTTP/1.1 {} {}\r\n", status, reason(status));
+    let _ = write!(out, "content-type: {content_type}\r\n");
+    if let (false, Some(len)) = (bodyless(status), len) {
+        let _ = write!(out, "content-length: {len}\r\n");
     }
-    for (k, v) in &resp.headers {
+    for (k, v) in headers {
         let _ = write!(out, "{k}: {v}\r\n");
     }
     out.extend_from_slice(if close {
@@ -972,7 +1356,23 @@ fn write_response(w: &mut TcpStream, resp: &Response, close: bool) -> io::Result
         b"connection: keep-alive\r\n".as_slice()
     });
     out.extend_from_slice(b"\r\n");
-    if !bodyless {
+    out
+}
+
+/// 304 (and 1xx/204) never carry a body; don't announce one.
+fn bodyless(status: u16) -> bool {
+    status == 304 || status == 204 || status < 200
+}
+
+fn write_response(w: &mut TcpStream, resp: &Response, close: bool) -> io::Result<()> {
+    let mut out = response_head(
+        resp.status,
+        resp.content_type,
+        Some(resp.body.len() as u64),
+        &resp.headers,
+        close,
+    );
+    if !bodyless(resp.status) {
         out.extend_from_slice(&resp.body);
     }
     w.write_all(&out)?;
@@ -1047,8 +1447,12 @@ fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         409 => "Conflict",
+        412 => "Precondition Failed",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
@@ -1063,18 +1467,121 @@ fn reason(status: u16) -> &'static str {
 enum Route {
     Results(String),
     Status,
+    Compat,
+    CheckExisting,
+    UploadUrl(&'static str),
+    Finalise,
+    FinishLargeFile,
+    SubmitJson,
+    SubmitMultipart,
+    Estimate,
+    List,
+    ArtifactsBundle(String),
+    ArtifactsInline(String),
+    Junit(String),
+    HtmlBundle(String),
+    HtmlInline(String),
+    Allure(String),
+    // Not the API: no API auth, rules of their own.
+    BundlePost(String),
+    TusCreate,
+    TusUpload(String),
+    B2Simple,
+    B2S3(String),
+    B2Part(String),
     Other,
 }
 
+impl Route {
+    /// Served by the API (checked against the scenario's key or bearer token).
+    fn is_api(&self) -> bool {
+        !matches!(
+            self,
+            Route::BundlePost(_)
+                | Route::TusCreate
+                | Route::TusUpload(_)
+                | Route::B2Simple
+                | Route::B2S3(_)
+                | Route::B2Part(_)
+        )
+    }
+}
+
+const TUS_PATH: &str = "/storage/v1/upload/resumable";
+
 fn route(req: &Request) -> Route {
-    if req.method == "GET" {
-        if let Some(id) = req.path.strip_prefix("/results/") {
-            let id = id.trim_end_matches('/');
-            if !id.is_empty() && !id.contains('/') {
-                return Route::Results(percent_decode(id, false));
+    let path = req.path.trim_end_matches('/');
+    let m = req.method.as_str();
+    // `/results/{id}/<what>` and `/allure/{id}/download`.
+    let sub = |prefix: &str, what: &str| -> Option<String> {
+        let rest = path.strip_prefix(prefix)?;
+        let (id, tail) = rest.split_once('/')?;
+        (tail == what && !id.is_empty()).then(|| percent_decode(id, false))
+    };
+    match (m, path) {
+        ("GET", "/uploads/status") => return Route::Status,
+        ("GET", "/results/compatibility/data") => return Route::Compat,
+        ("GET", "/uploads/list") => return Route::List,
+        ("POST", "/uploads/checkForExistingUpload") => return Route::CheckExisting,
+        ("POST", "/uploads/getBinaryUploadUrl") => return Route::UploadUrl("binary"),
+        ("POST", "/uploads/getFlowUploadUrl") => return Route::UploadUrl("flow"),
+        ("POST", "/uploads/finaliseUpload") => return Route::Finalise,
+        ("POST", "/uploads/finishLargeFile") => return Route::FinishLargeFile,
+        ("POST", "/uploads/submitFlowTest") => return Route::SubmitJson,
+        ("POST", "/uploads/flow") => return Route::SubmitMultipart,
+        ("POST", "/uploads/estimateMatrix") => return Route::Estimate,
+        ("POST", TUS_PATH) => return Route::TusCreate,
+        ("POST", "/b2/upload/simple") => return Route::B2Simple,
+        _ => {}
+    }
+    if let Some(id) = path
+        .strip_prefix(TUS_PATH)
+        .and_then(|r| r.strip_prefix('/'))
+        .filter(|id| !id.is_empty() && !id.contains('/') && matches!(m, "HEAD" | "PATCH"))
+    {
+        return Route::TusUpload(id.to_string());
+    }
+    if m == "PUT"
+        && let Some(name) = path.strip_prefix("/b2/s3/").filter(|n| !n.is_empty())
+    {
+        return Route::B2S3(percent_decode(name, false));
+    }
+    if m == "POST" {
+        if let Some(file_id) = path
+            .strip_prefix("/b2/upload/part/")
+            .filter(|f| !f.is_empty() && !f.contains('/'))
+        {
+            return Route::B2Part(percent_decode(file_id, false));
+        }
+        if let Some(token) = path
+            .strip_prefix("/bundle/")
+            .filter(|t| !t.is_empty() && !t.contains('/'))
+        {
+            return Route::BundlePost(token.to_string());
+        }
+        if let Some(id) = sub("/results/", "download") {
+            return Route::ArtifactsInline(id);
+        }
+    }
+    if m == "GET" {
+        type Make = fn(String) -> Route;
+        let subroutes: [(&str, &str, Make); 5] = [
+            ("/results/", "artifacts-bundle", Route::ArtifactsBundle),
+            ("/results/", "report", Route::Junit),
+            ("/results/", "report-bundle", Route::HtmlBundle),
+            ("/results/", "html-report", Route::HtmlInline),
+            ("/allure/", "download", Route::Allure),
+        ];
+        for (prefix, what, make) in subroutes {
+            if let Some(id) = sub(prefix, what) {
+                return make(id);
             }
-        } else if req.path.trim_end_matches('/') == "/uploads/status" {
-            return Route::Status;
+        }
+        if let Some(id) = path.strip_prefix("/results/")
+            && !id.is_empty()
+            && !id.contains('/')
+        {
+            return Route::Results(percent_decode(id, false));
         }
     }
     Route::Other
@@ -1085,7 +1592,7 @@ fn handle(shared: &Shared, req: &Request, slot: usize) -> Action {
     // Faults sit "in front of" the app (a proxy or load balancer), so they come first.
     let fault = {
         let mut st = shared.lock();
-        match &route {
+        let routed = match &route {
             Route::Results(_) => {
                 let n = st.results_seen;
                 st.results_seen += 1;
@@ -1096,8 +1603,32 @@ fn handle(shared: &Shared, req: &Request, slot: usize) -> Action {
                 st.status_seen += 1;
                 find_fault(&shared.scenario.status_faults, n)
             }
-            Route::Other => None,
+            _ => None,
+        };
+        let mut prefixes: Vec<&str> = shared
+            .scenario
+            .endpoint_faults
+            .iter()
+            .map(|(p, _, _)| p.as_str())
+            .filter(|p| req.path.starts_with(p))
+            .collect();
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        let mut by_endpoint = None;
+        for p in prefixes {
+            let seen = st.endpoint_seen.entry(p.to_string()).or_insert(0);
+            let n = *seen;
+            *seen += 1;
+            if by_endpoint.is_none() {
+                by_endpoint = shared
+                    .scenario
+                    .endpoint_faults
+                    .iter()
+                    .find(|(q, i, _)| q == p && *i == n)
+                    .map(|(_, _, f)| f.clone());
+            }
         }
+        routed.or(by_endpoint)
     };
     if let Some(fault) = fault {
         match fault {
@@ -1111,16 +1642,57 @@ fn handle(shared: &Shared, req: &Request, slot: usize) -> Action {
             }
         }
     }
-    let resp = match check_auth(&shared.scenario, req) {
-        Some(denied) => denied,
-        None => match route {
-            Route::Results(id) => results(shared, req, &id),
-            Route::Status => upload_status(shared, req),
-            Route::Other => Response::nest(404, &format!("Cannot {} {}", req.method, req.path)),
-        },
+    let denied = if route.is_api() {
+        check_auth(&shared.scenario, req)
+    } else {
+        None
     };
-    shared.set_status(slot, resp.status);
-    Action::Answer(resp)
+    let action = match denied {
+        Some(denied) => Action::Answer(denied),
+        None => dispatch(shared, req, route),
+    };
+    match &action {
+        Action::Answer(resp) => shared.set_status(slot, resp.status),
+        Action::Stream { status, .. } => shared.set_status(slot, *status),
+        Action::Reset | Action::Hang => {}
+    }
+    action
+}
+
+fn dispatch(shared: &Shared, req: &Request, route: Route) -> Action {
+    let answer = Action::Answer;
+    match route {
+        Route::Results(id) => answer(results(shared, req, &id)),
+        Route::Status => answer(upload_status(shared, req)),
+        Route::Compat => answer(Response::json(
+            200,
+            &json!({"statusCode": 200, "data": shared.scenario.compat}),
+        )),
+        Route::CheckExisting => answer(check_existing(shared, req)),
+        Route::UploadUrl(kind) => answer(upload_url(shared, req, kind)),
+        Route::Finalise => answer(finalise(shared, req)),
+        Route::FinishLargeFile => answer(finish_large_file(shared, req)),
+        Route::SubmitJson => answer(submit_json(shared, req)),
+        Route::SubmitMultipart => answer(submit_multipart(shared, req)),
+        Route::Estimate => answer(estimate_matrix(shared, req)),
+        Route::List => answer(list_uploads(shared, req)),
+        Route::ArtifactsBundle(id) => answer(artifacts_manifest(shared, req, &id)),
+        Route::ArtifactsInline(id) => artifacts_inline(shared, req, &id),
+        Route::Junit(id) => report(shared, req, &id, Download::Junit),
+        Route::HtmlBundle(id) => answer(html_manifest(shared, &id)),
+        Route::HtmlInline(id) => report(shared, req, &id, Download::HtmlInline),
+        Route::Allure(id) => report(shared, req, &id, Download::Allure),
+        Route::BundlePost(token) => bundle_post(shared, req, &token),
+        Route::TusCreate => answer(tus_create(shared, req)),
+        Route::TusUpload(id) => answer(tus_upload(shared, req, &id)),
+        Route::B2Simple => answer(b2_simple(shared, req)),
+        Route::B2S3(name) => answer(b2_s3(shared, req, &name)),
+        Route::B2Part(file_id) => answer(b2_part(shared, req, &file_id)),
+        Route::Other => answer(Response::nest(
+            404,
+            &format!("Cannot {} {}", req.method, req.path),
+        )),
+    }
 }
 
 fn find_fault(faults: &[(usize, Fault)], n: usize) -> Option<Fault> {
@@ -1223,8 +1795,9 @@ fn results(shared: &Shared, req: &Request, id: &str) -> Response {
         // Counter moves past the end too; reads cap it.
         st.index = index + 1;
     }
+    let rows = shared.snapshot(&st, index);
     drop(st);
-    let body = json!({"statusCode": 200, "results": shared.snapshot(index)});
+    let body = json!({"statusCode": 200, "results": rows});
     let mut resp = Response::json(200, &body);
     if s.etag {
         let tag = etag_of(&resp.body);
@@ -1248,9 +1821,11 @@ fn upload_status(shared: &Shared, req: &Request) -> Response {
             .find(|(k, _)| k == n)
             .map(|(_, v)| v.as_str())
     };
+    let st = shared.lock();
+    let name = s.name.clone().or_else(|| st.submitted_name.clone());
     let found = match (param("uploadId"), param("name")) {
         (Some(id), _) => id == s.upload_id,
-        (None, Some(name)) => s.name.as_deref() == Some(name),
+        (None, Some(n)) => name.as_deref() == Some(n),
         (None, None) => {
             return Response::nest(400, "Either uploadId or name must be provided");
         }
@@ -1258,11 +1833,9 @@ fn upload_status(shared: &Shared, req: &Request) -> Response {
     if !found {
         return Response::nest(404, "Upload not found");
     }
-    let rows = {
-        let st = shared.lock();
-        shared.snapshot(shared.current_index(&st))
-    };
-    Response::json(200, &status_body(s, &rows))
+    let rows = shared.snapshot(&st, shared.current_index(&st));
+    drop(st);
+    Response::json(200, &status_body(s, name.as_deref(), &rows))
 }
 
 fn str_field<'a>(row: &'a Value, key: &str) -> Option<&'a str> {
@@ -1307,7 +1880,7 @@ pub fn latest_rows(rows: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-fn status_body(s: &Scenario, rows: &[Value]) -> Value {
+fn status_body(s: &Scenario, name: Option<&str>, rows: &[Value]) -> Value {
     let status_of = |r: &Value| str_field(r, "status").unwrap_or("").to_string();
     let superseded_by = rows.iter().find_map(|r| {
         str_field(r, "cancellation_reason")
@@ -1359,7 +1932,7 @@ fn status_body(s: &Scenario, rows: &[Value]) -> Value {
     let mut body = json!({
         "uploadId": s.upload_id,
         "status": overall,
-        "name": s.name,
+        "name": name,
         "createdAt": s.created_at,
         "appBinaryId": "bin-123",
         "consoleUrl": console,
@@ -1369,4 +1942,1293 @@ fn status_body(s: &Scenario, rows: &[Value]) -> Value {
         obj.insert("supersededBy".to_string(), json!(by));
     }
     body
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers for the handlers below
+// ---------------------------------------------------------------------------
+
+impl Shared {
+    fn next_id(&self, st: &mut State) -> u64 {
+        let n = st.next_id;
+        st.next_id += 1;
+        n
+    }
+}
+
+/// The request body as a JSON object, or a Nest-style 400.
+fn json_body(req: &Request) -> Result<Map<String, Value>, Response> {
+    match serde_json::from_slice::<Value>(&req.body) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(Response::nest(400, "Body must be a JSON object")),
+    }
+}
+
+fn created(body: &Value) -> Response {
+    Response::json(201, body)
+}
+
+fn empty(status: u16) -> Response {
+    Response {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+/// Lower-case hex SHA-1.
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1::Digest;
+    sha1::Sha1::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A list of strings sent either as a JSON array or as a JSON-encoded string (H.3).
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    let parsed;
+    let v = match v {
+        Some(Value::String(s)) => {
+            parsed = serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+            &parsed
+        }
+        Some(v) => v,
+        None => return Vec::new(),
+    };
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A JSON value sent either as is or as a JSON-encoded string (H.3).
+fn json_field(v: Option<&Value>) -> Option<Value> {
+    match v? {
+        Value::String(s) => serde_json::from_str(s).ok(),
+        other => Some(other.clone()),
+    }
+}
+
+fn field_str<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    m.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+// ---------------------------------------------------------------------------
+// Uploads: dedup, upload URLs, finalise (spec D.1 #1–#5, H.4)
+// ---------------------------------------------------------------------------
+
+fn check_existing(shared: &Shared, req: &Request) -> Response {
+    let body = match json_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let encrypted = body.get("encrypted") == Some(&json!(true));
+    let sha = if encrypted {
+        field_str(&body, "shaPlain")
+    } else {
+        field_str(&body, "sha")
+    };
+    let Some(sha) = sha else {
+        return Response::nest(400, "sha is required");
+    };
+    let st = shared.lock();
+    match st.binaries.iter().rev().find(|(s, _)| s == sha) {
+        Some((_, id)) => {
+            created(&json!({"exists": true, "appBinaryId": id, "encrypted": encrypted}))
+        }
+        None => created(&json!({"exists": false})),
+    }
+}
+
+fn upload_url(shared: &Shared, req: &Request, kind: &str) -> Response {
+    let body = match json_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if !body.get("fileSize").is_some_and(Value::is_u64) {
+        return Response::nest(400, "fileSize must be a non-negative integer");
+    }
+    let platform = field_str(&body, "platform").map(str::to_string);
+    if kind == "binary" && !matches!(platform.as_deref(), Some("android" | "ios")) {
+        return Response::nest(400, "platform must be android or ios");
+    }
+    let mut st = shared.lock();
+    let n = shared.next_id(&mut st);
+    let (id, dir) = match kind {
+        "binary" => (format!("bin-{n:04}"), "binaries"),
+        _ => (format!("flows-{n:04}"), "flows"),
+    };
+    let temp_path = format!("org-1/{dir}/tmp/{id}.zip");
+    let final_path = format!("org-1/{dir}/{id}.zip");
+    st.slots.insert(
+        id.clone(),
+        UploadSlot {
+            temp_path: temp_path.clone(),
+            final_path: final_path.clone(),
+            platform,
+        },
+    );
+    let mut out = json!({
+        "id": id,
+        "tempPath": temp_path,
+        "finalPath": final_path,
+        "path": temp_path,
+    });
+    let base = &shared.base;
+    let b2_name = format!("organizations/{final_path}");
+    let b2 = match &shared.scenario.b2 {
+        B2Mode::None => None,
+        B2Mode::Simple => Some(json!({
+            "strategy": "simple",
+            "simple": {"uploadUrl": format!("{base}/b2/upload/simple"), "authorizationToken": "b2-simple-token"},
+        })),
+        B2Mode::S3 => Some(json!({
+            "strategy": "simple",
+            "simple": {
+                "uploadUrl": format!("{base}/b2/s3/{b2_name}?X-Amz-Signature=fake-signature"),
+                "authorizationToken": "",
+            },
+        })),
+        B2Mode::Large { parts } => {
+            let file_id = format!("b2-large-{id}");
+            st.b2_large.insert(
+                file_id.clone(),
+                LargeFile {
+                    name: b2_name.clone(),
+                    parts: BTreeMap::new(),
+                },
+            );
+            let urls: Vec<Value> = (0..(*parts).max(1))
+                .map(|i| {
+                    json!({
+                        "uploadUrl": format!("{base}/b2/upload/part/{file_id}?slot={i}"),
+                        "authorizationToken": format!("b2-part-token-{i}"),
+                    })
+                })
+                .collect();
+            Some(json!({
+                "strategy": "large",
+                "large": {"fileId": file_id, "fileName": b2_name, "uploadPartUrls": urls},
+            }))
+        }
+    };
+    if let (Some(b2), Some(o)) = (b2, out.as_object_mut()) {
+        o.insert("b2".into(), b2);
+    }
+    created(&out)
+}
+
+fn finalise(shared: &Shared, req: &Request) -> Response {
+    let body = match json_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut st = shared.lock();
+    let Some(slot) = field_str(&body, "id")
+        .and_then(|id| st.slots.get(id))
+        .cloned()
+    else {
+        return Response::nest(400, "Unknown upload id");
+    };
+    if field_str(&body, "path") != Some(slot.temp_path.as_str()) {
+        return Response::nest(400, "path must be the tempPath of this upload");
+    }
+    let flag = |k: &str| body.get(k) == Some(&json!(true));
+    let in_tus = flag("supabaseSuccess") && st.objects.contains_key(&slot.temp_path);
+    let b2_name = format!("organizations/{}", slot.final_path);
+    let in_b2 = flag("backblazeSuccess") && st.b2_objects.contains_key(&b2_name);
+    if !in_tus && !in_b2 {
+        return Response::nest(400, "Upload not found in storage");
+    }
+    let id = field_str(&body, "id").unwrap_or_default().to_string();
+    if let Some(sha) = field_str(&body, "shaPlain").or_else(|| field_str(&body, "sha")) {
+        st.binaries.push((sha.to_string(), id));
+    }
+    st.finalised.push(Value::Object(body));
+    created(&json!({}))
+}
+
+fn finish_large_file(shared: &Shared, req: &Request) -> Response {
+    let body = match json_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let shas = string_list(body.get("partSha1Array"));
+    let mut st = shared.lock();
+    let Some(file_id) = field_str(&body, "fileId").map(str::to_string) else {
+        return Response::nest(400, "fileId is required");
+    };
+    let Some(large) = st.b2_large.get(&file_id).cloned() else {
+        return Response::nest(400, "Unknown fileId");
+    };
+    let numbers: Vec<u32> = large.parts.keys().copied().collect();
+    let expected: Vec<u32> = (1..=shas.len() as u32).collect();
+    if shas.is_empty() || numbers != expected {
+        return Response::nest(400, "Parts missing or partSha1Array has the wrong length");
+    }
+    for (i, data) in large.parts.values().enumerate() {
+        if !shas[i].eq_ignore_ascii_case(&sha1_hex(data)) {
+            return Response::nest(400, &format!("Part {} sha1 mismatch", i + 1));
+        }
+    }
+    let data: Vec<u8> = large.parts.values().flatten().copied().collect();
+    let len = data.len();
+    st.b2_objects.insert(large.name.clone(), data);
+    st.b2_large.remove(&file_id);
+    Response::json(
+        200,
+        &json!({"success": true, "result": {"fileId": file_id, "fileName": large.name, "contentLength": len}}),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Submission (spec D.1 #6–#8, H.3)
+// ---------------------------------------------------------------------------
+
+fn submit_json(shared: &Shared, req: &Request) -> Response {
+    if let Some(code) = shared.scenario.submit_json_status {
+        return Response::nest(code, &format!("Cannot POST {}", req.path));
+    }
+    let fields = match json_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut st = shared.lock();
+    let slot = field_str(&fields, "id")
+        .and_then(|id| st.slots.get(id))
+        .cloned();
+    let zip = field_str(&fields, "path")
+        .and_then(|p| st.objects.get(p).cloned())
+        .or_else(|| {
+            slot.and_then(|s| {
+                st.b2_objects
+                    .get(&format!("organizations/{}", s.final_path))
+                    .cloned()
+            })
+        });
+    let sub = Submission {
+        via: "json",
+        fields,
+        zip,
+        parts: Vec::new(),
+        file_name: None,
+        file_type: None,
+    };
+    accept_submission(shared, &mut st, sub)
+}
+
+fn submit_multipart(shared: &Shared, req: &Request) -> Response {
+    let parts = match parse_multipart(req.header("content-type").unwrap_or(""), &req.body) {
+        Ok(p) => p,
+        Err(why) => return Response::nest(400, &format!("Malformed multipart body: {why}")),
+    };
+    let mut sub = Submission {
+        via: "multipart",
+        fields: Map::new(),
+        zip: None,
+        parts: parts.iter().map(|p| p.name.clone()).collect(),
+        file_name: None,
+        file_type: None,
+    };
+    for p in parts {
+        if p.name == "file" {
+            sub.file_name = p.filename;
+            sub.file_type = p.content_type;
+            sub.zip = Some(p.data);
+        } else {
+            let text = String::from_utf8_lossy(&p.data).into_owned();
+            sub.fields.insert(p.name, Value::String(text));
+        }
+    }
+    if sub.zip.is_none() {
+        return Response::nest(400, "file is required");
+    }
+    let mut st = shared.lock();
+    accept_submission(shared, &mut st, sub)
+}
+
+/// Records the submission, answers with one PENDING row per flow, and (when the scenario has
+/// no timeline of its own) derives PENDING → RUNNING → PASSED from it.
+fn accept_submission(shared: &Shared, st: &mut State, sub: Submission) -> Response {
+    let s = &shared.scenario;
+    let mut flows = string_list(sub.fields.get("testFileNames"));
+    flows.extend(string_list(sub.fields.get("sequentialFlows")));
+    let binary = field_str(&sub.fields, "appBinaryId")
+        .unwrap_or("")
+        .to_string();
+    let ios = ["iOSDevice", "iOSVersion"]
+        .iter()
+        .any(|k| field_str(&sub.fields, k).is_some());
+    let platform = st
+        .slots
+        .get(&binary)
+        .and_then(|b| b.platform.clone())
+        .unwrap_or_else(|| if ios { "ios" } else { "android" }.to_string());
+    let simulator = if platform == "ios" {
+        format!(
+            "{}-{}",
+            field_str(&sub.fields, "iOSDevice").unwrap_or("iphone-16"),
+            field_str(&sub.fields, "iOSVersion").unwrap_or("18")
+        )
+    } else {
+        format!(
+            "{}-{}",
+            field_str(&sub.fields, "androidDevice").unwrap_or("pixel-7"),
+            field_str(&sub.fields, "androidApiLevel").unwrap_or("34")
+        )
+    };
+    let first_id = st.submissions.len() as i64 * 1000 + 1;
+    let now = iso_now();
+    let rows: Vec<Value> = flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            json!({
+                "id": first_id + i as i64,
+                "test_file_name": f,
+                "status": "PENDING",
+                "binary_upload_id": binary,
+                "test_upload_id": s.upload_id,
+                "simulator_name": simulator,
+                "cost": 1,
+                "created_at": now,
+                "env": "dev",
+                "org_id": 1,
+                "platform": platform,
+            })
+        })
+        .collect();
+    if s.snapshots.is_empty() && !flows.is_empty() {
+        let timeline = |status: &str| -> Vec<Value> {
+            flows
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let r = row(first_id + i as i64, f, status);
+                    if status == "PASSED" {
+                        duration(r, 12.0)
+                    } else {
+                        r
+                    }
+                })
+                .collect()
+        };
+        st.derived = Some(vec![
+            timeline("PENDING"),
+            timeline("RUNNING"),
+            timeline("PASSED"),
+        ]);
+    }
+    st.timeline_start = Some(Instant::now());
+    st.index = 0;
+    st.pinned = None;
+    if let Some(n) = field_str(&sub.fields, "name") {
+        st.submitted_name = Some(n.to_string());
+    }
+    st.submissions.push(sub);
+    created(&json!({"message": s.submit_message, "results": rows}))
+}
+
+fn estimate_matrix(shared: &Shared, req: &Request) -> Response {
+    match &shared.scenario.estimate {
+        Estimate::Unsupported(code) => {
+            return Response::nest(*code, &format!("Cannot POST {}", req.path));
+        }
+        Estimate::Fixed(v) => return created(v),
+        Estimate::Computed => {}
+    }
+    let body = match json_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(Value::Array(cells)) = json_field(body.get("deviceMatrix")) else {
+        return Response::nest(400, "deviceMatrix must be a JSON array of cells");
+    };
+    let mut flows = string_list(body.get("testFileNames"));
+    flows.extend(string_list(body.get("sequentialFlows")));
+    // Flows that name their own device are left out of the matrix (spec H.7).
+    let overrides = json_field(body.get("testFileOverrides")).unwrap_or(Value::Null);
+    let (excluded, included): (Vec<String>, Vec<String>) = flows.into_iter().partition(|f| {
+        overrides
+            .get(f)
+            .and_then(Value::as_object)
+            .is_some_and(|o| o.keys().any(|k| k == "IOS_DEVICE" || k == "ANDROID_DEVICE"))
+    });
+    let per_run = 0.25;
+    let mut total = 0.0;
+    let mut columns = Vec::new();
+    for c in &cells {
+        let pick = |a: &str, b: &str| {
+            c.get(a)
+                .or_else(|| c.get(b))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let cost = per_run * included.len() as f64;
+        total += cost;
+        columns.push(json!({
+            "deviceName": pick("iOSDevice", "androidDevice"),
+            "osVersion": pick("iOSVersion", "androidApiLevel"),
+            "googlePlay": c.get("googlePlay") == Some(&json!(true)),
+            "flowCount": included.len(),
+            "cost": cost,
+        }));
+    }
+    created(&json!({
+        "cellCount": cells.len(),
+        "totalCost": total,
+        "excludedFlows": excluded,
+        "columns": columns,
+    }))
+}
+
+// ---------------------------------------------------------------------------
+// List uploads (spec D.7)
+// ---------------------------------------------------------------------------
+
+fn list_uploads(shared: &Shared, req: &Request) -> Response {
+    let param = |n: &str| {
+        req.query
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
+    let int = |n: &str, default: u64| -> Result<u64, Response> {
+        match param(n) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| Response::nest(400, &format!("{n} must be a non-negative integer"))),
+        }
+    };
+    let (limit, offset) = match (int("limit", 20), int("offset", 0)) {
+        (Ok(l), Ok(o)) => (l, o),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let bound = |n: &str, end_of_day: bool| -> Result<Option<i64>, Response> {
+        match param(n) {
+            None => Ok(None),
+            Some(v) => parse_date(v, end_of_day)
+                .map(Some)
+                .ok_or_else(|| Response::nest(400, &format!("Invalid {n} date"))),
+        }
+    };
+    let (from, to) = match (bound("from", false), bound("to", true)) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let name = param("name");
+    let mut rows: Vec<&Value> = shared
+        .scenario
+        .uploads
+        .iter()
+        .filter(|u| match name {
+            None => true,
+            Some(pat) => u
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| wildcard_match(pat, n)),
+        })
+        .filter(|u| {
+            let at = u
+                .get("created_at")
+                .and_then(Value::as_str)
+                .and_then(|c| parse_date(c, false));
+            match at {
+                Some(t) => from.is_none_or(|f| t >= f) && to.is_none_or(|e| t <= e),
+                None => from.is_none() && to.is_none(),
+            }
+        })
+        .collect();
+    // Newest first.
+    rows.sort_by_key(|u| {
+        std::cmp::Reverse(
+            u.get("created_at")
+                .and_then(Value::as_str)
+                .and_then(|c| parse_date(c, false))
+                .unwrap_or(i64::MIN),
+        )
+    });
+    let total = rows.len();
+    let page: Vec<Value> = rows
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .cloned()
+        .collect();
+    Response::json(
+        200,
+        &json!({"uploads": page, "total": total, "limit": limit, "offset": offset}),
+    )
+}
+
+/// Case-insensitive match where `*` is any run of characters (an SQL `ILIKE` with `%`).
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = text.to_lowercase().chars().collect();
+    // Classic greedy match with backtracking to the last star.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// `YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|±HH:MM]` as unix seconds. A bare date is its first
+/// second, or with `end_of_day` its last.
+pub fn parse_date(s: &str, end_of_day: bool) -> Option<i64> {
+    let s = s.trim();
+    let num = |a: usize, b: usize| -> Option<i64> {
+        let t = s.get(a..b)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    if s.get(4..5) != Some("-") || s.get(7..8) != Some("-") {
+        return None;
+    }
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d);
+    if s.len() == 10 {
+        return Some(days * 86_400 + if end_of_day { 86_399 } else { 0 });
+    }
+    if !matches!(s.as_bytes().get(10), Some(b'T' | b't' | b' ')) || s.get(13..14) != Some(":") {
+        return None;
+    }
+    let (h, mi) = (num(11, 13)?, num(14, 16)?);
+    let mut rest = &s[16..];
+    let mut sec = 0;
+    if let Some(r) = rest.strip_prefix(':') {
+        sec = r.get(..2)?.parse::<i64>().ok()?;
+        rest = &r[2..];
+        if let Some(r) = rest.strip_prefix('.') {
+            rest = r.trim_start_matches(|c: char| c.is_ascii_digit());
+        }
+    }
+    let offset = match rest {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = if rest.starts_with('+') {
+                1
+            } else if rest.starts_with('-') {
+                -1
+            } else {
+                return None;
+            };
+            let r = rest[1..].replace(':', "");
+            if r.len() != 4 {
+                return None;
+            }
+            sign * (r[..2].parse::<i64>().ok()? * 3600 + r[2..].parse::<i64>().ok()? * 60)
+        }
+    };
+    if h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+// ---------------------------------------------------------------------------
+// Artifacts and reports (spec D.4, E.10)
+// ---------------------------------------------------------------------------
+
+/// What a download endpoint serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Download {
+    /// `POST <bundleUrl>` of the artifacts bundle, for `ALL` or `FAILED`.
+    ArtifactsBundle(String),
+    /// `POST /results/{id}/download` for `ALL` or `FAILED`.
+    ArtifactsInline(String),
+    /// `POST <bundleUrl>` of the HTML report bundle.
+    HtmlBundle,
+    /// `GET /results/{id}/html-report`.
+    HtmlInline,
+    /// `GET /results/{id}/report`.
+    Junit,
+    /// `GET /allure/{id}/download`.
+    Allure,
+}
+
+enum Body {
+    Bytes(Vec<u8>),
+    Generated(Payload),
+}
+
+fn download_body(s: &Scenario, d: &Download) -> Body {
+    let id = &s.upload_id;
+    match d {
+        Download::ArtifactsBundle(w) => Body::Generated(Payload::new(
+            &format!("artifacts bundle results={w}"),
+            id,
+            s.artifacts_bytes,
+        )),
+        Download::ArtifactsInline(w) => Body::Generated(Payload::new(
+            &format!("artifacts inline results={w}"),
+            id,
+            s.artifacts_bytes,
+        )),
+        Download::HtmlBundle => Body::Generated(Payload::new(
+            "html report bundle",
+            id,
+            s.html_report_bytes,
+        )),
+        Download::HtmlInline => Body::Generated(Payload::new(
+            "html report inline",
+            id,
+            s.html_report_bytes,
+        )),
+        Download::Junit => Body::Bytes(
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+                 <testsuites name=\"{id}\" tests=\"2\" failures=\"0\">\n\
+                 <testsuite name=\"devicecloud\" tests=\"2\" failures=\"0\" time=\"24.0\">\n\
+                 <testcase name=\"login\" classname=\"flows\" time=\"12.0\"/>\n\
+                 <testcase name=\"search\" classname=\"flows\" time=\"12.0\"/>\n\
+                 </testsuite>\n</testsuites>\n"
+            )
+            .into_bytes(),
+        ),
+        Download::Allure => Body::Bytes(
+            format!("<!DOCTYPE html><html><head><title>Allure {id}</title></head><body>allure</body></html>\n")
+                .into_bytes(),
+        ),
+    }
+}
+
+/// A deterministic download body generated in chunks: a short text header (so a test can
+/// tell which endpoint produced a file), then a repeating byte pattern seeded by the label.
+#[derive(Clone, Debug)]
+pub struct Payload {
+    header: Vec<u8>,
+    seed: u8,
+    len: u64,
+}
+
+const PATTERN_CYCLE: usize = 251;
+const STREAM_CHUNK: usize = 64 * 1024;
+
+impl Payload {
+    pub fn new(label: &str, upload_id: &str, len: u64) -> Payload {
+        let mut h = DefaultHasher::new();
+        h.write(label.as_bytes());
+        Payload {
+            header: format!("PK\u{3}\u{4} dcd fake {label} upload={upload_id}\n").into_bytes(),
+            seed: h.finish() as u8,
+            len,
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Writes the first `limit` bytes (at most the whole payload), in 64 KiB chunks.
+    pub fn write_to(&self, w: &mut impl Write, limit: u64) -> io::Result<()> {
+        let end = limit.min(self.len);
+        let head = (self.header.len() as u64).min(end);
+        w.write_all(&self.header[..head as usize])?;
+        let mut pos = head;
+        if pos >= end {
+            return Ok(());
+        }
+        let cycle: Vec<u8> = (0..PATTERN_CYCLE + STREAM_CHUNK)
+            .map(|k| ((k % PATTERN_CYCLE) as u8).wrapping_add(self.seed))
+            .collect();
+        while pos < end {
+            let n = usize::try_from(end - pos)
+                .unwrap_or(STREAM_CHUNK)
+                .min(STREAM_CHUNK);
+            let start = (pos % PATTERN_CYCLE as u64) as usize;
+            w.write_all(&cycle[start..start + n])?;
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        let _ = self.write_to(&mut v, u64::MAX);
+        v
+    }
+}
+
+fn stream(shared: &Shared, req: &Request, d: &Download, content_type: &'static str) -> Action {
+    let fault = shared
+        .scenario
+        .stream_faults
+        .iter()
+        .find(|(p, _)| req.path.starts_with(p.as_str()))
+        .map(|(_, f)| *f);
+    match download_body(&shared.scenario, d) {
+        Body::Generated(payload) => Action::Stream {
+            status: 200,
+            content_type,
+            payload,
+            fault,
+        },
+        Body::Bytes(body) => Action::Answer(Response {
+            status: 200,
+            content_type,
+            headers: Vec::new(),
+            body,
+        }),
+    }
+}
+
+/// The bundle signature: a keyed hash of the manifest in canonical (sorted-key) form.
+fn sign(manifest: &Value) -> String {
+    fn canonical(v: &Value) -> String {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let inner: Vec<String> = keys
+                    .iter()
+                    .map(|k| format!("{}:{}", Value::String((*k).clone()), canonical(&m[*k])))
+                    .collect();
+                format!("{{{}}}", inner.join(","))
+            }
+            Value::Array(a) => format!(
+                "[{}]",
+                a.iter().map(canonical).collect::<Vec<_>>().join(",")
+            ),
+            other => other.to_string(),
+        }
+    }
+    let mut h = DefaultHasher::new();
+    h.write(b"fake-bundle-secret:");
+    h.write(canonical(manifest).as_bytes());
+    format!("sig-{:016x}", h.finish())
+}
+
+fn manifest_answer(shared: &Shared, token: &str, manifest: Value) -> Response {
+    let sig = sign(&manifest);
+    Response::json(
+        200,
+        &json!({
+            "bundleUrl": format!("{}/bundle/{token}", shared.base),
+            "manifest": manifest,
+            "sig": sig,
+        }),
+    )
+}
+
+fn artifacts_manifest(shared: &Shared, req: &Request, id: &str) -> Response {
+    let s = &shared.scenario;
+    if !s.bundles_deployed {
+        return Response::nest(501, "Not Implemented");
+    }
+    if id != s.upload_id || s.artifacts_missing {
+        return Response::nest(404, &format!("No artifacts found for upload {id}"));
+    }
+    let which = req
+        .query
+        .iter()
+        .find(|(k, _)| k == "results")
+        .map(|(_, v)| v.as_str());
+    let Some(which @ ("ALL" | "FAILED")) = which else {
+        return Response::nest(400, "results must be ALL or FAILED");
+    };
+    manifest_answer(
+        shared,
+        &format!("artifacts-{which}"),
+        json!({"uploadId": id, "kind": "artifacts", "results": which, "files": 3, "exp": 4_102_444_800_u64}),
+    )
+}
+
+fn html_manifest(shared: &Shared, id: &str) -> Response {
+    let s = &shared.scenario;
+    if !s.bundles_deployed {
+        return Response::nest(501, "Not Implemented");
+    }
+    if id != s.upload_id || s.reports_missing {
+        return Response::nest(404, &format!("No HTML report for upload {id}"));
+    }
+    manifest_answer(
+        shared,
+        "html",
+        json!({"uploadId": id, "kind": "html-report", "exp": 4_102_444_800_u64}),
+    )
+}
+
+fn bundle_post(shared: &Shared, req: &Request, token: &str) -> Action {
+    // Bundle URLs live on a CDN worker: credentials must never be sent there.
+    if [
+        "authorization",
+        "x-app-api-key",
+        "x-dcd-org",
+        "apikey",
+        "cookie",
+    ]
+    .iter()
+    .any(|h| req.header(h).is_some())
+    {
+        return Action::Answer(Response::json(
+            401,
+            &json!({"message": "Bundle requests must not carry credentials"}),
+        ));
+    }
+    let body = match json_body(req) {
+        Ok(b) => b,
+        Err(r) => return Action::Answer(r),
+    };
+    let (Some(manifest), Some(sig)) = (
+        body.get("manifest"),
+        body.get("sig").and_then(Value::as_str),
+    ) else {
+        return Action::Answer(Response::nest(400, "manifest and sig are required"));
+    };
+    if sign(manifest) != sig {
+        return Action::Answer(Response::nest(403, "Bad signature"));
+    }
+    let d = match token {
+        "artifacts-ALL" => Download::ArtifactsBundle("ALL".into()),
+        "artifacts-FAILED" => Download::ArtifactsBundle("FAILED".into()),
+        "html" => Download::HtmlBundle,
+        _ => return Action::Answer(Response::nest(404, "Unknown bundle")),
+    };
+    stream(shared, req, &d, "application/zip")
+}
+
+fn artifacts_inline(shared: &Shared, req: &Request, id: &str) -> Action {
+    let s = &shared.scenario;
+    if id != s.upload_id || s.artifacts_missing {
+        return Action::Answer(Response::nest(
+            404,
+            &format!("No artifacts found for upload {id}"),
+        ));
+    }
+    let which = json_body(req)
+        .ok()
+        .and_then(|b| b.get("results").and_then(Value::as_str).map(str::to_string));
+    match which.as_deref() {
+        Some(w @ ("ALL" | "FAILED")) => stream(
+            shared,
+            req,
+            &Download::ArtifactsInline(w.to_string()),
+            "application/zip",
+        ),
+        _ => Action::Answer(Response::nest(400, "results must be ALL or FAILED")),
+    }
+}
+
+fn report(shared: &Shared, req: &Request, id: &str, d: Download) -> Action {
+    let s = &shared.scenario;
+    if id != s.upload_id || s.reports_missing {
+        return Action::Answer(Response::nest(404, &format!("No report for upload {id}")));
+    }
+    let content_type = match d {
+        Download::Junit => "application/xml",
+        Download::Allure => "text/html; charset=utf-8",
+        _ => "application/zip",
+    };
+    stream(shared, req, &d, content_type)
+}
+
+// ---------------------------------------------------------------------------
+// TUS resumable uploads (Supabase storage, spec H.4 step 9, L)
+// ---------------------------------------------------------------------------
+
+fn tus_response(status: u16) -> Response {
+    empty(status).header("tus-resumable", "1.0.0".to_string())
+}
+
+fn tus_error(status: u16, message: &str) -> Response {
+    Response::json(
+        status,
+        &json!({"statusCode": status.to_string(), "error": reason(status), "message": message}),
+    )
+    .header("tus-resumable", "1.0.0".to_string())
+}
+
+/// Common TUS request checks: protocol version and a bearer token.
+fn tus_precheck(shared: &Shared, req: &Request) -> Option<Response> {
+    if req.header("tus-resumable") != Some("1.0.0") {
+        return Some(tus_error(412, "Tus-Resumable: 1.0.0 required"));
+    }
+    let bearer = req.header("authorization").and_then(|a| {
+        a.strip_prefix("Bearer ")
+            .or_else(|| a.strip_prefix("bearer "))
+    });
+    match (bearer, &shared.scenario.tus_bearer) {
+        (None, _) => Some(tus_error(401, "Missing authorization header")),
+        (Some(got), Some(want)) if got.trim() != want => Some(tus_error(401, "Invalid JWT")),
+        _ => None,
+    }
+}
+
+fn tus_create(shared: &Shared, req: &Request) -> Response {
+    if let Some(r) = tus_precheck(shared, req) {
+        return r;
+    }
+    let Some(length) = req
+        .header("upload-length")
+        .and_then(|l| l.parse::<u64>().ok())
+    else {
+        return tus_error(400, "Upload-Length required");
+    };
+    let mut metadata = Vec::new();
+    for pair in req.header("upload-metadata").unwrap_or("").split(',') {
+        let pair = pair.trim();
+        if pair.is_empty() {
+            continue;
+        }
+        let (k, v) = pair.split_once(' ').unwrap_or((pair, ""));
+        let Some(v) = base64_decode(v.trim()) else {
+            return tus_error(400, "Upload-Metadata values must be base64");
+        };
+        metadata.push((k.to_string(), String::from_utf8_lossy(&v).into_owned()));
+    }
+    let meta = |k: &str| {
+        metadata
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    let (Some(_bucket), Some(object)) = (meta("bucketName"), meta("objectName")) else {
+        return tus_error(400, "bucketName and objectName metadata required");
+    };
+    let mut st = shared.lock();
+    if st.objects.contains_key(&object) && req.header("x-upsert") != Some("true") {
+        return tus_error(409, "The resource already exists");
+    }
+    let mut data = Vec::new();
+    if !req.body.is_empty() {
+        if req.header("content-type") != Some("application/offset+octet-stream") {
+            return tus_error(415, "Content-Type must be application/offset+octet-stream");
+        }
+        data = req.body.clone();
+    }
+    if data.len() as u64 > length {
+        return tus_error(413, "Upload exceeds Upload-Length");
+    }
+    let n = shared.next_id(&mut st);
+    let id = format!("tus-{n:04}");
+    let offset = data.len() as u64;
+    if offset == length {
+        st.objects.insert(object, data.clone());
+    }
+    st.tus.push(TusUpload {
+        id: id.clone(),
+        length,
+        offset,
+        metadata,
+        headers: req.headers.clone(),
+        data,
+    });
+    tus_response(201)
+        .header("location", format!("{}{TUS_PATH}/{id}", shared.base))
+        .header("upload-offset", offset.to_string())
+}
+
+fn tus_upload(shared: &Shared, req: &Request, id: &str) -> Response {
+    if let Some(r) = tus_precheck(shared, req) {
+        return r;
+    }
+    let mut st = shared.lock();
+    let Some(i) = st.tus.iter().position(|u| u.id == id) else {
+        return tus_error(404, "Upload not found");
+    };
+    if req.method == "HEAD" {
+        let u = &st.tus[i];
+        return tus_response(200)
+            .header("upload-offset", u.offset.to_string())
+            .header("upload-length", u.length.to_string())
+            .header("cache-control", "no-store".to_string());
+    }
+    if req.header("content-type") != Some("application/offset+octet-stream") {
+        return tus_error(415, "Content-Type must be application/offset+octet-stream");
+    }
+    let offset = req
+        .header("upload-offset")
+        .and_then(|o| o.parse::<u64>().ok());
+    let u = &mut st.tus[i];
+    if offset != Some(u.offset) {
+        return tus_error(409, "Upload-Offset does not match the upload's offset");
+    }
+    if u.offset + req.body.len() as u64 > u.length {
+        return tus_error(413, "Upload exceeds Upload-Length");
+    }
+    u.data.extend_from_slice(&req.body);
+    u.offset += req.body.len() as u64;
+    let (offset, complete) = (u.offset, u.offset == u.length);
+    if complete {
+        let object = u.meta("objectName").unwrap_or_default().to_string();
+        let data = u.data.clone();
+        st.objects.insert(object, data);
+    }
+    tus_response(204).header("upload-offset", offset.to_string())
+}
+
+/// Standard base64 (padding optional); `None` on anything else.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        acc = (acc << 6) | val(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Standard base64 with padding (what a TUS client sends in `Upload-Metadata`).
+pub fn base64_encode(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Backblaze B2 upload URLs (spec H.4 step 8)
+// ---------------------------------------------------------------------------
+
+fn b2_error(status: u16, code: &str, message: &str) -> Response {
+    Response::json(
+        status,
+        &json!({"status": status, "code": code, "message": message}),
+    )
+}
+
+/// `X-Bz-Content-Sha1` must match the body (when `required`, it must be there too).
+fn b2_sha_check(req: &Request, required: bool) -> Result<String, Response> {
+    let sha = sha1_hex(&req.body);
+    match req.header("x-bz-content-sha1") {
+        Some(h) if h.eq_ignore_ascii_case(&sha) => Ok(sha),
+        None if !required => Ok(sha),
+        None => Err(b2_error(
+            400,
+            "bad_request",
+            "X-Bz-Content-Sha1 is required",
+        )),
+        Some(_) => Err(b2_error(
+            400,
+            "bad_request",
+            "Sha1 did not match data received",
+        )),
+    }
+}
+
+fn b2_simple(shared: &Shared, req: &Request) -> Response {
+    if req.header("authorization") != Some("b2-simple-token") {
+        return b2_error(401, "bad_auth_token", "Invalid authorization token");
+    }
+    let Some(name) = req
+        .header("x-bz-file-name")
+        .map(|n| percent_decode(n, true))
+    else {
+        return b2_error(400, "bad_request", "X-Bz-File-Name is required");
+    };
+    let sha = match b2_sha_check(req, true) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let len = req.body.len();
+    shared
+        .lock()
+        .b2_objects
+        .insert(name.clone(), req.body.clone());
+    Response::json(
+        200,
+        &json!({"fileId": format!("b2-file-{sha}"), "fileName": name, "contentLength": len, "contentSha1": sha}),
+    )
+}
+
+fn b2_s3(shared: &Shared, req: &Request, name: &str) -> Response {
+    if req.query.iter().all(|(k, _)| k != "X-Amz-Signature") {
+        return b2_error(403, "access_denied", "Missing signature");
+    }
+    let sha = match b2_sha_check(req, false) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    shared
+        .lock()
+        .b2_objects
+        .insert(name.to_string(), req.body.clone());
+    empty(200).header("etag", format!("\"{sha}\""))
+}
+
+fn b2_part(shared: &Shared, req: &Request, file_id: &str) -> Response {
+    if !req
+        .header("authorization")
+        .is_some_and(|a| a.starts_with("b2-part-token-"))
+    {
+        return b2_error(401, "bad_auth_token", "Invalid authorization token");
+    }
+    let Some(part) = req
+        .header("x-bz-part-number")
+        .and_then(|p| p.parse::<u32>().ok())
+        .filter(|p| (1..=10_000).contains(p))
+    else {
+        return b2_error(400, "bad_request", "X-Bz-Part-Number must be 1..10000");
+    };
+    let sha = match b2_sha_check(req, true) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut st = shared.lock();
+    let Some(large) = st.b2_large.get_mut(file_id) else {
+        return b2_error(400, "bad_request", "Unknown fileId");
+    };
+    large.parts.insert(part, req.body.clone());
+    Response::json(
+        200,
+        &json!({"fileId": file_id, "partNumber": part, "contentLength": req.body.len(), "contentSha1": sha}),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// multipart/form-data (the `POST /uploads/flow` fallback)
+// ---------------------------------------------------------------------------
+
+/// One part of a multipart/form-data body.
+#[derive(Clone, Debug)]
+pub struct Part {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub data: Vec<u8>,
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if from > hay.len() {
+        return None;
+    }
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + from)
+}
+
+/// Parses a multipart/form-data body (RFC 7578) given its `Content-Type` header.
+pub fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Vec<Part>, String> {
+    let mut params = content_type.split(';').map(str::trim);
+    if !params
+        .next()
+        .is_some_and(|t| t.eq_ignore_ascii_case("multipart/form-data"))
+    {
+        return Err(format!("content-type is {content_type:?}"));
+    }
+    let boundary = params
+        .find_map(|p| p.strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"'))
+        .filter(|b| !b.is_empty())
+        .ok_or("no boundary")?;
+    let delim = format!("--{boundary}").into_bytes();
+    let mut close = b"\r\n".to_vec();
+    close.extend_from_slice(&delim);
+    let mut pos = find(body, &delim, 0).ok_or("no opening boundary")? + delim.len();
+    let mut parts = Vec::new();
+    loop {
+        if body[pos..].starts_with(b"--") {
+            return Ok(parts);
+        }
+        if !body[pos..].starts_with(b"\r\n") {
+            return Err("boundary not followed by CRLF".into());
+        }
+        pos += 2;
+        let head_end = find(body, b"\r\n\r\n", pos).ok_or("unterminated part headers")?;
+        let head = String::from_utf8_lossy(&body[pos..head_end]).into_owned();
+        let data_start = head_end + 4;
+        let data_end = find(body, &close, data_start).ok_or("unterminated part")?;
+        let mut part = Part {
+            name: String::new(),
+            filename: None,
+            content_type: None,
+            data: body[data_start..data_end].to_vec(),
+        };
+        for line in head.split("\r\n") {
+            let Some((k, v)) = line.split_once(':') else {
+                return Err(format!("bad part header {line:?}"));
+            };
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-disposition" => {
+                    let mut it = v.split(';').map(str::trim);
+                    if it.next() != Some("form-data") {
+                        return Err(format!("bad content-disposition {v:?}"));
+                    }
+                    for p in it {
+                        let (pk, pv) = p.split_once('=').unwrap_or((p, ""));
+                        let pv = pv.trim().trim_matches('"').replace("\\\"", "\"");
+                        match pk.trim() {
+                            "name" => part.name = pv,
+                            "filename" => part.filename = Some(pv),
+                            _ => {}
+                        }
+                    }
+                }
+                "content-type" => part.content_type = Some(v.trim().to_string()),
+                _ => {}
+            }
+        }
+        if part.name.is_empty() {
+            return Err("part without a name".into());
+        }
+        parts.push(part);
+        pos = data_end + close.len();
+    }
 }

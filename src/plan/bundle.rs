@@ -1,0 +1,260 @@
+//! The flow zip and the portable path keys (spec H.2, H.3).
+//!
+//! The server unpacks the zip and runs the flows by the keys it was sent (`testFileNames`,
+//! `sequentialFlows`, …), so zip entry names and keys must agree: both are the absolute path
+//! relative to one common root, `/`-separated. The root is the longest *whole-segment*
+//! directory prefix of every bundled path (`flows` and `flows-extra` do not merge, and a
+//! file's own name is never consumed). The zip is built in memory, entries sorted, with a
+//! fixed timestamp and mode, so the same workspace always gives the same bytes and SHA-256 —
+//! which is what the server's dedup keys on.
+
+use super::{Plan, PlanError};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+/// The flow zip of a plan.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// The zip bytes.
+    pub zip: Vec<u8>,
+    /// Lower-case hex SHA-256 of `zip` (the payload `sha` when not encrypted).
+    pub sha256: String,
+    /// Zip entry names, in archive order (sorted).
+    pub entries: Vec<String>,
+    /// The common root the entry names and portable keys are relative to.
+    pub root: PathBuf,
+}
+
+/// Longest whole-segment directory prefix shared by `paths`; the last segment of each path
+/// (the file) is never part of it. Empty when `paths` is empty or nothing is shared.
+pub fn common_root<P: AsRef<Path>>(paths: &[P]) -> PathBuf {
+    let split: Vec<Vec<Component>> = paths
+        .iter()
+        .map(|p| p.as_ref().components().collect())
+        .collect();
+    let Some(shortest) = split.iter().min_by_key(|c| c.len()) else {
+        return PathBuf::new();
+    };
+    let mut n = 0;
+    while n + 1 < shortest.len() && split.iter().all(|c| c[n] == shortest[n]) {
+        n += 1;
+    }
+    shortest[..n].iter().collect()
+}
+
+/// `root`-relative, `/`-separated, without a leading `/`: the zip entry name of `path`. A path
+/// not under `root` keeps all its normal segments.
+pub fn entry_name(root: &Path, path: &Path) -> String {
+    let rel = if root.as_os_str().is_empty() {
+        path
+    } else {
+        path.strip_prefix(root).unwrap_or(path)
+    };
+    rel.components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            Component::ParentDir => Some("..".to_string()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The portable key of `path`: `./` + its entry name, e.g. `./sub/checkout.yaml`.
+pub fn portable_key(root: &Path, path: &Path) -> String {
+    format!("./{}", entry_name(root, path))
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Plan {
+    /// Every path the zip holds: flows to run, sequential flows, referenced and included files,
+    /// deduplicated and sorted.
+    pub fn bundled_paths(&self) -> Vec<PathBuf> {
+        let mut all: Vec<PathBuf> = self
+            .flows_to_run
+            .iter()
+            .chain(self.sequence.iter().flat_map(|s| s.flows.iter()))
+            .chain(&self.referenced_files)
+            .chain(&self.included_files)
+            .cloned()
+            .collect();
+        super::sort_paths(&mut all);
+        all.dedup();
+        all
+    }
+
+    /// The common root of [`bundled_paths`](Self::bundled_paths) (spec H.2 `commonRoot`).
+    pub fn root(&self) -> PathBuf {
+        common_root(&self.bundled_paths())
+    }
+
+    /// `testFileNames`: the parallel flows as portable keys.
+    pub fn test_file_names(&self, root: &Path) -> Vec<String> {
+        self.flows_to_run
+            .iter()
+            .map(|p| portable_key(root, p))
+            .collect()
+    }
+
+    /// `sequentialFlows`: the sequence as portable keys, in execution order.
+    pub fn sequential_flows(&self, root: &Path) -> Vec<String> {
+        self.sequence
+            .iter()
+            .flat_map(|s| s.flows.iter())
+            .map(|p| portable_key(root, p))
+            .collect()
+    }
+
+    /// `flowMetadata`: portable key → the flow's header map.
+    pub fn flow_metadata_json(&self, root: &Path) -> Value {
+        Value::Object(
+            self.flow_metadata
+                .iter()
+                .map(|(p, h)| (portable_key(root, p), h.clone()))
+                .collect::<Map<_, _>>(),
+        )
+    }
+
+    /// `testFileOverrides`: portable key → `{NAME: value}` (prefix stripped), one entry per
+    /// flow with a header, empty when it has no overrides (as the TS CLI sends it).
+    pub fn overrides_json(&self, root: &Path) -> Value {
+        Value::Object(
+            self.flow_overrides
+                .iter()
+                .map(|(p, o)| {
+                    let inner: Map<String, Value> = o
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                        .collect();
+                    (portable_key(root, p), Value::Object(inner))
+                })
+                .collect::<Map<_, _>>(),
+        )
+    }
+
+    /// Portable key → (flow name, tags) for every flow with a header and every flow that
+    /// runs: the name is the header's `name`, else the file stem; tags are strings. Results
+    /// from the API are matched to names through this map (`test_file_name` is a key).
+    pub fn flow_info(&self, root: &Path) -> BTreeMap<String, (String, Vec<String>)> {
+        let mut out = BTreeMap::new();
+        let running = self
+            .flows_to_run
+            .iter()
+            .chain(self.sequence.iter().flat_map(|s| s.flows.iter()));
+        for p in self.flow_metadata.keys().chain(running) {
+            let header = self.flow_metadata.get(p).and_then(Value::as_object);
+            out.entry(portable_key(root, p))
+                .or_insert_with(|| (super::flow_name(p, header), super::flow_tags(header)));
+        }
+        out
+    }
+}
+
+/// Zips every bundled file of `plan` (files only; directories referenced by a flow are
+/// skipped) with entry names relative to the common root. Deterministic: sorted entries, a
+/// fixed 1980-01-01 timestamp and mode 0644, deflate.
+pub fn bundle(plan: &Plan) -> Result<Bundle, PlanError> {
+    let root = plan.root();
+    let mut entries: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for p in plan.bundled_paths() {
+        entries.entry(entry_name(&root, &p)).or_insert(p);
+    }
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .last_modified_time(DateTime::DEFAULT)
+        .unix_permissions(0o644);
+    let zerr = |e: zip::result::ZipError| PlanError(format!("Failed to build the flow zip: {e}"));
+    let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut names = Vec::with_capacity(entries.len());
+    for (name, path) in entries {
+        if !path.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&path)
+            .map_err(|e| PlanError(format!("Failed to read {}: {e}", path.display())))?;
+        zip.start_file(name.as_str(), options).map_err(zerr)?;
+        zip.write_all(&bytes)
+            .map_err(|e| PlanError(format!("Failed to build the flow zip: {e}")))?;
+        names.push(name);
+    }
+    let bytes = zip.finish().map_err(zerr)?.into_inner();
+    let sha256 = hex(&Sha256::digest(&bytes));
+    Ok(Bundle {
+        zip: bytes,
+        sha256,
+        entries: names,
+        root,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root(paths: &[&str]) -> String {
+        common_root(&paths.iter().map(PathBuf::from).collect::<Vec<_>>())
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn common_root_is_whole_segment() {
+        assert_eq!(
+            root(&["/a/b/flows/login.yaml", "/a/b/flows/checkout.yaml"]),
+            "/a/b/flows"
+        );
+        assert_eq!(
+            root(&["/a/b/flows/login.yaml", "/a/b/flows-extra/x.yaml"]),
+            "/a/b"
+        );
+        assert_eq!(root(&["/a/only.yaml"]), "/a");
+        assert_eq!(
+            root(&["/a/b/flows/login.yaml", "/a/b/helpers/util.js"]),
+            "/a/b"
+        );
+        assert_eq!(root(&[]), "");
+        assert_eq!(root(&["/x/a.yaml", "/y/b.yaml"]), "/");
+        // A path that is a prefix of another's directory: the file segment is not consumed.
+        assert_eq!(root(&["/a/b", "/a/b/c.yaml"]), "/a");
+    }
+
+    #[test]
+    fn portable_keys_and_entry_names() {
+        let r = Path::new("/a/b");
+        assert_eq!(
+            portable_key(r, Path::new("/a/b/login.yaml")),
+            "./login.yaml"
+        );
+        assert_eq!(
+            portable_key(r, Path::new("/a/b/sub/x.yaml")),
+            "./sub/x.yaml"
+        );
+        assert_eq!(entry_name(r, Path::new("/a/b/sub/x.yaml")), "sub/x.yaml");
+        // Not under the root (a filtered-out flow's metadata): the whole path, as TS does.
+        assert_eq!(portable_key(r, Path::new("/c/x.yaml")), "./c/x.yaml");
+        assert_eq!(
+            portable_key(Path::new("/"), Path::new("/c/x.yaml")),
+            "./c/x.yaml"
+        );
+        assert_eq!(
+            portable_key(Path::new(""), Path::new("/c/x.yaml")),
+            "./c/x.yaml"
+        );
+        // Whole segments only: `/a/b` is not a prefix of `/a/bc/x`.
+        assert_eq!(portable_key(r, Path::new("/a/bc/x.yaml")), "./a/bc/x.yaml");
+    }
+
+    #[test]
+    fn hex_is_lower_case() {
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
+    }
+}

@@ -1,0 +1,510 @@
+//! The dependency walk (spec H.1.2) and the per-path cache of parsed flow files.
+//!
+//! Everything a flow needs on the device must be in the flow zip: sub-flows (`runFlow`),
+//! scripts (`runScript`), media (`addMedia`) and screenshot baselines (`assertScreenshot`),
+//! found in the steps, in nested `commands` lists and in the header's `onFlowStart` /
+//! `onFlowComplete`. Referenced YAML files are walked in turn, relative to their own
+//! directory. A missing file is collected, not fatal at once, so the user sees every broken
+//! reference in one run. The walk is one breadth-first pass over all flows with a global
+//! visited set, so shared sub-flows are parsed once and cycles terminate.
+
+use super::glob::normalize;
+use super::yaml::{FlowFile, js_truthy, parse_flow_text};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Commands whose value names a file that must exist.
+const FILE_COMMANDS: [&str; 3] = ["addMedia", "runFlow", "runScript"];
+/// Extensions `assertScreenshot` accepts as given; anything else gets `.png` appended.
+const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "gif", "bmp"];
+
+/// The header text of the missing-files error.
+pub const MISSING_FILES_HEADER: &str =
+    "The following flow files are not present in the filesystem: \n";
+
+/// `.yaml`/`.yml` and no path segment ending `.app` (TS `isFlowFile`).
+pub fn is_flow_file(path: &Path) -> bool {
+    let s = path.to_string_lossy();
+    if path
+        .components()
+        .any(|c| c.as_os_str().to_string_lossy().ends_with(".app"))
+    {
+        return false;
+    }
+    s.ends_with(".yaml") || s.ends_with(".yml")
+}
+
+/// Parsed flow files by absolute path; each file is read and parsed at most once. A failure
+/// is cached too, as the full user-facing message (`Error parsing YAML file <path>: <err>`).
+#[derive(Default)]
+pub struct Cache {
+    map: HashMap<PathBuf, Arc<Result<FlowFile, String>>>,
+}
+
+impl Cache {
+    /// The parsed file (read on first use).
+    pub fn get(&mut self, path: &Path) -> Arc<Result<FlowFile, String>> {
+        if let Some(hit) = self.map.get(path) {
+            return hit.clone();
+        }
+        let parsed = Arc::new(read_and_parse(path));
+        self.map.insert(path.to_path_buf(), parsed.clone());
+        parsed
+    }
+
+    /// Reads and parses `paths` not yet cached, on several threads (the planner's hot spot for
+    /// big workspaces).
+    pub fn prefill(&mut self, paths: &[PathBuf]) {
+        let todo: Vec<&PathBuf> = paths
+            .iter()
+            .filter(|p| !self.map.contains_key(*p))
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8);
+        if todo.len() < 64 || threads < 2 {
+            for p in todo {
+                self.get(p);
+            }
+            return;
+        }
+        let chunk = todo.len().div_ceil(threads);
+        let results: Vec<Vec<(PathBuf, Result<FlowFile, String>)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = todo
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|p| ((*p).clone(), read_and_parse(p)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for (p, r) in results.into_iter().flatten() {
+            self.map.insert(p, Arc::new(r));
+        }
+    }
+}
+
+fn read_and_parse(path: &Path) -> Result<FlowFile, String> {
+    let err = |e: String| format!("Error parsing YAML file {}: {e}", path.display());
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    parse_flow_text(&String::from_utf8_lossy(&bytes)).map_err(err)
+}
+
+/// What one file references.
+#[derive(Debug, Default, PartialEq)]
+pub struct Scan {
+    /// Existing referenced files (absolute, normalised), in order of appearance.
+    pub files: Vec<PathBuf>,
+    /// One `Flow file "…" has a command "…" that references a non-existent file …` line per
+    /// missing reference.
+    pub missing: Vec<String>,
+}
+
+/// The references of one parsed file at `path`. A steps section that is not a list (or a
+/// nested `commands` that cannot be iterated) is the "Expected an array of steps" error.
+pub fn scan_file(path: &Path, doc: &FlowFile) -> Result<Scan, String> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let mut scan = Scan::default();
+    let mut sections: Vec<(&str, &Value)> = vec![("Test Steps", &doc.steps)];
+    if let Some(h) = &doc.header {
+        for (key, label) in [
+            ("onFlowStart", "On Flow Start"),
+            ("onFlowComplete", "On Flow Complete"),
+        ] {
+            if let Some(v) = h.get(key).filter(|v| js_truthy(v)) {
+                sections.push((label, v));
+            }
+        }
+    }
+    for (label, steps) in sections {
+        if check_steps(steps, path, dir, &mut scan).is_err() {
+            return Err(format!(
+                "Error processing dependencies for file {} in the {label} section. Expected an \
+                 array of steps but received: {}",
+                path.display(),
+                serde_json::to_string(steps).unwrap_or_default()
+            ));
+        }
+    }
+    Ok(scan)
+}
+
+/// Err(()) when something that must be a list of steps is not.
+fn check_steps(steps: &Value, flow: &Path, dir: &Path, scan: &mut Scan) -> Result<(), ()> {
+    let Value::Array(list) = steps else {
+        return Err(());
+    };
+    for command in list {
+        match command {
+            Value::Object(m) => {
+                for (name, value) in m {
+                    if FILE_COMMANDS.contains(&name.as_str()) {
+                        check_refs(name, value, flow, dir, scan)?;
+                    } else if name == "assertScreenshot" {
+                        screenshot(value, dir, scan);
+                    }
+                    nested_commands(value, flow, dir, scan)?;
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    nested_commands(item, flow, dir, scan)?;
+                }
+            }
+            // `Object.entries(null)` throws in the TS walk.
+            Value::Null => return Err(()),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A map value with a `commands` list (`runFlow` inline, `repeat`, `retry`, …) is walked too.
+fn nested_commands(value: &Value, flow: &Path, dir: &Path, scan: &mut Scan) -> Result<(), ()> {
+    let Some(commands) = value.as_object().and_then(|m| m.get("commands")) else {
+        return Ok(());
+    };
+    match commands {
+        Value::Array(_) => check_steps(commands, flow, dir, scan),
+        // Iterating a string gives strings, which are skipped; falsy values are skipped.
+        Value::String(_) => Ok(()),
+        v if !js_truthy(v) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+fn check_refs(
+    cmd: &str,
+    value: &Value,
+    flow: &Path,
+    dir: &Path,
+    scan: &mut Scan,
+) -> Result<(), ()> {
+    let mut one = |rel: &str| {
+        if rel.is_empty() {
+            return;
+        }
+        let abs = normalize(&dir.join(rel));
+        if abs.exists() {
+            scan.files.push(abs);
+        } else {
+            scan.missing.push(format!(
+                "Flow file \"{}\" has a command \"{cmd}\" that references a non-existent file {}",
+                flow.display(),
+                serde_json::to_string(value).unwrap_or_default()
+            ));
+        }
+    };
+    match value {
+        Value::String(s) => one(s),
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::String(s) => one(s),
+                    // `path.resolve(dir, <non-string>)` throws in the TS walk.
+                    _ => return Err(()),
+                }
+            }
+        }
+        Value::Object(m) => match m.get("file") {
+            Some(Value::String(s)) => one(s),
+            Some(v) if js_truthy(v) => return Err(()),
+            _ => {}
+        },
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `assertScreenshot: path` or `{path: …}`: an existing baseline is bundled; a missing one is
+/// fine (the first run has none); `${…}` paths cannot be resolved statically and are skipped;
+/// no image extension → `.png` appended (Maestro's normalisation).
+fn screenshot(value: &Value, dir: &Path, scan: &mut Scan) {
+    let rel = match value {
+        Value::String(s) => s,
+        Value::Object(m) => match m.get("path") {
+            Some(Value::String(s)) => s,
+            _ => return,
+        },
+        _ => return,
+    };
+    if rel.is_empty() || rel.contains("${") {
+        return;
+    }
+    let mut abs = normalize(&dir.join(rel));
+    let has_image_ext = abs
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+    if !has_image_ext {
+        let mut s = abs.into_os_string();
+        s.push(".png");
+        abs = PathBuf::from(s);
+    }
+    if abs.is_file() {
+        scan.files.push(abs);
+    }
+}
+
+/// Walks every seed flow and what it references, transitively. Returns every scanned flow
+/// and every referenced file (seeds included, as the TS `referencedFiles`), sorted, or the
+/// first hard error (parse error, bad steps section) — unless missing files were already
+/// found, which are then reported together under [`MISSING_FILES_HEADER`].
+pub fn walk(seeds: &[PathBuf], cache: &mut Cache) -> Result<Vec<PathBuf>, String> {
+    let mut visited: HashSet<PathBuf> = HashSet::new();
+    let mut queue: VecDeque<PathBuf> = VecDeque::new();
+    let mut found: HashSet<PathBuf> = HashSet::new();
+    let mut missing: Vec<String> = Vec::new();
+    let mut seen_missing: HashSet<String> = HashSet::new();
+    for s in seeds {
+        if visited.insert(s.clone()) {
+            queue.push_back(s.clone());
+        }
+    }
+    let missing_error =
+        |missing: &[String]| format!("{MISSING_FILES_HEADER}{}", missing.join("\n"));
+    while let Some(file) = queue.pop_front() {
+        found.insert(file.clone());
+        let parsed = cache.get(&file);
+        let scan = match parsed.as_ref() {
+            Ok(doc) => scan_file(&file, doc),
+            Err(e) => Err(e.clone()),
+        };
+        let scan = match scan {
+            Ok(s) => s,
+            Err(e) if missing.is_empty() => return Err(e),
+            Err(_) => return Err(missing_error(&missing)),
+        };
+        for m in scan.missing {
+            if seen_missing.insert(m.clone()) {
+                missing.push(m);
+            }
+        }
+        for f in scan.files {
+            if is_flow_file(&f) {
+                if visited.insert(f.clone()) {
+                    queue.push_back(f);
+                }
+            } else {
+                found.insert(f);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(missing_error(&missing));
+    }
+    let mut out: Vec<PathBuf> = found.into_iter().collect();
+    super::sort_paths(&mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    struct Ws(PathBuf);
+    impl Ws {
+        fn new(name: &str, files: &[(&str, &str)]) -> Ws {
+            let dir = std::env::temp_dir().join(format!("dcd-deps-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            for (p, text) in files {
+                let path = dir.join(p);
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(path, text).unwrap();
+            }
+            Ws(dir)
+        }
+        fn p(&self, rel: &str) -> PathBuf {
+            self.0.join(rel)
+        }
+        fn rel(&self, v: &[PathBuf]) -> Vec<String> {
+            v.iter()
+                .map(|p| {
+                    p.strip_prefix(&self.0)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect()
+        }
+    }
+    impl Drop for Ws {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn is_flow_file_needs_a_yaml_extension_and_no_app_segment() {
+        assert!(is_flow_file(Path::new("/w/a.yaml")));
+        assert!(is_flow_file(Path::new("/w/a.yml")));
+        assert!(!is_flow_file(Path::new("/w/a.YAML")));
+        assert!(!is_flow_file(Path::new("/w/My.app/a.yaml")));
+        assert!(!is_flow_file(Path::new("/w/a.js")));
+    }
+
+    #[test]
+    fn references_in_steps_nested_commands_and_hooks_are_found() {
+        let ws = Ws::new(
+            "refs",
+            &[
+                (
+                    "main.yaml",
+                    "appId: x\nonFlowStart:\n  - runScript: setup.js\nonFlowComplete:\n  - runFlow: {file: sub/teardown.yaml}\n---\n\
+                     - launchApp\n- runFlow: sub/login.yaml\n- addMedia: [a.png, b.png]\n\
+                     - repeat:\n    times: 2\n    commands:\n      - retry:\n          commands:\n            - runScript: {file: deep.js}\n\
+                     - runFlow:\n    when: {visible: x}\n    commands:\n      - addMedia: c.png\n\
+                     - assertScreenshot: shots/home\n- assertScreenshot: {path: shots/missing.png}\n\
+                     - assertScreenshot: shots/${DEVICE}/x.png\n",
+                ),
+                ("setup.js", ""),
+                ("sub/teardown.yaml", "- runScript: ../setup.js\n"),
+                ("sub/login.yaml", "appId: x\n---\n- runFlow: helper.yaml\n"),
+                ("sub/helper.yaml", "- addMedia: ../a.png\n"),
+                ("a.png", ""),
+                ("b.png", ""),
+                ("c.png", ""),
+                ("deep.js", ""),
+                ("shots/home.png", ""),
+            ],
+        );
+        let mut cache = Cache::default();
+        let all = walk(&[ws.p("main.yaml")], &mut cache).unwrap();
+        assert_eq!(
+            ws.rel(&all),
+            [
+                "a.png",
+                "b.png",
+                "c.png",
+                "deep.js",
+                "main.yaml",
+                "setup.js",
+                "shots/home.png",
+                "sub/helper.yaml",
+                "sub/login.yaml",
+                "sub/teardown.yaml"
+            ]
+        );
+    }
+
+    #[test]
+    fn cycles_between_flows_terminate() {
+        let ws = Ws::new(
+            "cycle",
+            &[
+                ("a.yaml", "- runFlow: b.yaml\n- runFlow: a.yaml\n"),
+                ("b.yaml", "- runFlow: a.yaml\n- runFlow: {file: c.yaml}\n"),
+                ("c.yaml", "- runFlow: b.yaml\n"),
+            ],
+        );
+        let mut cache = Cache::default();
+        let all = walk(&[ws.p("a.yaml"), ws.p("b.yaml")], &mut cache).unwrap();
+        assert_eq!(ws.rel(&all), ["a.yaml", "b.yaml", "c.yaml"]);
+    }
+
+    #[test]
+    fn missing_files_are_collected_and_reported_together() {
+        let ws = Ws::new(
+            "missing",
+            &[
+                (
+                    "a.yaml",
+                    "- runFlow: nope.yaml\n- runScript: {file: gone.js, env: {X: 1}}\n",
+                ),
+                ("b.yaml", "- addMedia: [there.png, absent.png]\n"),
+                ("there.png", ""),
+            ],
+        );
+        let mut cache = Cache::default();
+        let err = walk(&[ws.p("a.yaml"), ws.p("b.yaml")], &mut cache).unwrap_err();
+        let a = ws.p("a.yaml").display().to_string();
+        let b = ws.p("b.yaml").display().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "The following flow files are not present in the filesystem: \n\
+                 Flow file \"{a}\" has a command \"runFlow\" that references a non-existent file \"nope.yaml\"\n\
+                 Flow file \"{a}\" has a command \"runScript\" that references a non-existent file {{\"file\":\"gone.js\",\"env\":{{\"X\":1}}}}\n\
+                 Flow file \"{b}\" has a command \"addMedia\" that references a non-existent file [\"there.png\",\"absent.png\"]"
+            )
+        );
+    }
+
+    #[test]
+    fn steps_that_are_not_lists_name_the_section() {
+        let flow = Path::new("/w/f.yaml");
+        let doc = parse_flow_text("appId: x\nonFlowStart: {runScript: a.js}\n---\n- launchApp\n")
+            .unwrap();
+        assert_eq!(
+            scan_file(flow, &doc).unwrap_err(),
+            "Error processing dependencies for file /w/f.yaml in the On Flow Start section. \
+             Expected an array of steps but received: {\"runScript\":\"a.js\"}"
+        );
+        let doc = parse_flow_text("appId: x\nname: y\n").unwrap();
+        assert!(
+            scan_file(flow, &doc)
+                .unwrap_err()
+                .contains("in the Test Steps section")
+        );
+        let doc = parse_flow_text("appId: x\n---\n- launchApp\n").unwrap();
+        let doc2 = FlowFile {
+            header: doc.header.clone(),
+            steps: serde_json::json!([{"repeat": {"commands": {"tapOn": "x"}}}]),
+        };
+        assert!(scan_file(flow, &doc2).is_err());
+        let doc3 = FlowFile {
+            header: None,
+            steps: serde_json::json!(["launchApp", 5, [{"commands": []}], {"runFlow": {"commands": "x"}}]),
+        };
+        assert_eq!(scan_file(flow, &doc3).unwrap(), Scan::default());
+        let doc4 =
+            parse_flow_text("appId: x\nonFlowComplete:\n  - runFlow: [1]\n---\n- a\n").unwrap();
+        assert!(
+            scan_file(flow, &doc4)
+                .unwrap_err()
+                .contains("On Flow Complete")
+        );
+    }
+
+    #[test]
+    fn yaml_inside_an_app_bundle_is_a_leaf() {
+        let ws = Ws::new(
+            "appleaf",
+            &[
+                ("a.yaml", "- runFlow: X.app/inner.yaml\n"),
+                ("X.app/inner.yaml", "- runFlow: missing.yaml\n"),
+            ],
+        );
+        let mut cache = Cache::default();
+        let all = walk(&[ws.p("a.yaml")], &mut cache).unwrap();
+        assert_eq!(ws.rel(&all), ["X.app/inner.yaml", "a.yaml"]);
+    }
+
+    #[test]
+    fn parse_errors_carry_the_path() {
+        let ws = Ws::new(
+            "parse",
+            &[("a.yaml", "- runFlow: b.yaml\n"), ("b.yaml", "[unclosed\n")],
+        );
+        let mut cache = Cache::default();
+        let err = walk(&[ws.p("a.yaml")], &mut cache).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "Error parsing YAML file {}: ",
+                ws.p("b.yaml").display()
+            )),
+            "{err}"
+        );
+    }
+}

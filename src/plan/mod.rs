@@ -1,0 +1,606 @@
+//! Flow discovery and the execution plan for `dcd cloud` (spec H.1), and the flow zip (H.2).
+//!
+//! Given the flow path the user passed (a single flow file or a workspace directory), the
+//! planner decides which flows run in parallel and which in sequence, which files they pull
+//! in, and what goes into the payload fields `testFileNames`, `flowMetadata`,
+//! `testFileOverrides`, `sequentialFlows` and `workspaceConfig`. It follows the TS CLI's
+//! `plan()` step by step; the error and warning texts are the TS ones, because users and CI
+//! wrappers grep for them.
+//!
+//! Submodules: [`yaml`] (YAML → JSON, header/steps split), [`config`] (workspace config
+//! validation), [`glob`] (`flows:` / `includedPaths:` patterns), [`deps`] (dependency walk and
+//! parse cache), [`bundle`] (common root, portable keys, the zip).
+
+pub mod bundle;
+pub mod config;
+pub mod deps;
+pub mod glob;
+pub mod yaml;
+
+pub use bundle::{Bundle, bundle, common_root, entry_name, portable_key};
+
+use deps::{Cache, is_flow_file};
+use glob::normalize;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use yaml::{js_truthy, scalar_string};
+
+/// What the planner needs from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// The flow file or directory, as given by the user (relative to `cwd` or absolute).
+    pub flows: PathBuf,
+    /// The directory relative paths (`flows`, `--config`, `--exclude-flows`) resolve against.
+    pub cwd: PathBuf,
+    /// `--config`: a workspace config elsewhere than `<dir>/config.yaml`.
+    pub config: Option<PathBuf>,
+    /// `--include-tags` (already comma-split).
+    pub include_tags: Vec<String>,
+    /// `--exclude-tags` (already comma-split).
+    pub exclude_tags: Vec<String>,
+    /// `--exclude-flows` path prefixes (already comma-split).
+    pub exclude_flows: Vec<String>,
+}
+
+/// Flows that run one after the other (`executionOrder`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sequence {
+    /// `executionOrder.continueOnFailure` (default true).
+    pub continue_on_failure: bool,
+    /// Absolute paths in execution order (may be empty when no name matched).
+    pub flows: Vec<PathBuf>,
+}
+
+/// The execution plan. Every path is absolute and normalised.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Flows that run in parallel, sorted.
+    pub flows_to_run: Vec<PathBuf>,
+    /// Present when the workspace config has an `executionOrder`.
+    pub sequence: Option<Sequence>,
+    /// Every flow walked and every file it references (flows included, as the TS
+    /// `referencedFiles`), sorted.
+    pub referenced_files: Vec<PathBuf>,
+    /// Files matched by the config's `includedPaths` (zipped, not flow references), sorted.
+    pub included_files: Vec<PathBuf>,
+    /// Header maps of every candidate flow that has one (filtered-out flows included).
+    pub flow_metadata: BTreeMap<PathBuf, Value>,
+    /// `DEVICECLOUD_OVERRIDE_*` env entries with the prefix stripped, for every candidate with
+    /// a header (an empty map when it has none).
+    pub flow_overrides: BTreeMap<PathBuf, BTreeMap<String, String>>,
+    /// The validated workspace config, when one was loaded (`workspaceConfig`).
+    pub workspace_config: Option<Value>,
+    /// Number of candidate flow files (after config files were dropped); 1 for a single file.
+    pub total_flow_files: usize,
+    /// The zip base: the file's directory for a single file, else the flow directory.
+    pub base_dir: PathBuf,
+    /// `--include-tags` + config `includeTags` (payload `config.allIncludeTags`); empty for a
+    /// single file, where tags do not apply.
+    pub all_include_tags: Vec<String>,
+    /// `--exclude-tags` + config `excludeTags` (payload `config.allExcludeTags`).
+    pub all_exclude_tags: Vec<String>,
+    /// Warnings for stderr (complete messages, possibly several lines each).
+    pub warnings: Vec<String>,
+    /// `--debug` lines, without the `[DEBUG] ` prefix.
+    pub debug: Vec<String>,
+}
+
+/// A planning failure; `Display` is the exact user-facing message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError(pub String);
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+impl From<String> for PlanError {
+    fn from(s: String) -> Self {
+        PlanError(s)
+    }
+}
+
+/// The single-file error when the file is a workspace config.
+pub const CONFIG_AS_FLOW_ERROR: &str = "If using config.yaml, pass the workspace folder path, not the config file or a custom path via --config";
+
+/// The flow's name: its header `name` (a non-empty scalar), else the file stem.
+pub fn flow_name(path: &Path, header: Option<&Map<String, Value>>) -> String {
+    header
+        .and_then(|h| h.get("name"))
+        .filter(|v| js_truthy(v))
+        .and_then(scalar_string)
+        .unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+}
+
+/// The flow's tags as strings: a list's scalar members, or a single truthy scalar.
+pub fn flow_tags(header: Option<&Map<String, Value>>) -> Vec<String> {
+    match header.and_then(|h| h.get("tags")) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| scalar_string(v).unwrap_or_else(|| v.to_string()))
+            .collect(),
+        Some(v) if js_truthy(v) => vec![scalar_string(v).unwrap_or_else(|| v.to_string())],
+        _ => Vec::new(),
+    }
+}
+
+/// `DEVICECLOUD_OVERRIDE_*` entries of the header's `env` map, prefix stripped; values as
+/// strings (maps/lists as JSON text; nulls dropped).
+pub fn overrides(header: &Map<String, Value>) -> BTreeMap<String, String> {
+    const PREFIX: &str = "DEVICECLOUD_OVERRIDE_";
+    let mut out = BTreeMap::new();
+    if let Some(Value::Object(env)) = header.get("env") {
+        for (k, v) in env {
+            if let Some(name) = k.strip_prefix(PREFIX) {
+                if v.is_null() {
+                    continue;
+                }
+                out.insert(
+                    name.to_string(),
+                    scalar_string(v).unwrap_or_else(|| v.to_string()),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A YAML file with no header whose top level is a map with at least one workspace-config
+/// key (TS `isWorkspaceConfigFile`, issue #99). Unparseable files are not config-shaped.
+pub fn is_config_shaped(parsed: &Result<yaml::FlowFile, String>) -> bool {
+    match parsed {
+        Ok(f) if f.header.is_none() => f.steps.as_object().is_some_and(|m| {
+            m.keys()
+                .any(|k| config::WORKSPACE_CONFIG_KEYS.contains(&k.as_str()))
+        }),
+        _ => false,
+    }
+}
+
+/// Sorts paths by plain string comparison (the TS CLI sorted path strings; `PathBuf`'s own
+/// order is per component, which puts `a/x` before `a-b/x`).
+pub fn sort_paths(paths: &mut [PathBuf]) {
+    paths.sort_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
+}
+
+fn is_config_name(path: &Path) -> bool {
+    matches!(
+        path.file_name().and_then(|n| n.to_str()),
+        Some("config.yaml" | "config.yml")
+    )
+}
+
+/// State shared by the planning steps.
+struct Ctx<'a> {
+    opts: &'a PlanOptions,
+    cache: Cache,
+    warnings: Vec<String>,
+    debug: Vec<String>,
+    /// `--exclude-flows` values resolved against cwd.
+    excludes: Vec<String>,
+    /// `opts.cwd`, absolute.
+    cwd: PathBuf,
+}
+
+impl Ctx<'_> {
+    fn excluded(&self, file: &Path) -> bool {
+        let f = file.to_string_lossy();
+        self.excludes.iter().any(|e| f.starts_with(e.as_str()))
+    }
+
+    /// Loads and validates a workspace config file.
+    fn load_config(&mut self, path: &Path) -> Result<Value, PlanError> {
+        let shown = path.display().to_string();
+        let err = |e: String| PlanError(format!("Error parsing YAML file {shown}: {e}"));
+        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        let raw = yaml::load_single(&String::from_utf8_lossy(&bytes)).map_err(err)?;
+        let cfg = config::validate(raw, &shown, &mut self.warnings)?;
+        self.debug.push(format!("Using workspace config: {shown}"));
+        Ok(cfg)
+    }
+
+    /// `--config` resolved against cwd; must exist.
+    fn explicit_config(&mut self) -> Result<Option<(PathBuf, Value)>, PlanError> {
+        let Some(c) = &self.opts.config else {
+            return Ok(None);
+        };
+        let path = normalize(&self.cwd.join(c));
+        if !path.exists() {
+            return Err(PlanError(format!(
+                "Config file does not exist: {}",
+                path.display()
+            )));
+        }
+        let cfg = self.load_config(&path)?;
+        Ok(Some((path, cfg)))
+    }
+
+    /// `includedPaths` globs relative to `ws`: regular files only; escaping `ws` is an error,
+    /// matching nothing a warning.
+    fn included(&mut self, cfg: Option<&Value>, ws: &Path) -> Result<Vec<PathBuf>, PlanError> {
+        let Some(Value::Array(patterns)) = cfg.and_then(|c| c.get("includedPaths")) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for p in patterns.iter().filter_map(Value::as_str) {
+            let outside = || {
+                PlanError(format!(
+                    "includedPaths pattern \"{p}\" resolves outside the workspace ({})",
+                    ws.display()
+                ))
+            };
+            if !glob::literal_base(ws, p).starts_with(ws) {
+                return Err(outside());
+            }
+            let mut n = 0;
+            for m in glob::glob(ws, p) {
+                if !m.starts_with(ws) {
+                    return Err(outside());
+                }
+                if m.is_file() {
+                    out.push(m);
+                    n += 1;
+                }
+            }
+            if n == 0 {
+                self.warnings.push(format!(
+                    "Warning: includedPaths pattern \"{p}\" matched no files"
+                ));
+            }
+        }
+        sort_paths(&mut out);
+        out.dedup();
+        Ok(out)
+    }
+
+    fn walk(&mut self, seeds: &[PathBuf]) -> Result<Vec<PathBuf>, PlanError> {
+        Ok(deps::walk(seeds, &mut self.cache)?)
+    }
+
+    fn header_of(&mut self, path: &Path) -> Result<Option<Map<String, Value>>, PlanError> {
+        match self.cache.get(path).as_ref() {
+            Ok(f) => Ok(f.header.clone()),
+            Err(e) => Err(PlanError(e.clone())),
+        }
+    }
+}
+
+/// Plans a run (spec H.1): a single flow file, or a workspace directory.
+pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
+    // A relative cwd (tests, embedding) is taken from the process's working directory.
+    let cwd = if opts.cwd.is_absolute() {
+        opts.cwd.clone()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(&opts.cwd)
+    };
+    let input = normalize(&cwd.join(&opts.flows));
+    let mut ctx = Ctx {
+        opts,
+        cache: Cache::default(),
+        warnings: Vec::new(),
+        debug: Vec::new(),
+        excludes: opts
+            .exclude_flows
+            .iter()
+            .filter(|e| !e.is_empty())
+            .map(|e| normalize(&cwd.join(e)).to_string_lossy().into_owned())
+            .collect(),
+        cwd,
+    };
+    let not_found = || PlanError(format!("Flow path does not exist: {}", input.display()));
+    let meta = std::fs::metadata(&input).map_err(|_| not_found())?;
+    let mut plan = if meta.is_dir() {
+        plan_dir(&mut ctx, &input)?
+    } else {
+        let name = input.to_string_lossy();
+        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+            // The TS CLI appends `/` to such a path and then cannot find it.
+            return Err(not_found());
+        }
+        plan_file(&mut ctx, &input)?
+    };
+
+    let without_included = common_root(
+        &plan
+            .flows_to_run
+            .iter()
+            .chain(&plan.referenced_files)
+            .collect::<Vec<_>>(),
+    );
+    let root = plan.root();
+    if root != without_included {
+        ctx.debug.push(format!(
+            "includedPaths reach outside the flows tree: common root raised from {} to {}",
+            without_included.display(),
+            root.display()
+        ));
+    }
+    plan.warnings = ctx.warnings;
+    plan.debug = ctx.debug;
+    Ok(plan)
+}
+
+fn plan_file(ctx: &mut Ctx, file: &Path) -> Result<Plan, PlanError> {
+    let parsed = ctx.cache.get(file);
+    if is_config_name(file) || is_config_shaped(&parsed) {
+        return Err(PlanError(CONFIG_AS_FLOW_ERROR.to_string()));
+    }
+    let mut plan = Plan {
+        base_dir: file.parent().unwrap_or(Path::new("/")).to_path_buf(),
+        total_flow_files: 1,
+        flows_to_run: vec![file.to_path_buf()],
+        ..Plan::default()
+    };
+    if let Some(h) = ctx.header_of(file)? {
+        plan.flow_overrides
+            .insert(file.to_path_buf(), overrides(&h));
+        plan.flow_metadata
+            .insert(file.to_path_buf(), Value::Object(h));
+    }
+    plan.workspace_config = ctx.explicit_config()?.map(|(_, c)| c);
+    plan.referenced_files = ctx.walk(&[file.to_path_buf()])?;
+    let base = plan.base_dir.clone();
+    plan.included_files = ctx.included(plan.workspace_config.as_ref(), &base)?;
+    Ok(plan)
+}
+
+fn plan_dir(ctx: &mut Ctx, dir: &Path) -> Result<Plan, PlanError> {
+    // 2. Candidates: flow files directly in the directory.
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| PlanError(format!("Failed to read {}: {e}", dir.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| is_flow_file(p) && p.is_file())
+        .collect();
+    sort_paths(&mut candidates);
+    if candidates.is_empty() {
+        return Err(PlanError(format!(
+            "Flow directory does not contain any Flow files: {}",
+            dir.display()
+        )));
+    }
+    // 3. --exclude-flows.
+    candidates.retain(|f| !ctx.excluded(f));
+
+    // 4. Workspace config.
+    let (active_config, cfg) = match ctx.explicit_config()? {
+        Some((p, c)) => (Some(p), Some(c)),
+        None => {
+            let found = ["config.yaml", "config.yml"]
+                .iter()
+                .map(|n| dir.join(n))
+                .find(|p| candidates.contains(p));
+            match found {
+                Some(p) => {
+                    let c = ctx.load_config(&p)?;
+                    (None, Some(c))
+                }
+                None => (None, None),
+            }
+        }
+    };
+    let is_excluded_config =
+        |p: &Path| is_config_name(p) || active_config.as_deref().is_some_and(|a| a == p);
+
+    // 5. `flows:` globs, or the candidates minus config files.
+    let flow_globs: Option<Vec<String>> = cfg
+        .as_ref()
+        .and_then(|c| c.get("flows"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        });
+    let mut flows: Vec<PathBuf> = match &flow_globs {
+        Some(globs) => {
+            let mut matched: Vec<PathBuf> = globs
+                .iter()
+                .flat_map(|g| glob::glob(dir, g))
+                .filter(|p| p.is_file() && !is_excluded_config(p) && is_flow_file(p))
+                .filter(|p| !ctx.excluded(p))
+                .collect();
+            sort_paths(&mut matched);
+            matched.dedup();
+            matched
+        }
+        None => candidates
+            .into_iter()
+            .filter(|p| !is_excluded_config(p))
+            .collect(),
+    };
+
+    // 6. Config-shaped files are not flows.
+    ctx.cache.prefill(&flows);
+    let shaped: Vec<PathBuf> = flows
+        .iter()
+        .filter(|f| is_config_shaped(&ctx.cache.get(f)))
+        .cloned()
+        .collect();
+    if !shaped.is_empty() {
+        ctx.debug.push(format!(
+            "Skipping {} workspace config file(s): {}",
+            shaped.len(),
+            shaped
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let shaped: HashSet<PathBuf> = shaped.into_iter().collect();
+        flows.retain(|f| !shaped.contains(f));
+    }
+
+    // 7. Nothing left.
+    if flows.is_empty() {
+        return Err(PlanError(match &flow_globs {
+            Some(g) => format!(
+                "Flow inclusion pattern(s) did not match any Flow files:\n{}",
+                g.join("\n")
+            ),
+            None => format!("Workspace does not contain any Flows: {}", dir.display()),
+        }));
+    }
+
+    // 8. Headers, metadata, overrides, tag filter.
+    let cfg_tags = |key: &str| -> Vec<String> {
+        cfg.as_ref()
+            .and_then(|c| c.get(key))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(scalar_string).collect())
+            .unwrap_or_default()
+    };
+    let mut all_include = ctx.opts.include_tags.clone();
+    all_include.extend(cfg_tags("includeTags"));
+    let mut all_exclude = ctx.opts.exclude_tags.clone();
+    all_exclude.extend(cfg_tags("excludeTags"));
+
+    let mut plan = Plan {
+        base_dir: dir.to_path_buf(),
+        total_flow_files: flows.len(),
+        ..Plan::default()
+    };
+    let mut kept: Vec<(PathBuf, Option<Map<String, Value>>)> = Vec::new();
+    for f in &flows {
+        let header = ctx.header_of(f)?;
+        let tags = flow_tags(header.as_ref());
+        if let Some(h) = &header {
+            plan.flow_overrides.insert(f.clone(), overrides(h));
+            plan.flow_metadata
+                .insert(f.clone(), Value::Object(h.clone()));
+        }
+        let included = all_include.is_empty() || tags.iter().any(|t| all_include.contains(t));
+        let excluded = !all_exclude.is_empty() && tags.iter().any(|t| all_exclude.contains(t));
+        if included && !excluded {
+            kept.push((f.clone(), header));
+        }
+    }
+    if kept.is_empty() {
+        return Err(PlanError(format!(
+            "Include / Exclude tags did not match any Flows:\n\nInclude Tags:\n{}\n\nExclude \
+             Tags:\n{}",
+            all_include.join("\n"),
+            all_exclude.join("\n")
+        )));
+    }
+
+    // 9. Dependencies.
+    let seeds: Vec<PathBuf> = kept.iter().map(|(p, _)| p.clone()).collect();
+    plan.referenced_files = ctx.walk(&seeds)?;
+
+    // 10. Names and the sequence.
+    let mut names: Vec<String> = Vec::new();
+    let mut by_name: HashMap<String, PathBuf> = HashMap::new();
+    for (p, h) in &kept {
+        let name = flow_name(p, h.as_ref());
+        ctx.debug
+            .push(format!("Flow name mapping: \"{name}\" -> {}", p.display()));
+        if by_name.insert(name.clone(), p.clone()).is_none() {
+            names.push(name);
+        }
+    }
+    plan.sequence = sequence(ctx, cfg.as_ref(), &names, &by_name);
+
+    // 11. Parallel flows.
+    let in_sequence: HashSet<&PathBuf> = plan.sequence.iter().flat_map(|s| &s.flows).collect();
+    plan.flows_to_run = seeds
+        .iter()
+        .filter(|p| !in_sequence.contains(p))
+        .cloned()
+        .collect();
+    sort_paths(&mut plan.flows_to_run);
+
+    // 12. includedPaths.
+    plan.included_files = ctx.included(cfg.as_ref(), dir)?;
+    plan.workspace_config = cfg;
+    plan.all_include_tags = all_include;
+    plan.all_exclude_tags = all_exclude;
+    Ok(plan)
+}
+
+/// `executionOrder.flowsOrder` → the sequence (spec H.1 step 10), with the TS warnings for
+/// names that match no flow.
+fn sequence(
+    ctx: &mut Ctx,
+    cfg: Option<&Value>,
+    names: &[String],
+    by_name: &HashMap<String, PathBuf>,
+) -> Option<Sequence> {
+    let eo = cfg?.get("executionOrder")?.as_object()?;
+    let order: Vec<&str> = eo
+        .get("flowsOrder")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let continue_on_failure = eo
+        .get("continueOnFailure")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let mut flows: Vec<PathBuf> = Vec::new();
+    for entry in &order {
+        let name = strip_yaml_ext(entry);
+        if name != *entry {
+            ctx.debug.push(format!(
+                "Stripping trailing extension: \"{entry}\" -> \"{name}\""
+            ));
+        }
+        match by_name.get(name) {
+            Some(p) => {
+                if !flows.contains(p) {
+                    flows.push(p.clone());
+                }
+            }
+            None => ctx.warnings.push(format!(
+                "Warning: Could not find flows specified in executionOrder.flowsOrder: {name}\n\
+                 This may be intentional if flows were excluded by tags.\nAvailable flow names:\n{}",
+                names.join("\n")
+            )),
+        }
+    }
+    ctx.debug.push(format!(
+        "Sequential flows resolved: {} flow(s)",
+        flows.len()
+    ));
+    if !order.is_empty() && flows.is_empty() {
+        ctx.warnings.push(format!(
+            "Warning: executionOrder specified {} flow(s) but none were found.\nThis may be \
+             intentional if flows were excluded by tags.\n\nExpected flows: {}\nAvailable flow \
+             names: {}\n\nHint: Flow names come from either the 'name' field in the flow config \
+             or the filename without extension.",
+            order.len(),
+            order.join(", "),
+            names.join(", ")
+        ));
+    }
+    Some(Sequence {
+        continue_on_failure,
+        flows,
+    })
+}
+
+/// Drops a trailing `.yaml`/`.yml`, any case (`/\.ya?ml$/i`).
+fn strip_yaml_ext(name: &str) -> &str {
+    let lower = name.to_ascii_lowercase();
+    for ext in [".yaml", ".yml"] {
+        if lower.ends_with(ext) && name.is_char_boundary(name.len() - ext.len()) {
+            return &name[..name.len() - ext.len()];
+        }
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests;

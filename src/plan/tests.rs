@@ -1,0 +1,385 @@
+//! Unit tests of the planning rules on small temporary workspaces (the fixture-based tests of
+//! whole workspaces are in tests/plan.rs).
+
+use super::*;
+use serde_json::json;
+use std::fs;
+
+/// A temporary workspace removed on drop.
+struct Ws(PathBuf);
+
+impl Ws {
+    fn new(name: &str, files: &[(&str, &str)]) -> Ws {
+        let dir = std::env::temp_dir().join(format!("dcd-plan-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        for (p, text) in files {
+            let path = dir.join(p);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+        Ws(dir)
+    }
+    fn opts(&self) -> PlanOptions {
+        PlanOptions {
+            flows: PathBuf::from("."),
+            cwd: self.0.clone(),
+            ..PlanOptions::default()
+        }
+    }
+    fn keys(&self, v: &[PathBuf]) -> Vec<String> {
+        v.iter().map(|p| portable_key(&self.0, p)).collect()
+    }
+}
+
+impl Drop for Ws {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+const FLOW: &str = "appId: x\n---\n- launchApp\n";
+
+fn tagged(tags: &str) -> String {
+    format!("appId: x\ntags: {tags}\n---\n- launchApp\n")
+}
+
+#[test]
+fn names_come_from_the_header_or_the_stem() {
+    let h = json!({"name": "Login"});
+    let p = Path::new("/w/login-flow.yaml");
+    assert_eq!(flow_name(p, h.as_object()), "Login");
+    assert_eq!(flow_name(p, None), "login-flow");
+    assert_eq!(flow_name(p, json!({"name": ""}).as_object()), "login-flow");
+    assert_eq!(flow_name(p, json!({"name": 42}).as_object()), "42");
+}
+
+#[test]
+fn tags_are_strings_from_a_list_or_a_scalar() {
+    assert_eq!(
+        flow_tags(json!({"tags": ["a", 2, true]}).as_object()),
+        ["a", "2", "true"]
+    );
+    assert_eq!(flow_tags(json!({"tags": "smoke"}).as_object()), ["smoke"]);
+    assert!(flow_tags(json!({"tags": ""}).as_object()).is_empty());
+    assert!(flow_tags(json!({}).as_object()).is_empty());
+    assert!(flow_tags(None).is_empty());
+}
+
+#[test]
+fn overrides_strip_the_prefix_and_stringify() {
+    let h = json!({"env": {"DEVICECLOUD_OVERRIDE_IOS_DEVICE": "iphone-16", "DEVICECLOUD_OVERRIDE_ANDROID_API_LEVEL": 34,
+                           "OTHER": "x", "DEVICECLOUD_OVERRIDE_NULL": null, "DEVICECLOUD_OVERRIDE_FLAG": true}});
+    let o = overrides(h.as_object().unwrap());
+    assert_eq!(
+        o.into_iter().collect::<Vec<_>>(),
+        vec![
+            ("ANDROID_API_LEVEL".to_string(), "34".to_string()),
+            ("FLAG".to_string(), "true".to_string()),
+            ("IOS_DEVICE".to_string(), "iphone-16".to_string()),
+        ]
+    );
+    assert!(
+        overrides(
+            json!({"env": ["DEVICECLOUD_OVERRIDE_X"]})
+                .as_object()
+                .unwrap()
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn config_shape_detection() {
+    let shaped = |t: &str| is_config_shaped(&yaml::parse_flow_text(t));
+    assert!(shaped("flows:\n  - '*.yaml'\n"));
+    assert!(shaped("includedPaths: [a]\n"));
+    assert!(shaped("executionOrder:\n  flowsOrder: [a]\nappId: x\n"));
+    // A flow with front matter, a bare steps list, a map without config keys: not configs.
+    assert!(!shaped("flows: [a]\n---\n- launchApp\n"));
+    assert!(!shaped("- launchApp\n"));
+    assert!(!shaped("appId: x\nname: y\n"));
+    // Unparseable: kept so the parse error is reported.
+    assert!(!shaped("flows: [unclosed\n"));
+}
+
+#[test]
+fn flows_order_names_lose_a_yaml_extension_in_any_case() {
+    assert_eq!(strip_yaml_ext("login.yaml"), "login");
+    assert_eq!(strip_yaml_ext("login.YML"), "login");
+    assert_eq!(strip_yaml_ext("login"), "login");
+    assert_eq!(strip_yaml_ext("a.yaml.yaml"), "a.yaml");
+    assert_eq!(strip_yaml_ext("é"), "é");
+}
+
+#[test]
+fn include_and_exclude_tags_combine_flags_and_config() {
+    let ws = Ws::new(
+        "tags",
+        &[
+            ("config.yaml", "includeTags: smoke\nexcludeTags: [2]\n"),
+            ("a.yaml", &tagged("[smoke]")),
+            ("b.yaml", &tagged("[smoke, 2]")),
+            ("c.yaml", &tagged("regression")),
+            ("d.yaml", "- launchApp\n"),
+        ],
+    );
+    let p = plan(&ws.opts()).unwrap();
+    assert_eq!(ws.keys(&p.flows_to_run), ["./a.yaml"]);
+    assert_eq!(p.all_include_tags, ["smoke"]);
+    assert_eq!(p.all_exclude_tags, ["2"]);
+    // Metadata for every candidate with a header, filtered-out ones included.
+    assert_eq!(p.flow_metadata.len(), 3);
+    assert_eq!(p.total_flow_files, 4);
+
+    let mut o = ws.opts();
+    o.include_tags = vec!["regression".into()];
+    let p = plan(&o).unwrap();
+    assert_eq!(ws.keys(&p.flows_to_run), ["./a.yaml", "./c.yaml"]);
+
+    let mut o = ws.opts();
+    o.exclude_tags = vec!["smoke".into()];
+    assert_eq!(
+        plan(&o).unwrap_err().to_string(),
+        "Include / Exclude tags did not match any Flows:\n\nInclude Tags:\nsmoke\n\nExclude \
+         Tags:\nsmoke\n2"
+    );
+}
+
+#[test]
+fn execution_order_builds_the_sequence_and_warns_on_missing_names() {
+    let ws = Ws::new(
+        "order",
+        &[
+            (
+                "config.yaml",
+                "executionOrder:\n  continueOnFailure: false\n  flowsOrder:\n    - Second\n    - first.yaml\n    - ghost\n    - Second\n",
+            ),
+            ("first.yaml", FLOW),
+            ("second.yaml", "appId: x\nname: Second\n---\n- launchApp\n"),
+            ("third.yaml", FLOW),
+        ],
+    );
+    let p = plan(&ws.opts()).unwrap();
+    let seq = p.sequence.clone().unwrap();
+    assert!(!seq.continue_on_failure);
+    assert_eq!(ws.keys(&seq.flows), ["./second.yaml", "./first.yaml"]);
+    assert_eq!(ws.keys(&p.flows_to_run), ["./third.yaml"]);
+    assert_eq!(
+        p.warnings,
+        [
+            "Warning: Could not find flows specified in executionOrder.flowsOrder: ghost\nThis may \
+          be intentional if flows were excluded by tags.\nAvailable flow names:\nfirst\nSecond\nthird"
+        ]
+    );
+}
+
+#[test]
+fn an_execution_order_that_matches_nothing_warns_twice_and_runs_everything_in_parallel() {
+    let ws = Ws::new(
+        "order-none",
+        &[
+            ("config.yaml", "executionOrder:\n  flowsOrder: [nope]\n"),
+            ("a.yaml", FLOW),
+        ],
+    );
+    let p = plan(&ws.opts()).unwrap();
+    assert_eq!(
+        p.sequence,
+        Some(Sequence {
+            continue_on_failure: true,
+            flows: vec![]
+        })
+    );
+    assert_eq!(ws.keys(&p.flows_to_run), ["./a.yaml"]);
+    assert_eq!(p.warnings.len(), 2);
+    assert!(
+        p.warnings[1]
+            .starts_with("Warning: executionOrder specified 1 flow(s) but none were found.")
+    );
+    assert!(p.warnings[1].contains("Expected flows: nope\nAvailable flow names: a\n"));
+}
+
+#[test]
+fn exclude_flows_is_a_path_prefix_resolved_against_cwd() {
+    let ws = Ws::new(
+        "exclude",
+        &[
+            ("login.yaml", FLOW),
+            ("logout.yaml", FLOW),
+            ("checkout.yaml", FLOW),
+        ],
+    );
+    let mut o = ws.opts();
+    o.exclude_flows = vec!["./log".into(), String::new()];
+    let p = plan(&o).unwrap();
+    assert_eq!(ws.keys(&p.flows_to_run), ["./checkout.yaml"]);
+}
+
+#[test]
+fn exclude_flows_also_applies_to_flows_globs() {
+    let ws = Ws::new(
+        "exclude-glob",
+        &[
+            ("config.yaml", "flows: ['**/*.yaml']\n"),
+            ("a.yaml", FLOW),
+            ("sub/b.yaml", FLOW),
+            ("sub/config.yaml", "flows: [x]\n"),
+        ],
+    );
+    let mut o = ws.opts();
+    o.exclude_flows = vec!["sub/b.yaml".into()];
+    let p = plan(&o).unwrap();
+    assert_eq!(ws.keys(&p.flows_to_run), ["./a.yaml"]);
+}
+
+#[test]
+fn a_single_file_ignores_tags_and_keeps_its_metadata() {
+    let ws = Ws::new(
+        "single",
+        &[(
+            "one.yaml",
+            "appId: x\ntags: [nightly]\nenv:\n  DEVICECLOUD_OVERRIDE_DEVICE_LOCALE: de_DE\n---\n- launchApp\n",
+        )],
+    );
+    let mut o = ws.opts();
+    o.flows = "one.yaml".into();
+    o.include_tags = vec!["smoke".into()];
+    let p = plan(&o).unwrap();
+    assert_eq!(ws.keys(&p.flows_to_run), ["./one.yaml"]);
+    assert_eq!(p.total_flow_files, 1);
+    assert_eq!(p.base_dir, ws.0);
+    let root = p.root();
+    assert_eq!(
+        p.overrides_json(&root),
+        json!({"./one.yaml": {"DEVICE_LOCALE": "de_DE"}})
+    );
+    assert_eq!(
+        p.flow_metadata_json(&root)["./one.yaml"]["tags"],
+        json!(["nightly"])
+    );
+}
+
+#[test]
+fn a_config_passed_as_the_flow_is_refused() {
+    let ws = Ws::new(
+        "single-config",
+        &[
+            ("config.yaml", "flows: [a]\n"),
+            ("ci-config.yaml", "includeTags: [x]\n"),
+        ],
+    );
+    for f in ["config.yaml", "ci-config.yaml"] {
+        let mut o = ws.opts();
+        o.flows = f.into();
+        assert_eq!(plan(&o).unwrap_err().0, CONFIG_AS_FLOW_ERROR);
+    }
+}
+
+#[test]
+fn missing_paths_and_empty_directories() {
+    let ws = Ws::new("empty", &[("notes.txt", "x"), ("sub/a.yaml", FLOW)]);
+    let mut o = ws.opts();
+    o.flows = "nope".into();
+    assert_eq!(
+        plan(&o).unwrap_err().0,
+        format!("Flow path does not exist: {}", ws.0.join("nope").display())
+    );
+    o.flows = "notes.txt".into();
+    assert!(
+        plan(&o)
+            .unwrap_err()
+            .0
+            .starts_with("Flow path does not exist: ")
+    );
+    assert_eq!(
+        plan(&ws.opts()).unwrap_err().0,
+        format!(
+            "Flow directory does not contain any Flow files: {}",
+            ws.0.display()
+        )
+    );
+    let mut o = ws.opts();
+    o.config = Some("missing.yaml".into());
+    o.flows = "sub".into();
+    assert_eq!(
+        plan(&o).unwrap_err().0,
+        format!(
+            "Config file does not exist: {}",
+            ws.0.join("missing.yaml").display()
+        )
+    );
+}
+
+#[test]
+fn only_config_files_is_an_empty_workspace() {
+    let ws = Ws::new(
+        "only-config",
+        &[
+            ("config.yaml", "includeTags: [a]\n"),
+            ("other.yaml", "flows: [x.yaml]\n"),
+        ],
+    );
+    assert_eq!(
+        plan(&ws.opts()).unwrap_err().0,
+        format!("Workspace does not contain any Flows: {}", ws.0.display())
+    );
+}
+
+#[test]
+fn flows_globs_that_match_nothing_list_the_patterns() {
+    let ws = Ws::new(
+        "glob-none",
+        &[
+            ("config.yaml", "flows:\n  - e2e/*.yaml\n  - smoke/**\n"),
+            ("a.yaml", FLOW),
+        ],
+    );
+    assert_eq!(
+        plan(&ws.opts()).unwrap_err().0,
+        "Flow inclusion pattern(s) did not match any Flow files:\ne2e/*.yaml\nsmoke/**"
+    );
+}
+
+#[test]
+fn included_paths_escaping_the_workspace_are_refused() {
+    let ws = Ws::new(
+        "escape",
+        &[
+            ("ws/config.yaml", "includedPaths:\n  - ../outside.png\n"),
+            ("ws/a.yaml", FLOW),
+            ("outside.png", "x"),
+        ],
+    );
+    let mut o = ws.opts();
+    o.flows = "ws".into();
+    let e = plan(&o).unwrap_err().0;
+    assert!(e.contains("resolves outside the workspace"), "{e}");
+    assert!(
+        e.starts_with("includedPaths pattern \"../outside.png\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_zip_root_rises_for_included_paths_and_a_debug_line_says_so() {
+    let ws = Ws::new(
+        "raise",
+        &[
+            (
+                "config.yaml",
+                "flows: ['flows/*.yaml']\nincludedPaths: ['shots/**']\n",
+            ),
+            ("flows/a.yaml", FLOW),
+            ("shots/home.png", "png"),
+        ],
+    );
+    let p = plan(&ws.opts()).unwrap();
+    assert_eq!(p.root(), ws.0);
+    assert!(
+        p.debug
+            .iter()
+            .any(|d| d.starts_with("includedPaths reach outside the flows tree"))
+    );
+    assert_eq!(p.test_file_names(&p.root()), ["./flows/a.yaml"]);
+}
