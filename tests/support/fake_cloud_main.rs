@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: fake-cloud [--port N] [--port-file PATH] [--scenario demo] [--step-ms MS] [--realtime]";
+    "usage: fake-cloud [--port N] [--port-file PATH] [--scenario demo] [--step-ms MS] [--realtime] [--artifacts-mib N]";
 
 struct Args {
     port: u16,
@@ -21,6 +21,8 @@ struct Args {
     step: Option<std::time::Duration>,
     /// Also serve a fake Supabase Realtime that pushes a change whenever the run moves.
     realtime: bool,
+    /// Size of the generated artifacts download (for the download bench).
+    artifacts_mib: Option<u64>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -29,6 +31,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         port_file: None,
         step: None,
         realtime: false,
+        artifacts_mib: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -49,6 +52,10 @@ fn parse_args() -> Result<Option<Args>, String> {
                 args.port = v.parse().map_err(|_| format!("bad --port value: {v}"))?;
             }
             "--realtime" => args.realtime = true,
+            "--artifacts-mib" => {
+                let v = value("--artifacts-mib")?;
+                args.artifacts_mib = Some(v.parse().map_err(|_| format!("bad --artifacts-mib value: {v}"))?);
+            }
             "--step-ms" => {
                 let v = value("--step-ms")?;
                 let ms: u64 = v.parse().map_err(|_| format!("bad --step-ms value: {v}"))?;
@@ -77,11 +84,14 @@ fn write_port_file(path: &PathBuf, url: &str) -> std::io::Result<()> {
 }
 
 fn scenario(args: &Args) -> fake_cloud::Scenario {
-    let s = fake_cloud::demo_scenario();
-    match args.step {
-        Some(step) => s.every(step),
-        None => s,
+    let mut s = fake_cloud::demo_scenario();
+    if let Some(step) = args.step {
+        s = s.every(step);
     }
+    if let Some(mib) = args.artifacts_mib {
+        s = s.artifacts_bytes(mib << 20);
+    }
+    s
 }
 
 fn main() -> ExitCode {
