@@ -11,8 +11,7 @@ mod fake_realtime;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: fake-cloud [--port N] [--port-file PATH] [--scenario demo] [--step-ms MS] [--realtime] [--artifacts-mib N]";
+const USAGE: &str = "usage: fake-cloud [--port N] [--port-file PATH] [--scenario demo] [--step-ms MS] [--realtime] [--artifacts-mib N]";
 
 struct Args {
     port: u16,
@@ -54,7 +53,10 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--realtime" => args.realtime = true,
             "--artifacts-mib" => {
                 let v = value("--artifacts-mib")?;
-                args.artifacts_mib = Some(v.parse().map_err(|_| format!("bad --artifacts-mib value: {v}"))?);
+                args.artifacts_mib = Some(
+                    v.parse()
+                        .map_err(|_| format!("bad --artifacts-mib value: {v}"))?,
+                );
             }
             "--step-ms" => {
                 let v = value("--step-ms")?;

@@ -556,6 +556,9 @@ pub fn run(p: &Parsed, ctx: &Ctx) -> Result<Exit, CliError> {
         return Ok(Exit::Success);
     }
 
+    if human {
+        out_line("");
+    }
     let done = super::wait::run(
         ctx,
         &auth,
@@ -690,11 +693,16 @@ fn print_job(p: &Parsed, plan: &Plan, root: &Path, cwd: &Path, app_binary_id: &s
     for l in fields(&rows, s) {
         out_line(&l);
     }
-    if !plan.flow_overrides.is_empty() {
+    let overridden: Vec<_> = plan
+        .flow_overrides
+        .iter()
+        .filter(|(_, o)| !o.is_empty())
+        .collect();
+    if !overridden.is_empty() {
         for l in section("Overrides", s) {
             out_line(&l);
         }
-        for (path, o) in &plan.flow_overrides {
+        for (path, o) in overridden {
             let shown = path
                 .strip_prefix(cwd)
                 .map(|r| format!("./{}", r.display()))
