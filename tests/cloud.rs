@@ -474,3 +474,156 @@ fn a_bad_key_fails_on_the_compat_data_with_the_status() {
         "{o}"
     );
 }
+
+#[test]
+fn every_fixture_that_plans_submits_exactly_the_planned_zip_and_names() {
+    let fixtures = repo().join("fixtures");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let opts = dcd::plan::PlanOptions {
+            flows: dir.clone(),
+            cwd: repo(),
+            config: None,
+            include_tags: vec![],
+            exclude_tags: vec![],
+            exclude_flows: vec![],
+        };
+        let fc = fake();
+        let rel = dir
+            .strip_prefix(repo())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let o = cloud(
+            &fc,
+            &["--app-binary-id", "bin-1", &rel, "--async", "--json"],
+        );
+        let Ok(plan) = dcd::plan::plan(&opts) else {
+            // A fixture that must fail to plan fails the command the same way.
+            o.assert_code(1).assert_no_panic();
+            assert!(fc.submissions().is_empty(), "{rel}");
+            continue;
+        };
+        o.assert_code(0).assert_no_panic();
+        let bundle = dcd::plan::bundle(&plan).unwrap();
+        let sub = &fc.submissions()[0];
+        assert_eq!(sub.str("sha"), Some(bundle.sha256.as_str()), "{rel}");
+        let stored = fc.stored_object(sub.str("path").unwrap()).unwrap();
+        assert_eq!(
+            stored, bundle.zip,
+            "{rel}: the submitted zip is the planned one"
+        );
+        let mut entries = bundle.entries.clone();
+        entries.sort();
+        assert_eq!(zip_entries(&stored), entries, "{rel}");
+        assert_eq!(
+            sub.json("testFileNames").unwrap(),
+            serde_json::json!(plan.test_file_names(&bundle.root)),
+            "{rel}"
+        );
+        assert_eq!(
+            sub.json("sequentialFlows").unwrap(),
+            serde_json::json!(plan.sequential_flows(&bundle.root)),
+            "{rel}"
+        );
+        assert_eq!(
+            sub.json("testFileOverrides").unwrap(),
+            plan.overrides_json(&bundle.root),
+            "{rel}"
+        );
+        assert_eq!(
+            sub.json("flowMetadata").unwrap(),
+            plan.flow_metadata_json(&bundle.root),
+            "{rel}"
+        );
+        assert_eq!(
+            sub.json("workspaceConfig"),
+            plan.workspace_config.clone(),
+            "{rel}"
+        );
+        // The async document, key for key.
+        let v: Value = serde_json::from_str(&o.stdout).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["consoleUrl", "status", "tests", "uploadId", "notices"],
+            "{rel}"
+        );
+        for t in v["tests"].as_array().unwrap() {
+            let keys: Vec<&str> = t.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+            assert_eq!(
+                keys,
+                ["device", "fileName", "flowName", "name", "status", "tags"],
+                "{rel}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} fixtures planned");
+}
+
+#[test]
+fn notices_that_apply_are_shown_and_in_the_json() {
+    let mut compat = default_compat();
+    compat["notices"] = serde_json::json!([
+        {"id": "1", "slug": "gpu1-retired", "level": "deprecation", "title": "gpu1 is retired",
+         "body": "Use cpu1.", "learnMoreUrl": "https://docs.example/gpu1", "dismissible": false,
+         "match": {"rules": [{"field": "runner_type", "op": "equals", "value": "gpu1"}]}},
+        {"id": "2", "slug": "everyone", "level": "info", "title": "Hello", "body": "Hi.",
+         "learnMoreUrl": null, "dismissible": true, "match": null},
+        {"id": "3", "slug": "ios-only", "level": "warn", "title": "iOS", "body": "x",
+         "learnMoreUrl": null, "dismissible": true,
+         "match": {"rules": [{"field": "ios_version", "op": "present"}]}}
+    ]);
+    let fc = FakeCloud::start(Scenario::new(vec![]).api_key(KEY).compat(compat));
+    let o = cloud(
+        &fc,
+        &[
+            "--app-binary-id",
+            "b",
+            "fixtures/basic",
+            "--runner-type",
+            "gpu1",
+            "--async",
+            "--json",
+        ],
+    );
+    o.assert_code(0);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let slugs: Vec<&str> = v["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["gpu1-retired", "everyone"]);
+    let keys: Vec<&str> = v["notices"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(keys, ["slug", "level", "title", "body", "learnMoreUrl"]);
+    let o = cloud(
+        &fc,
+        &[
+            "--app-binary-id",
+            "b",
+            "fixtures/basic",
+            "--runner-type",
+            "gpu1",
+            "--async",
+        ],
+    );
+    assert!(
+        o.stdout.contains("⚠ gpu1 is retired")
+            && o.stdout.contains("See: https://docs.example/gpu1"),
+        "{o}"
+    );
+    assert!(!o.stdout.contains("iOS"), "{o}");
+}
