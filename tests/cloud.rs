@@ -627,3 +627,37 @@ fn notices_that_apply_are_shown_and_in_the_json() {
     );
     assert!(!o.stdout.contains("iOS"), "{o}");
 }
+
+#[test]
+fn backblaze_is_used_when_offered_and_tus_always() {
+    for mode in [B2Mode::Simple, B2Mode::S3, B2Mode::Large { parts: 3 }] {
+        let fc = FakeCloud::start(Scenario::new(vec![]).api_key(KEY).b2(mode.clone()));
+        let o = cloud(
+            &fc,
+            &[
+                "--app-binary-id",
+                "b",
+                "fixtures/dependencies",
+                "--async",
+                "--json",
+            ],
+        );
+        o.assert_code(0).assert_no_panic();
+        let sub = &fc.submissions()[0];
+        assert_eq!(sub.fields["backblazeSuccess"], true, "{mode:?}\n{o}");
+        assert_eq!(sub.fields["supabaseSuccess"], true, "{mode:?}");
+        let tus = fc.stored_object(sub.str("path").unwrap()).unwrap();
+        let b2: Vec<Vec<u8>> = fc
+            .requests()
+            .iter()
+            .filter_map(|r| r.header("x-bz-file-name").map(|n| percent_decode(n, false)))
+            .filter_map(|n| fc.b2_object(&n))
+            .collect();
+        if !matches!(mode, B2Mode::S3 | B2Mode::Large { .. }) {
+            assert_eq!(b2, vec![tus.clone()], "{mode:?}: B2 got the same bytes");
+        }
+        if let B2Mode::Large { .. } = mode {
+            assert_eq!(fc.count("/uploads/finishLargeFile"), 1, "{mode:?}");
+        }
+    }
+}

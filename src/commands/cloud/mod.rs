@@ -729,4 +729,55 @@ mod tests {
         assert_eq!(fallback_or(e(405)).message, FALLBACK);
         assert_ne!(fallback_or(e(502)).message, FALLBACK);
     }
+
+    fn parsed(args: &[&str]) -> Parsed {
+        let mut v = vec!["cloud".to_string()];
+        v.extend(args.iter().map(|s| s.to_string()));
+        match crate::cli::parse(v.into_iter().map(Into::into)).unwrap() {
+            crate::cli::Invocation::Run(p) => p,
+            _ => panic!("not a run"),
+        }
+    }
+
+    #[test]
+    fn disable_animations_follows_flag_then_workspace_platform() {
+        let ws = json!({"platform": {"ios": {"disableAnimations": true},
+                                     "android": {"disableAnimations": false}}});
+        let d = |args: &[&str], m: Option<&Value>| disable_animations(&parsed(args), Some(&ws), m);
+        assert_eq!(
+            d(
+                &["--no-disable-animations", "--ios-device", "iphone-16"],
+                None
+            ),
+            Some(false)
+        );
+        assert_eq!(d(&["--disable-animations"], None), Some(true));
+        assert_eq!(d(&["--ios-version", "18"], None), Some(true));
+        assert_eq!(d(&[], None), Some(false), "android by default");
+        let matrix = json!([{"iOSDevice": "iphone-16", "iOSVersion": "18"}]);
+        assert_eq!(d(&[], Some(&matrix)), Some(true));
+        assert_eq!(disable_animations(&parsed(&[]), None, None), None);
+    }
+
+    #[test]
+    fn flows_and_app_resolution() {
+        let r = |args: &[&str]| resolve_inputs(&parsed(args)).map_err(|e| e.message);
+        assert_eq!(
+            r(&["--app-binary-id", "b", "flows/"]),
+            Ok((None, "flows/".into()))
+        );
+        assert_eq!(
+            r(&["app.apk", "flows/"]),
+            Ok((Some("app.apk".into()), "flows/".into()))
+        );
+        assert_eq!(
+            r(&["--app-file", "a.apk", "flows/"]),
+            Ok((Some("a.apk".into()), "flows/".into()))
+        );
+        assert_eq!(
+            r(&["--app-binary-id", "b", "--flows", "f/"]),
+            Ok((None, "f/".into()))
+        );
+        assert_eq!(r(&["app.apk"]), Err("You must provide a flow file".into()));
+    }
 }
