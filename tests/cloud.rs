@@ -661,3 +661,25 @@ fn backblaze_is_used_when_offered_and_tus_always() {
         }
     }
 }
+
+#[test]
+fn a_404_on_the_upload_url_also_falls_back_to_multipart() {
+    let fc = FakeCloud::start(Scenario::new(vec![]).api_key(KEY).endpoint_fault(
+        "/uploads/getFlowUploadUrl",
+        0,
+        Fault::Status(404),
+    ));
+    let o = cloud(
+        &fc,
+        &[
+            "--app-binary-id",
+            "b",
+            "fixtures/basic",
+            "--async",
+            "--json",
+        ],
+    );
+    o.assert_code(0);
+    assert_eq!(fc.submissions().last().unwrap().via, "multipart", "{o}");
+    assert_eq!(fc.count("/uploads/submitFlowTest"), 0);
+}

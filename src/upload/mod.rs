@@ -97,16 +97,25 @@ pub fn anon_key(api_url: &str) -> String {
 
 /// Uploads the flow zip (H.4 steps 6, 8, 9, 10 with `getFlowUploadUrl`). The slot request is
 /// a POST that creates nothing billable, but it is still not retried (DESIGN.md).
-pub fn upload_flow_zip(api: &ApiClient, zip: &[u8], t: &Timings) -> Result<Stored, CliError> {
+pub fn upload_flow_zip(api: &ApiClient, zip: &[u8], t: &Timings) -> Result<Stored, UploadError> {
     let slot_json = api
         .post_json(
             "Requesting a flow upload URL",
             "/uploads/getFlowUploadUrl",
             &json!({"fileSize": zip.len(), "useTus": true}),
         )
-        .map_err(|e| CliError::new(e.to_string()))?;
-    let slot = UploadSlot::from_value(&slot_json).map_err(CliError::new)?;
-    store(api, &slot, zip, "application/zip", t)
+        .map_err(UploadError::Api)?;
+    let slot =
+        UploadSlot::from_value(&slot_json).map_err(|e| UploadError::Failed(CliError::new(e)))?;
+    store(api, &slot, zip, "application/zip", t).map_err(UploadError::Failed)
+}
+
+/// Why an upload did not happen: the API refused (the caller may fall back on 404/405), or
+/// the bytes could not be stored anywhere.
+#[derive(Debug)]
+pub enum UploadError {
+    Api(crate::api::ApiError),
+    Failed(CliError),
 }
 
 /// B2 (if offered) then TUS; an error only when both failed.

@@ -230,6 +230,7 @@ fn submit(
     zip: &[u8],
     ctx: &Ctx,
 ) -> Result<Value, CliError> {
+    use crate::upload::UploadError;
     let direct = crate::upload::upload_flow_zip(client, zip, &ctx.timings).and_then(|stored| {
         let mut body = fields.clone();
         if let Value::Object(s) = stored.to_json() {
@@ -241,11 +242,11 @@ fn submit(
                 "/uploads/submitFlowTest",
                 &Value::Object(body),
             )
-            .map_err(fallback_or)
+            .map_err(UploadError::Api)
     });
     match direct {
         Ok(v) => Ok(v),
-        Err(e) if e.message == FALLBACK => {
+        Err(UploadError::Api(e)) if wants_fallback(&e) => {
             crate::debug!(
                 "client-direct submission not available (404/405); using POST /uploads/flow"
             );
@@ -258,18 +259,14 @@ fn submit(
                 .post_bytes("Submitting the flows", "/uploads/flow", &ct, &body)
                 .map_err(|e| CliError::new(e.to_string()))
         }
-        Err(e) => Err(e),
+        Err(UploadError::Api(e)) => Err(CliError::new(e.to_string())),
+        Err(UploadError::Failed(e)) => Err(e),
     }
 }
 
-const FALLBACK: &str = "\u{0}fallback";
-
-fn fallback_or(e: ApiError) -> CliError {
-    if matches!(e.status(), Some(404 | 405)) {
-        CliError::new(FALLBACK)
-    } else {
-        CliError::new(e.to_string())
-    }
+/// 404/405 on `getFlowUploadUrl` or `submitFlowTest`: an API without the client-direct path.
+fn wants_fallback(e: &ApiError) -> bool {
+    matches!(e.status(), Some(404 | 405))
 }
 
 /// Where `--json-file` writes: `--json-file-name`, else `<uploadId>_dcd.json`; parent
@@ -725,9 +722,8 @@ mod tests {
             message: "m".into(),
             retry_after: None,
         };
-        assert_eq!(fallback_or(e(404)).message, FALLBACK);
-        assert_eq!(fallback_or(e(405)).message, FALLBACK);
-        assert_ne!(fallback_or(e(502)).message, FALLBACK);
+        assert!(wants_fallback(&e(404)) && wants_fallback(&e(405)));
+        assert!(!wants_fallback(&e(502)) && !wants_fallback(&e(400)));
     }
 
     fn parsed(args: &[&str]) -> Parsed {
