@@ -100,19 +100,40 @@ pub fn encode_query_component(s: &str) -> String {
 /// The agent config every dcd HTTP call uses: timeouts, TLS roots, the given proxy, no
 /// status-as-error, and no redirects (ureq would forward `x-app-api-key` to another host).
 pub(crate) fn agent(timings: &Timings, proxy: Option<ureq::Proxy>) -> ureq::Agent {
+    builder(timings, proxy)
+        .timeout_global(Some(timings.http_request))
+        .accept("application/json")
+        .build()
+        .new_agent()
+}
+
+/// The agent for uploads to storage URLs (TUS, Backblaze): the same config without an
+/// overall deadline (a large upload takes what it takes) — connect, read and write each
+/// still time out — and the environment's proxy unless `NO_PROXY` covers `url`.
+pub(crate) fn transfer_agent(timings: &Timings, url: &str) -> ureq::Agent {
+    let proxy = ureq::Proxy::try_from_env().filter(|p| {
+        !url.parse::<ureq::http::Uri>()
+            .is_ok_and(|u| p.is_no_proxy(&u))
+    });
+    builder(timings, proxy)
+        .timeout_per_write(Some(timings.http_request))
+        .build()
+        .new_agent()
+}
+
+fn builder(
+    timings: &Timings,
+    proxy: Option<ureq::Proxy>,
+) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
         .timeout_connect(Some(timings.http_connect))
-        .timeout_global(Some(timings.http_request))
         .timeout_per_read(Some(timings.http_request))
         .proxy(proxy)
         .tls_config(tls::ureq_tls_config())
         .user_agent(user_agent())
-        .accept("application/json")
-        .build()
-        .new_agent()
 }
 
 /// The host (and port, if any) of a URL, for messages.

@@ -26,26 +26,6 @@ pub struct TusUpload<'a> {
     pub content_type: &'a str,
 }
 
-/// An agent for transfers: no overall deadline (a large upload takes what it takes), but
-/// connect, read and write each time out so a stalled peer cannot hang the command.
-pub fn transfer_agent(t: &Timings, url: &str) -> ureq::Agent {
-    let proxy = ureq::Proxy::try_from_env().filter(|p| {
-        !url.parse::<ureq::http::Uri>()
-            .is_ok_and(|u| p.is_no_proxy(&u))
-    });
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_connect(Some(t.http_connect))
-        .timeout_per_read(Some(t.http_request))
-        .timeout_per_write(Some(t.http_request))
-        .proxy(proxy)
-        .tls_config(crate::api::tls::ureq_tls_config())
-        .user_agent(crate::api::user_agent())
-        .build()
-        .new_agent()
-}
-
 fn header(r: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
     r.headers()
         .get(name)
@@ -71,7 +51,7 @@ fn absolute(endpoint: &str, location: &str) -> String {
 
 /// Uploads `data`; the error is a short reason.
 pub fn upload(up: &TusUpload<'_>, data: &[u8], t: &Timings) -> Result<(), String> {
-    let agent = transfer_agent(t, &up.endpoint);
+    let agent = crate::api::transfer_agent(t, &up.endpoint);
     let auth = format!("Bearer {}", up.anon_key);
     let meta = [
         ("bucketName", up.bucket),
