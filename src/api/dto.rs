@@ -78,6 +78,21 @@ pub struct ResultRow {
 }
 
 impl ResultRow {
+    /// A row with only the essentials set (the rest absent), for tests and fakes.
+    pub fn new(id: i64, test_file_name: &str, status: Status) -> ResultRow {
+        ResultRow {
+            id,
+            test_file_name: test_file_name.to_string(),
+            status,
+            retry_of: None,
+            fail_reason: None,
+            duration_seconds: None,
+            simulator_name: None,
+            config: None,
+            cancellation_reason: None,
+        }
+    }
+
     /// Reads a row leniently. `None` only when the value is not an object or has no usable id.
     pub fn from_value(v: &Value) -> Option<ResultRow> {
         let o = v.as_object()?;

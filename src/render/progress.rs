@@ -253,17 +253,7 @@ mod tests {
     use super::*;
 
     pub(crate) fn row(id: i64, file: &str, status: Status) -> ResultRow {
-        ResultRow {
-            id,
-            test_file_name: file.into(),
-            status,
-            retry_of: None,
-            fail_reason: None,
-            duration_seconds: None,
-            simulator_name: None,
-            config: None,
-            cancellation_reason: None,
-        }
+        ResultRow::new(id, file, status)
     }
 
     fn sample() -> Vec<ResultRow> {

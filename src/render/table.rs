@@ -186,15 +186,8 @@ mod tests {
 
     fn row(id: i64, file: &str, status: Status, dur: Option<f64>) -> ResultRow {
         ResultRow {
-            id,
-            test_file_name: file.into(),
-            status,
-            retry_of: None,
-            fail_reason: None,
             duration_seconds: dur,
-            simulator_name: None,
-            config: None,
-            cancellation_reason: None,
+            ..ResultRow::new(id, file, status)
         }
     }
 

@@ -57,17 +57,7 @@ fn secs(s: f64) -> Duration {
 }
 
 fn row(id: i64, status: Status) -> ResultRow {
-    ResultRow {
-        id,
-        test_file_name: format!("./t{id}.yaml"),
-        status,
-        retry_of: None,
-        fail_reason: None,
-        duration_seconds: None,
-        simulator_name: None,
-        config: None,
-        cancellation_reason: None,
-    }
+    ResultRow::new(id, &format!("./t{id}.yaml"), status)
 }
 
 fn running() -> Result<Vec<ResultRow>, ApiError> {

@@ -108,15 +108,8 @@ mod tests {
 
     fn row(id: i64, status: Status, retry_of: Option<i64>) -> ResultRow {
         ResultRow {
-            id,
-            test_file_name: format!("./t{id}.yaml"),
-            status,
             retry_of,
-            fail_reason: None,
-            duration_seconds: None,
-            simulator_name: None,
-            config: None,
-            cancellation_reason: None,
+            ..ResultRow::new(id, &format!("./t{id}.yaml"), status)
         }
     }
 
