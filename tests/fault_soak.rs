@@ -17,28 +17,12 @@ use support::fake_cloud::*;
 use support::fake_realtime::*;
 use support::*;
 
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
+
 const TOKEN: &str = "soak-token-abcdefgh";
 const KEY: &str = "soak-api-key-12345678";
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// What a seed plays, and what it must end with.
 struct Plan {

@@ -5,23 +5,9 @@
 use dcd::api::dto::{ResultRow, UploadStatus, parse_results};
 use serde_json::{Map, Value, json};
 
-/// xorshift64*: small, seedable, good enough to explore shapes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 const KEYS: &[&str] = &[
     "id",
@@ -91,7 +77,7 @@ fn value(r: &mut Rng, depth: u32) -> Value {
 #[test]
 fn api_dto_parsers_never_panic_on_arbitrary_json() {
     for seed in 1..=20_000u64 {
-        let mut r = Rng(seed);
+        let mut r = Rng::new(seed);
         let v = value(&mut r, 0);
         let wrapped =
             json!({"results": [v.clone(), value(&mut r, 1)], "statusCode": value(&mut r, 3)});
@@ -116,7 +102,7 @@ fn api_dto_parsers_never_panic_on_arbitrary_json() {
 #[test]
 fn config_parser_never_panics_on_arbitrary_bytes_or_json() {
     for seed in 1..=20_000u64 {
-        let mut r = Rng(seed);
+        let mut r = Rng::new(seed);
         let mut bytes = if r.below(2) == 0 {
             let mut v = value(&mut r, 0);
             if let Value::Object(m) = &mut v {
@@ -143,7 +129,7 @@ fn config_parser_never_panics_on_arbitrary_bytes_or_json() {
 #[test]
 fn text_parsers_never_panic_and_sanitised_text_is_safe() {
     for seed in 1..=20_000u64 {
-        let mut r = Rng(seed);
+        let mut r = Rng::new(seed);
         let s: String = (0..r.below(40))
             .map(|_| match r.below(4) {
                 0 => char::from_u32(r.below(0x80) as u32).unwrap_or('?'),
@@ -214,7 +200,7 @@ fn argv_parser_never_panics() {
         "\u{ff}",
     ];
     for seed in 1..=20_000u64 {
-        let mut r = Rng(seed);
+        let mut r = Rng::new(seed);
         let args: Vec<std::ffi::OsString> =
             (0..r.below(7)).map(|_| r.pick(&words).into()).collect();
         let shown = args.clone();
