@@ -364,8 +364,9 @@ echo
 echo "realtime: 200 events, a 1,000-event storm, 5 server restarts (~25 s) ..."
 target/release/examples/realtime-bench "$BIN"
 
-# 6. dcd cloud: planning + zipping a generated workspace of 5,000 flows with dependencies
-#    (`--dry-run` plans, walks the dependencies and builds the zip, then stops), and
+# 6. dcd cloud on a generated workspace of 5,000 flows with dependencies: `--dry-run` (plan
+#    and dependency walk only) and `--async` (plan, zip, upload through TUS, submit — an upper
+#    bound for planning + zipping, as it also carries the loopback upload), and
 # 7. a 1 GiB artifacts download streamed to disk, beside a plain loopback copy of the same
 #    bytes by Python (GET the bundle manifest, POST the bundle URL, copy to a file).
 echo
@@ -395,6 +396,10 @@ env -u DEVICE_CLOUD_API_KEY DCD_CONFIG_DIR="$tmp/cfg" DCD_NO_UPDATE_CHECK=1 \
 	python3 "$tmp/bench.py" run "$tmp/plan.json" "$tmp/plan.log" 0 "$abs_bin" cloud \
 	--api-key bench-key-123456 --api-url "$url" --app-binary-id bench-bin "$tmp/ws" --dry-run
 check_exit plan "$tmp/plan.json"
+env -u DEVICE_CLOUD_API_KEY DCD_CONFIG_DIR="$tmp/cfg" DCD_NO_UPDATE_CHECK=1 DCD_SUPABASE_URL="$url" \
+	python3 "$tmp/bench.py" run "$tmp/zip.json" "$tmp/zip.log" 0 "$abs_bin" cloud \
+	--api-key bench-key-123456 --api-url "$url" --app-binary-id bench-bin "$tmp/ws" --async
+check_exit zip "$tmp/zip.json"
 upload=11111111-2222-3333-4444-555555555555
 env -u DEVICE_CLOUD_API_KEY DCD_CONFIG_DIR="$tmp/cfg" DCD_NO_UPDATE_CHECK=1 \
 	python3 "$tmp/bench.py" run "$tmp/dl.json" "$tmp/dl.log" 0 "$abs_bin" artifacts \
@@ -403,9 +408,9 @@ env -u DEVICE_CLOUD_API_KEY DCD_CONFIG_DIR="$tmp/cfg" DCD_NO_UPDATE_CHECK=1 \
 check_exit dl "$tmp/dl.json"
 dl_bytes=$(stat -c %s "$tmp/artifacts.zip")
 rm -f "$tmp/artifacts.zip"
-python3 - "$url" "$upload" "$tmp/plain.bin" "$tmp/plan.json" "$tmp/dl.json" "$dl_bytes" <<'PY'
+python3 - "$url" "$upload" "$tmp/plain.bin" "$tmp/plan.json" "$tmp/dl.json" "$dl_bytes" "$tmp/zip.json" <<'PY'
 import json, shutil, sys, time, urllib.request
-url, upload, out, plan_j, dl_j, dl_bytes = sys.argv[1:7]
+url, upload, out, plan_j, dl_j, dl_bytes, zip_j = sys.argv[1:8]
 key = {"x-app-api-key": "bench-key-123456"}
 t0 = time.perf_counter()
 m = json.load(urllib.request.urlopen(urllib.request.Request(
@@ -429,15 +434,18 @@ else:
     plain_s = time.perf_counter() - t0
     plain_by = "Python urllib, 1 MiB buffer, same URL"
 size = int(dl_bytes)
-plan, dl = json.load(open(plan_j)), json.load(open(dl_j))
+plan, dl, zp = json.load(open(plan_j)), json.load(open(dl_j)), json.load(open(zip_j))
 mib = 1 << 20
 dcd_rate = size / mib / dl["wall_s"]
 plain_rate = size / mib / plain_s
 ratio = dcd_rate / plain_rate
 print()
-print("== cloud --dry-run of a generated workspace: 5,000 flows, 50 sub-flows, 50 scripts (plan + zip)")
-print(f"   wall {plan['wall_s']*1000:.0f} ms (incl. start-up and the compat-data request)  "
-      f"CPU {plan['cpu_s']:.3f} s  peak RSS {plan['hwm_kib']/1024:.1f} MiB")
+print("== dcd cloud on a generated workspace: 5,000 flows, 50 sub-flows, 50 scripts")
+print(f"   --dry-run (plan)                    wall {plan['wall_s']*1000:.0f} ms  CPU {plan['cpu_s']:.3f} s  "
+      f"peak RSS {plan['hwm_kib']/1024:.1f} MiB")
+print(f"   --async (plan, zip, upload, submit) wall {zp['wall_s']*1000:.0f} ms  CPU {zp['cpu_s']:.3f} s  "
+      f"peak RSS {zp['hwm_kib']/1024:.1f} MiB")
+print("   (both include start-up and the compat-data request; the upload goes to the loopback fake)")
 print(f"== artifacts download: {size/mib:.0f} MiB streamed to disk over loopback")
 print(f"   dcd artifacts  {dl['wall_s']:.2f} s = {dcd_rate:.0f} MiB/s  peak RSS {dl['hwm_kib']/1024:.1f} MiB")
 print(f"   plain copy     {plain_s:.2f} s = {plain_rate:.0f} MiB/s  ({plain_by})")
@@ -445,8 +453,8 @@ print()
 row = lambda *c: print(f"{c[0]:<30}{c[1]:<24}{c[2]:<34}{c[3]:<10}{c[4]}")
 ok = lambda b: "ok" if b else "MISSED"
 row("figure", "measured", "baseline", "target", "ok?")
-row("plan + zip 5,000 flows", f"{plan['wall_s']*1000:.0f} ms", "-", "<= 1 s", ok(plan["wall_s"] <= 1.0))
-row("plan + zip peak RSS", f"{plan['hwm_kib']/1024:.1f} MiB", "-", "-", "-")
+row("plan + zip 5,000 flows", f"{zp['wall_s']*1000:.0f} ms (+upload)", f"plan only {plan['wall_s']*1000:.0f} ms", "<= 1 s", ok(zp["wall_s"] <= 1.0))
+row("plan + zip peak RSS", f"{zp['hwm_kib']/1024:.1f} MiB", f"plan only {plan['hwm_kib']/1024:.1f} MiB", "-", "-")
 row("1 GiB download RSS", f"{dl['hwm_kib']/1024:.1f} MiB", "-", "<= 16 MB", ok(dl["hwm_kib"] * 1024 <= 16e6))
 row("1 GiB download throughput", f"{dcd_rate:.0f} MiB/s", f"plain copy {plain_rate:.0f} MiB/s", ">= 80 %", ok(ratio >= 0.8) + f" ({ratio*100:.0f} %)")
 PY

@@ -400,8 +400,7 @@ pub fn run(p: &Parsed, ctx: &Ctx) -> Result<Exit, CliError> {
     for d in &plan.debug {
         crate::debug!("{d}");
     }
-    let bundle = plan::bundle(&plan).map_err(|e| CliError::new(e.0))?;
-    let root = bundle.root.clone();
+    let root = plan.root();
     let info = PlannedFlows(plan.flow_info(&root));
 
     if human {
@@ -432,6 +431,8 @@ pub fn run(p: &Parsed, ctx: &Ctx) -> Result<Exit, CliError> {
         return Ok(Exit::Success);
     }
 
+    // The zip only when something is submitted (`--dry-run` stops above).
+    let bundle = plan::bundle(&plan).map_err(|e| CliError::new(e.0))?;
     let mut metadata = Vec::new();
     for (flag, key) in [
         ("branch", "gh_branch"),
