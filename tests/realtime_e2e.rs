@@ -295,8 +295,9 @@ fn a_silent_heartbeat_tears_the_socket_down_and_reconnects() {
         heartbeat_replies: false,
         ..RtScript::default()
     });
-    // Heartbeat 25 s × 0.01 = 250 ms: the unanswered one is noticed 250 ms later.
-    let (c, _dir) = logged_in(&cloud, &rt.url(), "0.01", &["--debug"]);
+    // Heartbeat 25 s × 0.05 = 1.25 s: the unanswered one is noticed 1.25 s later; the
+    // backstop is 3 s, so a fetch within 1 s of a push can only come from realtime.
+    let (c, _dir) = logged_in(&cloud, &rt.url(), "0.05", &["--debug"]);
     let child = spawn(c);
     assert!(
         rt.wait_until("a heartbeat-timeout close", Duration::from_secs(10), |r| {
@@ -307,17 +308,21 @@ fn a_silent_heartbeat_tears_the_socket_down_and_reconnects() {
     );
     rt.set(|s| s.heartbeat_replies = true);
     assert!(
-        rt.wait_until("a reconnect", Duration::from_secs(10), |r| r.connections()
-            >= 2)
+        rt.wait_until("a reconnect and re-join", Duration::from_secs(10), |r| {
+            r.connections() >= 2 && r.events("phx_join").len() >= 2 && !r.joined().is_empty()
+        })
     );
-    let joins = rt.events("phx_join").len();
-    assert!(rt.wait_until(
-        "a re-join",
-        Duration::from_secs(10),
-        |r| r.events("phx_join").len() > joins || !r.joined().is_empty()
-    ));
+    let before = settle(&cloud, Duration::from_millis(300));
     cloud.advance();
+    let t0 = Instant::now();
     rt.push_change(change(&cloud));
+    while gets(&cloud) == before && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "realtime works again after the reconnect"
+    );
     let o = finish(child);
     assert_passed(&o);
     assert!(
