@@ -10,8 +10,10 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod debug;
+pub mod domain;
 pub mod encoding;
 pub mod exit;
+pub mod net;
 pub mod plan;
 pub mod realtime;
 pub mod render;
@@ -23,7 +25,7 @@ pub mod watch;
 /// The whole program: argv in, exit code out. Errors a user or a server can cause end here
 /// as one clear message and exit 1, never as a panic.
 pub fn main_entry() -> std::process::ExitCode {
-    api::tls::install_provider();
+    net::tls::install_provider();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let json_requested = args.iter().any(|a| a == "--json");
     let result = match cli::parse(args) {

@@ -2,7 +2,7 @@
 //! server text, argv) survives arbitrary input without panicking, and keeps its invariants.
 //! Seeded, so a failure names the seed that reproduces it.
 
-use dcd::api::dto::{ResultRow, UploadStatus, parse_results};
+use dcd::domain::results::{ResultRow, UploadStatus, parse_results};
 use serde_json::{Map, Value, json};
 
 #[path = "support/rng.rs"]
@@ -85,9 +85,9 @@ fn api_dto_parsers_never_panic_on_arbitrary_json() {
             let _ = parse_results(&v);
             if let Ok(rows) = parse_results(&wrapped) {
                 // Invariants the loop relies on.
-                let latest = dcd::watch::verdict::latest_tries(&rows);
+                let latest = dcd::domain::verdict::latest_tries(&rows);
                 assert!(latest.len() <= rows.len());
-                let _ = dcd::watch::verdict::verdict(&latest);
+                let _ = dcd::domain::verdict::verdict(&latest);
                 for row in &rows {
                     assert!(row.duration_seconds.is_none_or(f64::is_finite));
                 }

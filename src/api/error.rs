@@ -6,27 +6,11 @@
 //! characters from the server.
 
 use crate::clock::Timings;
+pub use crate::net::failure::NetKind;
+use crate::net::failure::{Failure, classify, network_cause};
 use serde_json::Value;
 use std::fmt;
 use std::time::Duration;
-
-/// Why a request did not get an HTTP response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetKind {
-    /// The host name did not resolve.
-    Dns,
-    /// Nothing listens on the port (or a firewall rejects).
-    Refused,
-    /// No route to the host / network down.
-    Unreachable,
-    /// The connection was reset or closed mid-exchange.
-    Reset,
-    /// The TLS handshake failed (certificate, protocol, not TLS at all).
-    Tls,
-    /// The HTTP CONNECT proxy refused or did not answer.
-    Proxy,
-    Other,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
@@ -123,19 +107,7 @@ impl ApiError {
     /// within 30s", or the whole message for answers that were errors.
     pub fn cause(&self) -> String {
         match self {
-            ApiError::Network { kind, detail, .. } => match kind {
-                NetKind::Dns => "could not resolve host".to_string(),
-                NetKind::Refused => "connection refused".to_string(),
-                NetKind::Unreachable => "network unreachable".to_string(),
-                NetKind::Reset => "connection reset".to_string(),
-                NetKind::Proxy => format!("proxy error: {detail}"),
-                NetKind::Tls if detail.contains("certificate") => format!(
-                    "TLS error: {detail} (behind a TLS-inspecting proxy? set SSL_CERT_FILE \
-                     to your organisation's CA bundle)"
-                ),
-                NetKind::Tls => format!("TLS error: {detail}"),
-                NetKind::Other => detail.clone(),
-            },
+            ApiError::Network { kind, detail, .. } => network_cause(*kind, detail),
             ApiError::Timeout { after, .. } => format!("no answer within {}", secs(*after)),
             _ => self.to_string(),
         }
@@ -158,76 +130,27 @@ impl ApiError {
 
     /// Maps a ureq failure. `host` names the server for the message; `t` gives the timeouts.
     pub fn from_ureq(op: &str, host: &str, e: &ureq::Error, t: &Timings) -> ApiError {
-        use ureq::Error as E;
-        let net = |kind: NetKind, detail: String| ApiError::Network {
-            op: op.to_string(),
-            host: host.to_string(),
-            kind,
-            detail,
-        };
-        match e {
-            E::Timeout(which) => {
-                let connecting = matches!(which, ureq::Timeout::Resolve | ureq::Timeout::Connect);
-                ApiError::Timeout {
-                    op: op.to_string(),
-                    after: if connecting {
-                        t.http_connect
-                    } else {
-                        t.http_request
-                    },
-                    connecting,
-                }
-            }
-            E::HostNotFound => net(NetKind::Dns, e.to_string()),
-            E::ConnectProxyFailed(reason) => net(NetKind::Proxy, reason.clone()),
-            E::Tls(reason) => net(NetKind::Tls, reason.to_string()),
-            E::Rustls(r) => net(rustls_kind(r), r.to_string()),
-            E::Io(io) => {
-                if let Some(r) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                    return net(rustls_kind(r), r.to_string());
-                }
-                net(io_kind(io), io.to_string())
-            }
-            E::BodyExceedsLimit(n) => ApiError::BadResponse {
+        match classify(e) {
+            Failure::Timeout { connecting } => ApiError::Timeout {
+                op: op.to_string(),
+                after: if connecting {
+                    t.http_connect
+                } else {
+                    t.http_request
+                },
+                connecting,
+            },
+            Failure::Network { kind, detail } => ApiError::Network {
+                op: op.to_string(),
+                host: host.to_string(),
+                kind,
+                detail,
+            },
+            Failure::BodyTooLarge(n) => ApiError::BadResponse {
                 op: op.to_string(),
                 detail: format!("response body larger than {n} bytes"),
             },
-            _ => net(NetKind::Other, e.to_string()),
         }
-    }
-}
-
-/// Handshake-time rustls errors: no request byte was sent. Anything else (decrypt errors
-/// mid-stream…) may have followed a sent request.
-fn rustls_kind(e: &rustls::Error) -> NetKind {
-    use rustls::Error as R;
-    match e {
-        R::InvalidCertificate(_)
-        | R::NoCertificatesPresented
-        | R::UnsupportedNameType
-        | R::PeerIncompatible(_)
-        | R::InappropriateHandshakeMessage { .. }
-        | R::InappropriateMessage { .. }
-        | R::InvalidMessage(_)
-        | R::AlertReceived(_)
-        | R::HandshakeNotComplete => NetKind::Tls,
-        _ => NetKind::Other,
-    }
-}
-
-fn io_kind(e: &std::io::Error) -> NetKind {
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionRefused => NetKind::Refused,
-        K::HostUnreachable | K::NetworkUnreachable | K::NetworkDown | K::AddrNotAvailable => {
-            NetKind::Unreachable
-        }
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-            NetKind::Reset
-        }
-        // getaddrinfo failures carry no stable kind, only this std message.
-        _ if e.to_string().contains("failed to lookup address") => NetKind::Dns,
-        _ => NetKind::Other,
     }
 }
 

@@ -5,15 +5,13 @@
 //! mapping of failures to [`ApiError`] are decided in one place.
 
 pub mod compat;
-pub mod diagnose;
-pub mod dto;
 pub mod error;
-pub mod tls;
 pub mod transfer;
 
 pub use error::{ApiError, NetKind};
 
 use crate::clock::Timings;
+use crate::net::{agent, tls};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -47,7 +45,7 @@ pub enum StatusQuery<'a> {
 /// The per-poll-loop ETag cache of spec D.3: the last rows and the ETag they came with.
 #[derive(Debug, Default)]
 pub struct EtagCache {
-    cached: Option<(String, Vec<dto::ResultRow>)>,
+    cached: Option<(String, Vec<crate::domain::results::ResultRow>)>,
 }
 
 impl EtagCache {
@@ -73,16 +71,6 @@ impl Reply {
     }
 }
 
-/// `dcd/<version> (rust; <os> <arch>)`.
-pub fn user_agent() -> String {
-    format!(
-        "dcd/{} (rust; {} {})",
-        env!("CARGO_PKG_VERSION"),
-        std::env::consts::OS,
-        std::env::consts::ARCH
-    )
-}
-
 /// Percent-encodes everything but RFC 3986 unreserved characters (for a query value or a
 /// path segment).
 pub fn encode_query_component(s: &str) -> String {
@@ -95,56 +83,6 @@ pub fn encode_query_component(s: &str) -> String {
         }
     }
     out
-}
-
-/// The agent config every dcd HTTP call uses: timeouts, TLS roots, the given proxy, no
-/// status-as-error, and no redirects (ureq would forward `x-app-api-key` to another host).
-pub(crate) fn agent(timings: &Timings, proxy: Option<ureq::Proxy>) -> ureq::Agent {
-    builder(timings, proxy)
-        .timeout_global(Some(timings.http_request))
-        .accept("application/json")
-        .build()
-        .new_agent()
-}
-
-/// The agent for uploads to storage URLs (TUS, Backblaze): the same config without an
-/// overall deadline (a large upload takes what it takes) — connect, read and write each
-/// still time out — and the environment's proxy unless `NO_PROXY` covers `url`.
-pub(crate) fn transfer_agent(timings: &Timings, url: &str) -> ureq::Agent {
-    let proxy = ureq::Proxy::try_from_env().filter(|p| {
-        !url.parse::<ureq::http::Uri>()
-            .is_ok_and(|u| p.is_no_proxy(&u))
-    });
-    builder(timings, proxy)
-        .timeout_per_write(Some(timings.http_request))
-        .build()
-        .new_agent()
-}
-
-fn builder(
-    timings: &Timings,
-    proxy: Option<ureq::Proxy>,
-) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .max_redirects_will_error(false)
-        .timeout_connect(Some(timings.http_connect))
-        .timeout_per_read(Some(timings.http_request))
-        .proxy(proxy)
-        .tls_config(tls::ureq_tls_config())
-        .user_agent(user_agent())
-}
-
-/// The host (and port, if any) of a URL, for messages.
-fn host_of(url: &str) -> String {
-    url.parse::<ureq::http::Uri>()
-        .ok()
-        .and_then(|u| {
-            u.authority()
-                .map(|a| a.as_str().rsplit('@').next().unwrap_or("").to_string())
-        })
-        .unwrap_or_else(|| url.to_string())
 }
 
 impl ApiClient {
@@ -161,7 +99,7 @@ impl ApiClient {
             }
         }
         let base_url = opts.base_url.trim_end_matches('/').to_string();
-        let mut host = host_of(&base_url);
+        let mut host = agent::host_of(&base_url);
         let proxy = proxy.filter(|p| {
             let bypass = base_url
                 .parse::<ureq::http::Uri>()
@@ -177,7 +115,7 @@ impl ApiClient {
             );
         }
         ApiClient {
-            agent: agent(&opts.timings, proxy),
+            agent: agent::api_agent(&opts.timings, proxy),
             base_url,
             auth_headers: opts.auth_headers,
             host,
@@ -328,7 +266,7 @@ impl ApiClient {
         &self,
         upload_id: &str,
         cache: &mut EtagCache,
-    ) -> Result<Vec<dto::ResultRow>, ApiError> {
+    ) -> Result<Vec<crate::domain::results::ResultRow>, ApiError> {
         const OP: &str = "Fetching results";
         let path = format!(
             "/results/{}?view=summary",
@@ -359,7 +297,7 @@ impl ApiClient {
         // Only a non-empty result set with an ETag is cached; anything else clears the cache.
         cache.clear();
         let body = Self::parse_json(OP, &reply.body)?;
-        let rows = dto::parse_results(&body).map_err(|detail| ApiError::BadResponse {
+        let rows = crate::domain::results::parse_results(&body).map_err(|detail| ApiError::BadResponse {
             op: OP.to_string(),
             detail,
         })?;
@@ -373,99 +311,23 @@ impl ApiClient {
     }
 
     /// `GET /uploads/status?uploadId=…` or `?name=…` (spec D.6).
-    pub fn upload_status(&self, q: StatusQuery<'_>) -> Result<dto::UploadStatus, ApiError> {
+    pub fn upload_status(&self, q: StatusQuery<'_>) -> Result<crate::domain::results::UploadStatus, ApiError> {
         const OP: &str = "Fetching upload status";
         let query = match q {
             StatusQuery::UploadId(id) => format!("uploadId={}", encode_query_component(id)),
             StatusQuery::Name(name) => format!("name={}", encode_query_component(name)),
         };
         let body = self.get_json(OP, &format!("/uploads/status?{query}"))?;
-        dto::UploadStatus::from_value(&body).map_err(|detail| ApiError::BadResponse {
+        crate::domain::results::UploadStatus::from_value(&body).map_err(|detail| ApiError::BadResponse {
             op: OP.to_string(),
             detail,
         })
     }
 }
 
-/// A scripted loopback HTTP server for the tests of this module and its children.
-#[cfg(test)]
-pub(crate) mod testserver {
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::sync::mpsc;
-
-    pub struct Server {
-        pub base: String,
-        /// The head of each request received (request line and headers).
-        pub requests: mpsc::Receiver<String>,
-    }
-
-    /// A response with `content-length` and `connection: close`.
-    pub fn resp(status: &str, headers: &[(&str, &str)], body: &str) -> String {
-        let mut s = format!("HTTP/1.1 {status}\r\n");
-        for (k, v) in headers {
-            s.push_str(&format!("{k}: {v}\r\n"));
-        }
-        s + &format!(
-            "content-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        )
-    }
-
-    fn read_head(s: &mut TcpStream) -> String {
-        let mut head = Vec::new();
-        let mut b = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
-            head.push(b[0]);
-        }
-        String::from_utf8_lossy(&head).into_owned()
-    }
-
-    /// Answers one connection per scripted response, in order.
-    pub fn serve(responses: Vec<String>) -> Server {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", l.local_addr().unwrap());
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for r in responses {
-                let Ok((mut s, _)) = l.accept() else { return };
-                let _ = tx.send(read_head(&mut s));
-                let _ = s.write_all(r.as_bytes());
-            }
-        });
-        Server { base, requests: rx }
-    }
-
-    /// Accepts connections and then says nothing (`garbage: None`) or writes non-TLS,
-    /// non-HTTP bytes and keeps the socket open.
-    pub fn stuck(garbage: Option<&'static [u8]>) -> String {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap().to_string();
-        std::thread::spawn(move || {
-            let mut open = Vec::new();
-            for mut s in l.incoming().flatten() {
-                if let Some(g) = garbage {
-                    let _ = s.write_all(g);
-                }
-                open.push(s);
-            }
-        });
-        addr
-    }
-
-    /// A loopback port nothing listens on.
-    pub fn closed_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::testserver::{closed_port, resp, serve, stuck};
+    use crate::net::testserver::{closed_port, resp, serve, stuck};
     use super::*;
 
     fn client(base: &str) -> ApiClient {
@@ -519,7 +381,7 @@ mod tests {
         assert!(has(&head, "accept: application/json"), "{head}");
         assert!(has(
             &head,
-            &format!("user-agent: {}", user_agent().to_ascii_lowercase())
+            &format!("user-agent: {}", agent::user_agent().to_ascii_lowercase())
         ));
         assert!(!head.to_ascii_lowercase().contains("if-none-match"));
         assert_eq!(cache.etag(), Some("W/\"v1\""));
@@ -726,11 +588,11 @@ mod tests {
             encode_query_component("a b/c?d=e&é~_.-"),
             "a%20b%2Fc%3Fd%3De%26%C3%A9~_.-"
         );
-        assert!(user_agent().starts_with(&format!("dcd/{} (rust; ", env!("CARGO_PKG_VERSION"))));
+        assert!(agent::user_agent().starts_with(&format!("dcd/{} (rust; ", env!("CARGO_PKG_VERSION"))));
         assert_eq!(
             client("http://127.0.0.1:9").base_url(),
             "http://127.0.0.1:9"
         );
-        assert_eq!(host_of("https://u:p@api.test:8443/x"), "api.test:8443");
+        assert_eq!(agent::host_of("https://u:p@api.test:8443/x"), "api.test:8443");
     }
 }

@@ -193,7 +193,7 @@ impl ApiClient {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testserver::{resp, serve};
+    use crate::net::testserver::{resp, serve};
     use super::*;
     use crate::api::ClientOptions;
     use crate::clock::Timings;

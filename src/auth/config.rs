@@ -5,7 +5,7 @@
 //! that cannot be read or parsed, or has another `version`, is ignored with a warning and the
 //! user counts as logged out; it never fails a command that has an API key.
 
-use crate::api::dto::{int_field, str_field};
+use crate::domain::results::{int_field, str_field};
 use serde_json::Value;
 use std::path::PathBuf;
 

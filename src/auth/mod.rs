@@ -5,11 +5,10 @@
 //! secret is registered with the debug redactor as soon as it is read.
 
 pub mod config;
-pub mod environments;
 
 use crate::exit::CliError;
 use config::StoredConfig;
-use environments::Environment;
+use crate::domain::environments::{self, Environment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

@@ -9,7 +9,8 @@ pub mod wait;
 
 use crate::api::{ApiClient, ClientOptions};
 use crate::auth::config::{Loaded, StoredConfig};
-use crate::auth::{self, AuthContext, environments};
+use crate::auth::{self, AuthContext};
+use crate::domain::environments;
 use crate::cli::Parsed;
 use crate::clock::Timings;
 use crate::exit::{CliError, Exit};

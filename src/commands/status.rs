@@ -2,8 +2,8 @@
 //! `dcd cloud` does (DESIGN.md) — same loop, rendering, verdict and exit codes.
 
 use super::{Ctx, connect};
-use crate::api::diagnose;
-use crate::api::dto::UploadStatus;
+use crate::net::diagnose;
+use crate::domain::results::UploadStatus;
 use crate::api::{ApiClient, ApiError, StatusQuery};
 use crate::auth::AuthContext;
 use crate::cli::Parsed;

@@ -3,17 +3,18 @@
 //! loop, then the final table, the verdict lines and the GitHub Actions extras.
 
 use super::Ctx;
-use crate::api::diagnose;
-use crate::api::dto::ResultRow;
+use crate::net::diagnose;
+use crate::domain::results::ResultRow;
 use crate::api::{ApiClient, ApiError, EtagCache};
-use crate::auth::environments;
+use crate::domain::environments;
 use crate::auth::{AuthContext, Mode};
 use crate::clock::{Clock, RealClock};
-use crate::exit::{CliError, Verdict};
+use crate::exit::CliError;
 use crate::render::{self, json, table};
 use crate::term::out_line;
 use crate::watch::display::{Display, Mode as DisplayMode};
-use crate::watch::{self, Pace, WaitError, verdict};
+use crate::domain::verdict::{self, Verdict};
+use crate::watch::{self, Pace, WaitError};
 use std::time::Duration;
 
 /// What to wait for.
@@ -196,7 +197,7 @@ struct ResultsFetcher<'a> {
 }
 
 impl watch::Fetch for ResultsFetcher<'_> {
-    fn fetch(&mut self) -> Result<Vec<crate::api::dto::ResultRow>, ApiError> {
+    fn fetch(&mut self) -> Result<Vec<crate::domain::results::ResultRow>, ApiError> {
         self.client.results_summary(self.upload_id, &mut self.cache)
     }
 }

@@ -10,7 +10,8 @@ pub mod client;
 pub mod frame;
 pub mod socket;
 
-use crate::auth::{AuthContext, Mode, environments};
+use crate::auth::{AuthContext, Mode};
+use crate::domain::environments;
 use crate::clock::Timings;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;

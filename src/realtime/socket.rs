@@ -148,7 +148,7 @@ fn tunnel(stream: &mut TcpStream, t: &Target, proxy: &ureq::Proxy) -> Result<(),
         "CONNECT {h}:{p} HTTP/1.1\r\nHost: {h}:{p}\r\nUser-Agent: {ua}\r\n",
         h = t.host,
         p = t.port,
-        ua = crate::api::user_agent()
+        ua = crate::net::agent::user_agent()
     );
     if let Some(user) = proxy.username() {
         let creds = format!("{user}:{}", proxy.password().unwrap_or_default());
@@ -205,7 +205,7 @@ pub fn connect(url: &str, timings: &Timings) -> Result<WebSocket<Stream>, String
     let stream = if t.tls {
         let name = rustls::pki_types::ServerName::try_from(t.host.clone())
             .map_err(|e| format!("bad TLS server name {}: {e}", t.host))?;
-        let conn = rustls::ClientConnection::new(crate::api::tls::rustls_client_config(), name)
+        let conn = rustls::ClientConnection::new(crate::net::tls::rustls_client_config(), name)
             .map_err(|e| format!("TLS: {e}"))?;
         let mut s = rustls::StreamOwned::new(conn, tcp);
         while s.conn.is_handshaking() {

@@ -1,8 +1,8 @@
 //! The `--json` documents (spec A.2, A.4), keys in the TypeScript CLI's order so wrappers
 //! that parse them keep working.
 
-use crate::api::dto::{ResultRow, Status};
-use crate::exit::Verdict;
+use crate::domain::results::{ResultRow, Status};
+use crate::domain::verdict::Verdict;
 use serde_json::{Map, Value, json};
 
 /// Flow details the CLI knows from planning (`dcd cloud`); `dcd status --watch` has none and
@@ -151,7 +151,7 @@ pub fn pretty(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::dto::RowConfig;
+    use crate::domain::results::RowConfig;
 
     fn row(id: i64, status: Status) -> ResultRow {
         ResultRow {

@@ -10,7 +10,7 @@ pub mod status;
 pub mod table;
 pub mod time;
 
-use crate::api::dto::Status;
+use crate::domain::results::Status;
 
 /// Colour on or off; everything that paints goes through it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -7,7 +7,7 @@
 
 use super::sanitize::clean;
 use super::{Style, glyph, label, pad, time, truncate, visible_width};
-use crate::api::dto::{ResultRow, Status};
+use crate::domain::results::{ResultRow, Status};
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 
 use super::sanitize::clean;
 use super::{Style, glyph, pad, time, visible_width, word};
-use crate::api::dto::{Status, UploadStatus};
+use crate::domain::results::{Status, UploadStatus};
 
 /// `⏺ Title`: a section header, preceded by a blank line.
 pub fn section(title: &str, style: Style) -> Vec<String> {

@@ -4,8 +4,8 @@
 
 use super::sanitize::clean;
 use super::{Style, pad, time, visible_width, word};
-use crate::api::dto::{ResultRow, Status};
-use crate::exit::Verdict;
+use crate::domain::results::{ResultRow, Status};
+use crate::domain::verdict::Verdict;
 
 /// Every row (retries included) with duration, status, test and — when any row failed — the
 /// fail reason. Columns are two spaces apart, widths from the visible text.
@@ -108,7 +108,7 @@ pub fn verdict_lines(
                 v.push(format!(
                     "{branch}{}  {}",
                     style.dim("superseded by"),
-                    clean(&crate::watch::verdict::superseded_url(console_url, newer))
+                    clean(&crate::domain::verdict::superseded_url(console_url, newer))
                 ));
             }
             v

@@ -65,7 +65,7 @@ pub fn upload(
             }
             crate::debug::add_secret(&url);
             crate::debug::add_secret(&token);
-            let agent = crate::api::transfer_agent(t, &url);
+            let agent = crate::net::agent::transfer_agent(t, &url);
             let sha = sha1_hex(data);
             let r = if token.is_empty() {
                 agent
@@ -106,7 +106,7 @@ pub fn upload(
                 crate::debug::add_secret(&token);
                 let chunk = &data[start..end];
                 let sha = sha1_hex(chunk);
-                let r = crate::api::transfer_agent(t, &url)
+                let r = crate::net::agent::transfer_agent(t, &url)
                     .post(&url)
                     .header("Authorization", &token)
                     .header("X-Bz-Part-Number", (i + 1).to_string())

@@ -21,7 +21,7 @@ pub struct UploadSlot {
 
 impl UploadSlot {
     pub fn from_value(v: &Value) -> Result<UploadSlot, String> {
-        let s = |k: &str| crate::api::dto::str_field(v.get(k));
+        let s = |k: &str| crate::domain::results::str_field(v.get(k));
         Ok(UploadSlot {
             id: s("id").ok_or("the upload URL response has no id")?,
             temp_path: s("tempPath")
@@ -68,7 +68,7 @@ fn tus_endpoint_with(api_url: &str, supabase_override: Option<String>) -> String
         .filter(|v| !v.trim().is_empty())
         .map(|v| v.trim_end_matches('/').to_string())
         .unwrap_or_else(|| {
-            let env = crate::auth::environments::infer_from_api_url(api_url);
+            let env = crate::domain::environments::infer_from_api_url(api_url);
             let project = env
                 .supabase_url
                 .strip_prefix("https://")
@@ -89,7 +89,7 @@ pub fn anon_key(api_url: &str) -> String {
         .ok()
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| {
-            crate::auth::environments::infer_from_api_url(api_url)
+            crate::domain::environments::infer_from_api_url(api_url)
                 .supabase_anon_key
                 .to_string()
         })

@@ -51,7 +51,7 @@ fn absolute(endpoint: &str, location: &str) -> String {
 
 /// Uploads `data`; the error is a short reason.
 pub fn upload(up: &TusUpload<'_>, data: &[u8], t: &Timings) -> Result<(), String> {
-    let agent = crate::api::transfer_agent(t, &up.endpoint);
+    let agent = crate::net::agent::transfer_agent(t, &up.endpoint);
     let auth = format!("Bearer {}", up.anon_key);
     let meta = [
         ("bucketName", up.bucket),

@@ -9,7 +9,7 @@
 
 use super::View;
 use crate::api::ApiError;
-use crate::api::dto::ResultRow;
+use crate::domain::results::ResultRow;
 use crate::clock::Timings;
 use crate::render::progress::{CiLog, Frame, Next, still_waiting_line, tty_frame};
 use crate::term::{Caps, Live, err_line, out_line};

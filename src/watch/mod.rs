@@ -10,10 +10,9 @@
 //! the unit tests below run a whole loop in microseconds.
 
 pub mod display;
-pub mod verdict;
 
 use crate::api::ApiError;
-use crate::api::dto::ResultRow;
+use crate::domain::results::ResultRow;
 use crate::clock::{Clock, MAX_SEQUENTIAL_FAILURES, Timings, Wake};
 use crossbeam_channel::Receiver;
 use std::time::Duration;
@@ -93,7 +92,7 @@ pub fn wait(
         let (mut next_at, mut pokes_welcome) = match result {
             Ok(rows) => {
                 failures = 0;
-                if verdict::all_complete(&rows) {
+                if crate::domain::verdict::all_complete(&rows) {
                     return Ok(rows);
                 }
                 let next_at = now + pace.interval;

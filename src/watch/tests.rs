@@ -1,7 +1,7 @@
 //! The loop's timing decisions, on a fake clock that jumps straight to the next deadline.
 
 use super::*;
-use crate::api::dto::Status;
+use crate::domain::results::Status;
 use crossbeam_channel::{Sender, bounded};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

@@ -10,12 +10,15 @@
 pub mod payload;
 
 use super::{Ctx, connect};
-use crate::api::compat::{self, CompatData, DeviceRequest, Identity, Platform};
-use crate::api::dto::ResultRow;
+use crate::api::compat::Identity;
+use crate::domain::compat::{self, CompatData, DeviceRequest, Platform};
+use crate::domain::verdict::Verdict;
+use crate::domain::results::ResultRow;
 use crate::api::{ApiClient, ApiError};
-use crate::auth::{Mode, environments};
+use crate::auth::Mode;
+use crate::domain::environments;
 use crate::cli::Parsed;
-use crate::exit::{CliError, Exit, Verdict};
+use crate::exit::{CliError, Exit};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::render::json::{self as jsonr, FlowInfo};
 use crate::render::sanitize::clean;
@@ -499,7 +502,7 @@ pub fn run(p: &Parsed, ctx: &Ctx) -> Result<Exit, CliError> {
         .unwrap_or("");
     let Some(upload_id) = response
         .pointer("/results/0/test_upload_id")
-        .and_then(|v| crate::api::dto::str_field(Some(v)))
+        .and_then(|v| crate::domain::results::str_field(Some(v)))
         .filter(|_| !rows.is_empty())
     else {
         return Err(CliError::new(format!(
@@ -634,7 +637,7 @@ fn estimate_matrix(
         .flatten()
     {
         let name = clean(c.get("deviceName").and_then(Value::as_str).unwrap_or("?"));
-        let os = crate::api::dto::str_field(c.get("osVersion")).unwrap_or_default();
+        let os = crate::domain::results::str_field(c.get("osVersion")).unwrap_or_default();
         let is_ios = name.starts_with("iphone") || name.starts_with("ipad");
         let play = if c.get("googlePlay").and_then(Value::as_bool) == Some(true) {
             " · Play"

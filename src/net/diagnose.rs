@@ -63,7 +63,7 @@ impl Diagnosis {
             };
             return format!("{what} failed: {}", s.detail);
         }
-        let host = super::host_of(&self.target);
+        let host = super::agent::host_of(&self.target);
         match self.steps.last() {
             Some(s) if self.reachable() => format!(
                 "{host} is reachable{} ({} in {} ms)",
@@ -298,13 +298,10 @@ fn diagnose_with(base_url: &str, timings: &Timings, proxy: Option<ureq::Proxy>) 
     // HTTP: any status means the API answered.
     let start = Instant::now();
     let url = format!("{base}/");
-    let agent = super::agent(timings, proxy);
+    let agent = super::agent::api_agent(timings, proxy);
     let (ok, detail) = match agent.get(&url).call() {
         Ok(resp) => (true, format!("HTTP {}", resp.status().as_u16())),
-        Err(e) => (
-            false,
-            super::ApiError::from_ureq("HTTP", &host, &e, timings).cause(),
-        ),
+        Err(e) => (false, probe_cause(&e, timings)),
     };
     d.steps.push(Step {
         name: "HTTP",
@@ -359,9 +356,26 @@ fn tls_handshake(mut stream: TcpStream, host: &str, timeout: Duration) -> Result
     Ok(format!("{version}{suite}"))
 }
 
+/// The cause of a failed probe, in the words the API errors use.
+fn probe_cause(e: &ureq::Error, timings: &Timings) -> String {
+    use super::failure::{Failure, classify, network_cause};
+    match classify(e) {
+        Failure::Timeout { connecting } => {
+            let after = if connecting {
+                timings.http_connect
+            } else {
+                timings.http_request
+            };
+            format!("no answer within {}s", after.as_secs_f64())
+        }
+        Failure::Network { kind, detail } => network_cause(kind, &detail),
+        Failure::BodyTooLarge(n) => format!("response body larger than {n} bytes"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::testserver::{closed_port, resp, serve, stuck};
+    use crate::net::testserver::{closed_port, resp, serve, stuck};
     use super::*;
 
     fn t() -> Timings {

@@ -4,9 +4,38 @@
 //! never on seeing a particular event. The verdict is taken over the newest try of each retry
 //! chain, so a flow that failed and then passed on retry counts as passed.
 
-use crate::api::dto::{ResultRow, Status};
-use crate::exit::Verdict;
+use super::results::{ResultRow, Status};
+use crate::exit::Exit;
 use std::collections::HashMap;
+
+/// The verdict of a completed run (spec E.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    Failed,
+    /// Cancelled by a newer run of the same CI context (`--cancel-previous`): not an error.
+    Superseded,
+}
+
+impl Verdict {
+    /// The JSON `status` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+            Verdict::Superseded => "SUPERSEDED",
+        }
+    }
+
+    /// The exit code of a waited-for run. With `--json-file` a failed run exits 0 (spec A.1).
+    pub fn exit(self, json_file: bool) -> Exit {
+        match self {
+            Verdict::Passed | Verdict::Superseded => Exit::Success,
+            Verdict::Failed if json_file => Exit::Success,
+            Verdict::Failed => Exit::TestsFailed,
+        }
+    }
+}
 
 const SUPERSEDED_PREFIX: &str = "superseded_by:";
 
@@ -195,5 +224,24 @@ mod tests {
             superseded_url("https://c/results", "B"),
             "https://c/results?upload=B"
         );
+    }
+
+    #[test]
+    fn verdicts_map_to_exit_codes_with_and_without_json_file() {
+        let table = [
+            (Verdict::Passed, false, 0),
+            (Verdict::Passed, true, 0),
+            (Verdict::Superseded, false, 0),
+            (Verdict::Superseded, true, 0),
+            (Verdict::Failed, false, 2),
+            (Verdict::Failed, true, 0),
+        ];
+        for (v, json_file, code) in table {
+            assert_eq!(
+                v.exit(json_file).code(),
+                code,
+                "{v:?} json_file={json_file}"
+            );
+        }
     }
 }

@@ -1,0 +1,67 @@
+//! The one HTTP agent configuration: every request dcd makes — API calls, storage
+//! transfers, the diagnosis probe — gets the same timeouts, TLS trust, proxy choice and
+//! redirect policy from here.
+
+use crate::clock::Timings;
+
+/// `dcd/<version> (rust; <os> <arch>)`.
+pub fn user_agent() -> String {
+    format!(
+        "dcd/{} (rust; {} {})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// The agent config every dcd HTTP call uses: timeouts, TLS roots, the given proxy, no
+/// status-as-error, and no redirects (ureq would forward `x-app-api-key` to another host).
+pub fn api_agent(timings: &Timings, proxy: Option<ureq::Proxy>) -> ureq::Agent {
+    builder(timings, proxy)
+        .timeout_global(Some(timings.http_request))
+        .accept("application/json")
+        .build()
+        .new_agent()
+}
+
+/// The agent for uploads to storage URLs (TUS, Backblaze): the same config without an
+/// overall deadline (a large upload takes what it takes) — connect, read and write each
+/// still time out — and the environment's proxy unless `NO_PROXY` covers `url`.
+pub fn transfer_agent(timings: &Timings, url: &str) -> ureq::Agent {
+    let proxy = ureq::Proxy::try_from_env().filter(|p| {
+        !url.parse::<ureq::http::Uri>()
+            .is_ok_and(|u| p.is_no_proxy(&u))
+    });
+    builder(timings, proxy)
+        .timeout_per_write(Some(timings.http_request))
+        .build()
+        .new_agent()
+}
+
+fn builder(
+    timings: &Timings,
+    proxy: Option<ureq::Proxy>,
+) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .timeout_connect(Some(timings.http_connect))
+        .timeout_per_read(Some(timings.http_request))
+        .proxy(proxy)
+        .tls_config(super::tls::ureq_tls_config())
+        .user_agent(user_agent())
+}
+
+
+/// The host (and port, if any) of a URL, for messages.
+pub fn host_of(url: &str) -> String {
+    url.parse::<ureq::http::Uri>()
+        .ok()
+        .and_then(|u| {
+            u.authority()
+                .map(|a| a.as_str().rsplit('@').next().unwrap_or("").to_string())
+        })
+        .unwrap_or_else(|| url.to_string())
+}
+
