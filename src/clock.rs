@@ -76,13 +76,27 @@ impl Clock for RealClock {
     }
 }
 
-/// Reads `DCD_TIME_SCALE`: a positive finite float, default 1. Garbage means 1.
-pub fn scale_from_env() -> f64 {
-    std::env::var("DCD_TIME_SCALE")
-        .ok()
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|f| f.is_finite() && *f > 0.0)
-        .unwrap_or(1.0)
+/// The range `DCD_TIME_SCALE` may take: fast enough for tests, slow enough for a demo, and
+/// small enough that every scaled timer still fits a `Duration`.
+pub const SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.0001..=1000.0;
+
+/// Reads a `DCD_TIME_SCALE` value: a number in [`SCALE_RANGE`], default 1. Anything else is
+/// ignored, with the warning to show.
+pub fn parse_scale(raw: Option<&str>) -> (f64, Option<String>) {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return (1.0, None);
+    };
+    match raw.parse::<f64>() {
+        Ok(f) if SCALE_RANGE.contains(&f) => (f, None),
+        _ => (
+            1.0,
+            Some(format!(
+                "Ignoring DCD_TIME_SCALE={raw:?}: expected a number from {} to {}; timers run at normal speed.",
+                SCALE_RANGE.start(),
+                SCALE_RANGE.end()
+            )),
+        ),
+    }
 }
 
 /// Every timer dcd uses, already multiplied by the time scale.
@@ -138,8 +152,10 @@ impl Timings {
         }
     }
 
-    pub fn from_env() -> Timings {
-        Timings::scaled(scale_from_env())
+    /// The timings for a `DCD_TIME_SCALE` value, and the warning when it is ignored.
+    pub fn from_scale(raw: Option<String>) -> (Timings, Option<String>) {
+        let (scale, warning) = parse_scale(raw.as_deref());
+        (Timings::scaled(scale), warning)
     }
 
     /// The sleep after the `n`-th consecutive failure: `min(base × n, cap)`.
@@ -172,6 +188,19 @@ mod tests {
         assert_eq!(t.fetch_floor, Duration::from_millis(10));
         assert_eq!(t.unscale(Duration::from_secs(3)), Duration::from_secs(300));
         assert_eq!(t.http_request, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn a_bad_scale_is_ignored_with_a_warning_never_a_panic() {
+        assert_eq!(parse_scale(None), (1.0, None));
+        assert_eq!(parse_scale(Some(" 0.01 ")), (0.01, None));
+        for bad in ["1e308", "0", "-1", "NaN", "inf", "fast", "1e-9"] {
+            let (scale, warning) = parse_scale(Some(bad));
+            assert_eq!(scale, 1.0, "{bad}");
+            assert!(warning.unwrap().contains("DCD_TIME_SCALE"), "{bad}");
+        }
+        let (t, _) = Timings::from_scale(Some("1000".into()));
+        assert_eq!(t.still_waiting, Duration::from_secs(300_000));
     }
 
     #[test]

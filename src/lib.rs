@@ -1,8 +1,11 @@
 //! dcd: the devicecloud.dev command-line client.
 //!
-//! `main_entry` parses argv with the flag table in [`cli`], resolves auth ([`auth`]), and runs
-//! one of [`commands`]. Waiting for a run is [`watch`]; what the user sees is [`render`]
-//! (pure) and [`term`] (the terminal); the HTTP API is [`api`].
+//! Data flows one way, and so do the imports (a test checks it): argv → [`cli`] (the flag
+//! table and the typed options) → [`auth`] → [`commands`] (each a short list of steps) →
+//! [`upload`], [`report`] → [`api`], [`realtime`] → [`plan`], [`watch`] (the poll loop) →
+//! [`output`] (one handle, one sink per mode) → [`term`] → [`render`] (pure text) →
+//! [`net`] → [`domain`] (types and pure rules) → [`clock`], [`debug`], [`encoding`] →
+//! [`exit`] (the exit codes and the stop signals). See `docs/README.md`.
 
 pub mod api;
 pub mod auth;
@@ -14,6 +17,7 @@ pub mod domain;
 pub mod encoding;
 pub mod exit;
 pub mod net;
+pub mod output;
 pub mod plan;
 pub mod realtime;
 pub mod render;
@@ -22,59 +26,49 @@ pub mod term;
 pub mod upload;
 pub mod watch;
 
+use exit::{CliError, Exit};
+
 /// The whole program: argv in, exit code out. Errors a user or a server can cause end here
-/// as one clear message and exit 1, never as a panic.
+/// as one clear message and exit 1, never as a panic; signals end here too.
 pub fn main_entry() -> std::process::ExitCode {
     net::tls::install_provider();
+    exit::signal::install();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    let json_requested = args.iter().any(|a| a == "--json");
-    let result = match cli::parse(args) {
+    let exit = match cli::parse(args) {
         Ok(cli::Invocation::Help(text)) => {
             term::out_line(text.trim_end());
-            Ok(exit::Exit::Success)
+            Exit::Success
         }
         Ok(cli::Invocation::Version) => {
             term::out_line(env!("CARGO_PKG_VERSION"));
-            Ok(exit::Exit::Success)
+            Exit::Success
         }
-        Ok(cli::Invocation::Run(parsed)) => {
-            if commands::has(&parsed, "debug") && parsed.flag("debug") {
-                debug::enable();
-            }
-            commands::run(&parsed)
-        }
+        Ok(cli::Invocation::Run(opts)) => commands::run(&opts),
         Err(usage) => {
             let mut msg = usage.message.clone();
-            if !msg.contains("--help") {
+            if usage.help_hint && !msg.contains("--help") {
                 let cmd = usage.command.map(|c| format!(" {c}")).unwrap_or_default();
                 msg.push_str(&format!("\nRun `dcd{cmd} --help` for usage."));
             }
-            Err(exit::CliError::new(msg))
+            let caps = term::Caps::detect(term::ColorChoice::Auto);
+            output::report_error(&CliError::new(msg), usage.json, &caps);
+            Exit::Failure
         }
     };
-    match result {
-        Ok(code) => code.into(),
-        Err(e) => {
-            report_error(&e, json_requested);
-            e.exit.into()
-        }
-    }
+    finish(exit).into()
 }
 
-/// `✗ Error: <message>` on stderr, or under `--json` the error document on stdout (spec A.0).
-fn report_error(e: &exit::CliError, json: bool) {
-    let message = debug::redact(&e.message);
-    if json {
-        let doc = render::json::error_doc(&message, e.json.as_ref());
-        term::out_line(&render::json::pretty(&doc));
-    } else {
-        let style = render::Style {
-            color: term::use_color(
-                term::ColorChoice::Auto,
-                &|k| std::env::var(k).ok(),
-                term::isatty(2),
-            ),
-        };
-        term::err_line(&format!("{} {message}", style.red("✗ Error:")));
+/// The last word: a command that succeeded but could not write its output failed.
+fn finish(exit: Exit) -> Exit {
+    match term::stdout_failure() {
+        Some(why) => {
+            term::err_line(&format!("✗ Error: cannot write to stdout: {why}"));
+            if exit == Exit::Success {
+                Exit::Failure
+            } else {
+                exit
+            }
+        }
+        None => exit,
     }
 }

@@ -6,7 +6,9 @@
 
 pub mod compat;
 pub mod error;
+pub mod submission;
 pub mod transfer;
+pub mod uploads;
 
 pub use error::{ApiError, NetKind};
 
@@ -26,6 +28,7 @@ pub struct ClientOptions {
     pub timings: Timings,
 }
 
+#[derive(Clone)]
 pub struct ApiClient {
     agent: ureq::Agent,
     base_url: String,
@@ -297,9 +300,11 @@ impl ApiClient {
         // Only a non-empty result set with an ETag is cached; anything else clears the cache.
         cache.clear();
         let body = Self::parse_json(OP, &reply.body)?;
-        let rows = crate::domain::results::parse_results(&body).map_err(|detail| ApiError::BadResponse {
-            op: OP.to_string(),
-            detail,
+        let rows = crate::domain::results::parse_results(&body).map_err(|detail| {
+            ApiError::BadResponse {
+                op: OP.to_string(),
+                detail,
+            }
         })?;
         if rows.is_empty() {
             return Err(ApiError::Empty { op: OP.to_string() });
@@ -311,24 +316,29 @@ impl ApiClient {
     }
 
     /// `GET /uploads/status?uploadId=…` or `?name=…` (spec D.6).
-    pub fn upload_status(&self, q: StatusQuery<'_>) -> Result<crate::domain::results::UploadStatus, ApiError> {
+    pub fn upload_status(
+        &self,
+        q: StatusQuery<'_>,
+    ) -> Result<crate::domain::results::UploadStatus, ApiError> {
         const OP: &str = "Fetching upload status";
         let query = match q {
             StatusQuery::UploadId(id) => format!("uploadId={}", encode_query_component(id)),
             StatusQuery::Name(name) => format!("name={}", encode_query_component(name)),
         };
         let body = self.get_json(OP, &format!("/uploads/status?{query}"))?;
-        crate::domain::results::UploadStatus::from_value(&body).map_err(|detail| ApiError::BadResponse {
-            op: OP.to_string(),
-            detail,
+        crate::domain::results::UploadStatus::from_value(&body).map_err(|detail| {
+            ApiError::BadResponse {
+                op: OP.to_string(),
+                detail,
+            }
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testserver::{closed_port, resp, serve, stuck};
     use super::*;
+    use crate::net::testserver::{closed_port, resp, serve, stuck};
 
     fn client(base: &str) -> ApiClient {
         ApiClient::with_proxy(
@@ -588,11 +598,16 @@ mod tests {
             encode_query_component("a b/c?d=e&é~_.-"),
             "a%20b%2Fc%3Fd%3De%26%C3%A9~_.-"
         );
-        assert!(agent::user_agent().starts_with(&format!("dcd/{} (rust; ", env!("CARGO_PKG_VERSION"))));
+        assert!(
+            agent::user_agent().starts_with(&format!("dcd/{} (rust; ", env!("CARGO_PKG_VERSION")))
+        );
         assert_eq!(
             client("http://127.0.0.1:9").base_url(),
             "http://127.0.0.1:9"
         );
-        assert_eq!(agent::host_of("https://u:p@api.test:8443/x"), "api.test:8443");
+        assert_eq!(
+            agent::host_of("https://u:p@api.test:8443/x"),
+            "api.test:8443"
+        );
     }
 }

@@ -193,10 +193,10 @@ impl ApiClient {
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testserver::{resp, serve};
     use super::*;
     use crate::api::ClientOptions;
     use crate::clock::Timings;
+    use crate::net::testserver::{resp, serve};
     use serde_json::json;
 
     fn client(base: &str) -> ApiClient {

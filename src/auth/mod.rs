@@ -6,9 +6,9 @@
 
 pub mod config;
 
+use crate::domain::environments::{self, Environment};
 use crate::exit::CliError;
 use config::StoredConfig;
-use crate::domain::environments::{self, Environment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

@@ -6,6 +6,9 @@
 //! (the spec's api/binary/device/environment/execution/github/output groups).
 
 use super::flags::{CommandDef, FlagDef, Group, Positional, Removed};
+use crate::domain::choice::{Orientation, RenderEngine, RunnerType};
+use crate::report::{ReportKind, Which};
+use crate::term::ColorChoice;
 
 // ---------------------------------------------------------------------------------------------
 // Known server values (spec H.7). Help only; validation is against the API's compat data.
@@ -37,12 +40,9 @@ const ANDROID_DEVICES: &[&str] = &[
 ];
 const ANDROID_API_LEVELS: &[&str] = &["29", "30", "31", "32", "33", "34", "35", "36", "37"];
 
-/// `--report` / `--format` values.
-pub const REPORT_FORMATS: &[&str] = &["allure", "html", "html-detailed", "junit"];
-/// `--download-artifacts` values.
-pub const ARTIFACT_SELECTIONS: &[&str] = &["ALL", "FAILED"];
-/// `--color` values.
-pub const COLOR_CHOICES: &[&str] = &["auto", "always", "never"];
+const REPORT_FORMATS: &[&str] = ReportKind::NAMES;
+const ARTIFACT_SELECTIONS: &[&str] = Which::NAMES;
+const COLOR_CHOICES: &[&str] = ColorChoice::NAMES;
 
 // ---------------------------------------------------------------------------------------------
 // Single flags shared by several commands.
@@ -167,7 +167,7 @@ const DEVICE_GROUP: Group = Group {
         FlagDef::choice(
             "orientation",
             "DEGREES",
-            &["0", "90"],
+            Orientation::NAMES,
             "Android: screen orientation",
         ),
         FlagDef::switch("show-crosshairs", "Android: show touch crosshairs"),
@@ -184,7 +184,7 @@ const DEVICE_GROUP: Group = Group {
         FlagDef::choice(
             "render-engine",
             "ENGINE",
-            &["lavapipe", "swiftshader"],
+            RenderEngine::NAMES,
             "Android: emulator software renderer",
         ),
     ],
@@ -246,13 +246,8 @@ const EXECUTION_GROUP: Group = Group {
         )
         .aliases(&["maestroVersion"]),
         FlagDef::int("retry", "N", "Retry failed flows up to N times (at most 2)"),
-        FlagDef::choice(
-            "runner-type",
-            "TYPE",
-            &["default", "m4", "m1", "gpu1", "cpu1"],
-            "Runner hardware",
-        )
-        .default("default"),
+        FlagDef::choice("runner-type", "TYPE", RunnerType::NAMES, "Runner hardware")
+            .default("default"),
     ],
 };
 

@@ -12,12 +12,14 @@
 //! - [`help`]: help text generated from the table.
 //! - [`suggest`]: "did you mean" for unknown flags and commands.
 
+pub mod args;
 pub mod defs;
 pub mod flags;
 pub mod help;
 pub mod parse;
 pub mod suggest;
 
+pub use args::{Command, Common, Options};
 pub use flags::{CommandDef, FlagDef, Group, Kind, Multi, Positional, Removed};
 pub use parse::{Invocation, Parsed, UsageError, parse};
 

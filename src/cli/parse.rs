@@ -13,6 +13,7 @@
 use std::ffi::OsString;
 use std::fmt;
 
+use super::args::{Options, options};
 use super::defs::{COMMANDS, NOT_PORTED};
 use super::flags::{CommandDef, FlagDef, Kind, Multi, Removed};
 use super::{help, suggest};
@@ -24,7 +25,15 @@ pub enum Invocation {
     Help(String),
     /// Print the bare version string and exit 0.
     Version,
-    /// Run a command.
+    /// Run a command with these typed options.
+    Run(Options),
+}
+
+/// [`Invocation`] before the typed options: what the parser itself produces.
+#[derive(Debug)]
+pub(super) enum Raw {
+    Help(String),
+    Version,
     Run(Parsed),
 }
 
@@ -35,6 +44,11 @@ pub struct UsageError {
     pub message: String,
     /// The command being parsed, `None` when the command itself was the problem.
     pub command: Option<&'static str>,
+    /// `--json` was on the command line (as the switch, not as another flag's value): the
+    /// error is reported as the JSON error document.
+    pub json: bool,
+    /// Point at `--help` after the message (flag syntax mistakes; not for value checks).
+    pub help_hint: bool,
 }
 
 impl fmt::Display for UsageError {
@@ -60,12 +74,12 @@ pub struct Parsed {
 
 impl Parsed {
     /// The command's definition.
-    pub fn command(&self) -> &'static CommandDef {
+    pub(super) fn command(&self) -> &'static CommandDef {
         self.command
     }
 
     /// Positional arguments, at most as many as the command declares.
-    pub fn positionals(&self) -> &[String] {
+    pub(super) fn positionals(&self) -> &[String] {
         &self.positionals
     }
 
@@ -95,26 +109,26 @@ impl Parsed {
     }
 
     /// A switch: the last value given, else its default (false unless the table says true).
-    pub fn flag(&self, name: &str) -> bool {
+    pub(super) fn flag(&self, name: &str) -> bool {
         let (def, _) = self.switch_slot(name);
         self.tri(name).unwrap_or(def.is_default_true())
     }
 
     /// A switch as given: `Some(true)` for `--x`, `Some(false)` for `--no-x`, `None` when absent.
-    pub fn tri(&self, name: &str) -> Option<bool> {
+    pub(super) fn tri(&self, name: &str) -> Option<bool> {
         let (_, values) = self.switch_slot(name);
         values.last().map(|v| v == "true")
     }
 
     /// A value flag: the last value given, else its default.
-    pub fn str(&self, name: &str) -> Option<&str> {
+    pub(super) fn str(&self, name: &str) -> Option<&str> {
         let (def, values) = self.value_slot(name);
         values.last().map(String::as_str).or(def.default)
     }
 
     /// A value flag: every value given, in order; comma-split (trimmed, empties dropped) when
     /// the table says so. Empty when not given.
-    pub fn list(&self, name: &str) -> Vec<String> {
+    pub(super) fn list(&self, name: &str) -> Vec<String> {
         let (def, values) = self.value_slot(name);
         match def.multi {
             Multi::RepeatSplit => values
@@ -129,7 +143,7 @@ impl Parsed {
     }
 
     /// An integer flag (validated at parse time): the last value, else the default.
-    pub fn int(&self, name: &str) -> Option<u64> {
+    pub(super) fn int(&self, name: &str) -> Option<u64> {
         let (def, _) = self.value_slot(name);
         assert!(def.kind == Kind::Int, "--{name} is not an integer flag");
         self.str(name)
@@ -137,7 +151,7 @@ impl Parsed {
     }
 
     /// A minutes flag (`--timeout`, validated at parse time): the last value, else `None`.
-    pub fn number(&self, name: &str) -> Option<f64> {
+    pub(super) fn number(&self, name: &str) -> Option<f64> {
         let (def, _) = self.value_slot(name);
         assert!(def.kind == Kind::Minutes, "--{name} is not a number flag");
         self.str(name)
@@ -145,14 +159,14 @@ impl Parsed {
     }
 
     /// Whether the flag appeared on the command line (in any spelling, negated or not).
-    pub fn given(&self, name: &str) -> bool {
+    pub(super) fn given(&self, name: &str) -> bool {
         !self.slot(name).1.is_empty()
     }
 
     /// Every flag given explicitly, in table order: canonical name → value as given
     /// (`"true"`/`"false"` for switches, repeatables comma-joined after splitting). For the
     /// "Submitting new job" Options block; the caller leaves out secrets.
-    pub fn given_flags(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn given_flags(&self) -> Vec<(&'static str, String)> {
         self.command
             .flags()
             .zip(&self.values)
@@ -248,6 +262,8 @@ fn err(cmd: &'static CommandDef, message: String) -> UsageError {
     UsageError {
         message,
         command: Some(cmd.name),
+        json: false,
+        help_hint: true,
     }
 }
 
@@ -326,34 +342,50 @@ fn utf8(cmd: &'static CommandDef, v: OsString, what: &str) -> Result<String, Usa
     })
 }
 
+/// argv → what to do: help, the version, or a command with its typed options.
+///
+/// A syntax mistake, or a value the typed options refuse, is a [`UsageError`].
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, UsageError> {
+    match parse_raw(args)? {
+        Raw::Help(text) => Ok(Invocation::Help(text)),
+        Raw::Version => Ok(Invocation::Version),
+        Raw::Run(p) => options(&p).map(Invocation::Run).map_err(|e| UsageError {
+            message: e.message,
+            command: Some(p.command.name),
+            json: p.command.flag("json").is_some() && p.flag("json"),
+            help_hint: false,
+        }),
+    }
+}
+
 /// Parses the command line (without `argv[0]`).
 ///
 /// Order of precedence: no arguments → root help; `-h`/`--help` anywhere → help of the
 /// command named first (root help when there is none), even if other arguments are invalid;
 /// exactly `--version` (`-v`, `-V`) → version; otherwise the command's flags.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, UsageError> {
+pub(super) fn parse_raw(args: impl IntoIterator<Item = OsString>) -> Result<Raw, UsageError> {
     let args: Vec<OsString> = args.into_iter().collect();
     let Some(first) = args.first() else {
-        return Ok(Invocation::Help(help::root_help()));
+        return Ok(Raw::Help(help::root_help()));
     };
     let first_str = first.to_str().unwrap_or("");
     let named = COMMANDS.iter().find(|c| c.name == first_str);
 
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        return Ok(Invocation::Help(match named {
+        return Ok(Raw::Help(match named {
             Some(c) => help::command_help(c),
             None => help::root_help(),
         }));
     }
     if args.len() == 1 && matches!(first_str, "--version" | "-v" | "-V") {
-        return Ok(Invocation::Version);
+        return Ok(Raw::Version);
     }
     if first_str == "help" {
         // `dcd help [command]`: a common reflex, harmless to support.
         return match args.get(1).and_then(|a| a.to_str()) {
-            None => Ok(Invocation::Help(help::root_help())),
+            None => Ok(Raw::Help(help::root_help())),
             Some(name) => match COMMANDS.iter().find(|c| c.name == name) {
-                Some(c) => Ok(Invocation::Help(help::command_help(c))),
+                Some(c) => Ok(Raw::Help(help::command_help(c))),
                 None => Err(unknown_command(name)),
             },
         };
@@ -367,6 +399,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Usa
                 first.to_string_lossy()
             ),
             command: None,
+            json: false,
+            help_hint: true,
         }),
         None => Err(unknown_command(&first.to_string_lossy())),
     }
@@ -389,6 +423,8 @@ fn unknown_command(name: &str) -> UsageError {
     UsageError {
         message,
         command: None,
+        json: false,
+        help_hint: true,
     }
 }
 
@@ -397,7 +433,49 @@ fn unknown_command(name: &str) -> UsageError {
 fn parse_command(
     cmd: &'static CommandDef,
     args: impl IntoIterator<Item = OsString>,
-) -> Result<Invocation, UsageError> {
+) -> Result<Raw, UsageError> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    parse_tokens(cmd, args.clone()).map_err(|mut e| {
+        e.json = json_switch_in(cmd, &args);
+        e
+    })
+}
+
+/// Whether `--json` appears as the switch itself (not as the value of the flag before it),
+/// so that a mistake elsewhere on the line is still reported as the JSON error document.
+fn json_switch_in(cmd: &'static CommandDef, args: &[OsString]) -> bool {
+    if cmd.flag("json").is_none() {
+        return false;
+    }
+    let takes_value = |tok: &str| {
+        if let Some(long) = tok.strip_prefix("--") {
+            !long.contains('=')
+                && matches!(lookup_long(cmd, long), Long::Flag(i, false)
+                    if !cmd.flags().nth(i).is_some_and(FlagDef::is_switch))
+        } else if let Some(short) = tok.strip_prefix('-') {
+            short.chars().count() == 1
+                && cmd
+                    .flags()
+                    .any(|f| f.short == short.chars().next() && !f.is_switch())
+        } else {
+            false
+        }
+    };
+    let mut value_next = false;
+    for a in args {
+        let tok = a.to_str().unwrap_or("");
+        if tok == "--" {
+            return false;
+        }
+        if !value_next && tok == "--json" {
+            return true;
+        }
+        value_next = !value_next && takes_value(tok);
+    }
+    false
+}
+
+fn parse_tokens(cmd: &'static CommandDef, args: Vec<OsString>) -> Result<Raw, UsageError> {
     use lexopt::Arg;
 
     let mut values: Vec<Vec<String>> = vec![Vec::new(); cmd.flags().count()];
@@ -449,7 +527,7 @@ fn parse_command(
         };
         let def = cmd.flags().nth(index).expect("index from position");
         if def.name == "help" {
-            return Ok(Invocation::Help(help::command_help(cmd)));
+            return Ok(Raw::Help(help::command_help(cmd)));
         }
 
         if def.is_switch() {
@@ -514,7 +592,7 @@ fn parse_command(
         ));
     }
 
-    Ok(Invocation::Run(Parsed {
+    Ok(Raw::Run(Parsed {
         command: cmd,
         positionals,
         values,
@@ -525,13 +603,13 @@ fn parse_command(
 mod tests {
     use super::*;
 
-    fn try_parse(args: &[&str]) -> Result<Invocation, UsageError> {
-        parse(args.iter().map(OsString::from))
+    fn try_parse(args: &[&str]) -> Result<Raw, UsageError> {
+        parse_raw(args.iter().map(OsString::from))
     }
 
     fn run(args: &[&str]) -> Parsed {
         match try_parse(args) {
-            Ok(Invocation::Run(p)) => p,
+            Ok(Raw::Run(p)) => p,
             other => panic!("expected Run for {args:?}, got {other:?}"),
         }
     }
@@ -815,7 +893,7 @@ mod tests {
             &["status", "--upload-id", "--help"],
         ] {
             match try_parse(args) {
-                Ok(Invocation::Help(text)) => assert_eq!(text, status_help, "{args:?}"),
+                Ok(Raw::Help(text)) => assert_eq!(text, status_help, "{args:?}"),
                 other => panic!("{args:?}: {other:?}"),
             }
         }
@@ -827,19 +905,17 @@ mod tests {
             &["help"],
         ] {
             match try_parse(args) {
-                Ok(Invocation::Help(text)) => assert_eq!(text, help::root_help(), "{args:?}"),
+                Ok(Raw::Help(text)) => assert_eq!(text, help::root_help(), "{args:?}"),
                 other => panic!("{args:?}: {other:?}"),
             }
         }
-        assert!(
-            matches!(try_parse(&["help", "status"]), Ok(Invocation::Help(t)) if t == status_help)
-        );
+        assert!(matches!(try_parse(&["help", "status"]), Ok(Raw::Help(t)) if t == status_help));
     }
 
     #[test]
     fn version() {
         for v in ["--version", "-v", "-V"] {
-            assert!(matches!(try_parse(&[v]), Ok(Invocation::Version)), "{v}");
+            assert!(matches!(try_parse(&[v]), Ok(Raw::Version)), "{v}");
         }
         assert!(
             fail(&["status", "--version"]).starts_with("Unknown flag --version for dcd status.")
@@ -972,7 +1048,7 @@ mod tests {
     #[test]
     fn help_inside_a_short_cluster() {
         assert!(
-            matches!(try_parse(&["status", "-qh"]), Ok(Invocation::Help(t)) if t.contains("dcd status"))
+            matches!(try_parse(&["status", "-qh"]), Ok(Raw::Help(t)) if t.contains("dcd status"))
         );
     }
 

@@ -1,28 +1,17 @@
-//! `dcd artifacts`: download the artifacts zip or a report of an upload (spec A.6).
+//! `dcd artifacts`: download the artifacts zip or a report of an upload.
 //!
 //! A thin front to [`crate::report`], which `dcd cloud` uses after its wait too. As in the
-//! TS CLI, a failed download is a warning and the exit code stays 0; a usage mistake or
-//! missing credentials exit 1.
+//! TypeScript CLI, a failed download is a warning and the exit code stays 0; a usage mistake
+//! or missing credentials exit 1.
 
 use super::{Ctx, connect};
-use crate::cli::Parsed;
+use crate::cli::args::ArtifactsArgs;
 use crate::exit::{CliError, Exit};
-use crate::report::{self, DownloadRequest, TermSink};
+use crate::report;
 
-pub fn run(p: &Parsed, ctx: &Ctx) -> Result<Exit, CliError> {
-    // `--upload-id` is required (citty checks that before anything else).
-    let upload_id = p
-        .str("upload-id")
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| {
-            CliError::new(
-                "Missing required flag --upload-id: the upload to download from (`dcd list` \
-                 shows recent uploads)",
-            )
-        })?;
-    let (_auth, client) = connect(p, ctx)?;
-    let req = DownloadRequest::from_flags(p);
+pub fn run(args: &ArtifactsArgs, ctx: &Ctx) -> Result<Exit, CliError> {
+    let (_auth, client) = connect(&args.conn, ctx)?;
+    let req = &args.downloads;
     match (req.artifacts.is_some(), req.report.is_some()) {
         (true, true) => {
             return Err(CliError::new(
@@ -37,10 +26,6 @@ pub fn run(p: &Parsed, ctx: &Ctx) -> Result<Exit, CliError> {
         }
         _ => {}
     }
-    let mut sink = TermSink {
-        caps: ctx.caps,
-        json: false,
-    };
-    report::download_after_run(&client, upload_id, &req, &mut sink);
+    report::download_after_run(&client, &args.upload_id, req, &ctx.out)?;
     Ok(Exit::Success)
 }

@@ -1,23 +1,26 @@
-//! `dcd list`: recent uploads, newest first (spec A.5, D.7).
+//! `dcd list`: recent uploads, newest first.
 //!
 //! One `GET /uploads/list` with the filters the user gave; `--json` prints the API body as
 //! is, otherwise [`render`] lays it out as the TS CLI does. The renderer lives here rather
 //! than in `src/render/` because nothing else uses it; it is pure and snapshot-tested below.
 
 use super::{Ctx, connect};
-use crate::api::encode_query_component;
-use crate::cli::Parsed;
-use crate::exit::{CliError, Exit};
+use crate::api::uploads::ListQuery;
+use crate::cli::args::ListArgs;
+use crate::exit::{CliError, Exit, signal};
+use crate::output::Event;
 use crate::render::sanitize::clean;
-use crate::render::{Style, json, status::section, time};
-use crate::term::out_line;
+use crate::render::{Style, status::section, time};
 use serde_json::Value;
 
-pub fn run(p: &Parsed, ctx: &Ctx) -> Result<Exit, CliError> {
+pub fn run(args: &ListArgs, ctx: &Ctx) -> Result<Exit, CliError> {
     // Auth first, as the TS CLI does: missing credentials are reported before bad dates.
-    let (_auth, client) = connect(p, ctx)?;
-    let given = |flag| p.str(flag).filter(|v| !v.trim().is_empty());
-    let (name, from, to) = (given("name"), given("from"), given("to"));
+    let (_auth, client) = connect(&args.conn, ctx)?;
+    let (name, from, to) = (
+        args.name.as_deref(),
+        args.from.as_deref(),
+        args.to.as_deref(),
+    );
     for (flag, value, example) in [("from", from, "2024-01-01"), ("to", to, "2024-01-31")] {
         if value.is_some_and(|v| !is_iso_date(v)) {
             return Err(CliError::new(format!(
@@ -26,34 +29,26 @@ pub fn run(p: &Parsed, ctx: &Ctx) -> Result<Exit, CliError> {
         }
     }
     if let Some(n) = name.filter(|n| looks_shell_expanded(n)) {
-        ctx.warn(&shell_expansion_warning(n));
+        ctx.out.warn(&shell_expansion_warning(n));
     }
-    let limit = p.int("limit").unwrap_or(20);
-    let offset = p.int("offset").unwrap_or(0);
-    let mut query = Vec::new();
-    for (k, v) in [("name", name), ("from", from), ("to", to)] {
-        if let Some(v) = v {
-            query.push(format!("{k}={}", encode_query_component(v)));
-        }
-    }
-    query.push(format!("limit={limit}"));
-    query.push(format!("offset={offset}"));
     let fail = |detail: String| CliError::new(format!("Failed to list uploads: {detail}"));
-    let body = client
-        .get_json(
-            "Listing uploads",
-            &format!("/uploads/list?{}", query.join("&")),
-        )
-        .map_err(|e| fail(e.to_string()))?;
-    if ctx.json {
-        out_line(&json::pretty(&body));
+    let query = ListQuery {
+        name: args.name.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        limit: args.limit,
+        offset: args.offset,
+    };
+    let c = client.clone();
+    let body = signal::run(move || c.list_uploads(&query))?.map_err(|e| fail(e.to_string()))?;
+    if ctx.json() {
+        ctx.out.json(&body);
         return Ok(Exit::Success);
     }
-    let page = Page::from_value(&body, limit, offset)
+    let page = Page::from_value(&body, args.limit, args.offset)
         .map_err(|d| fail(format!("unexpected API response: {d}")))?;
-    for l in render(&page, ctx.caps.out) {
-        out_line(&l);
-    }
+    let lines = render(&page, ctx.out.style());
+    ctx.out.emit(Event::Report(&lines));
     Ok(Exit::Success)
 }
 

@@ -1,5 +1,8 @@
-//! One file per subcommand, and what they share: loading the config, resolving auth and the
-//! API URL, building the API client, and reporting errors the same way everywhere.
+//! One module per subcommand, the wait they share, and what every command gets: the output
+//! handle, the timers, loading the config, resolving auth and the API client.
+//!
+//! Dispatch is an exhaustive `match` on [`Command`]: a new command does not compile until
+//! it is dispatched.
 
 pub mod artifacts;
 pub mod cloud;
@@ -10,60 +13,69 @@ pub mod wait;
 use crate::api::{ApiClient, ClientOptions};
 use crate::auth::config::{Loaded, StoredConfig};
 use crate::auth::{self, AuthContext};
-use crate::domain::environments;
-use crate::cli::Parsed;
+use crate::cli::args::Connection;
+use crate::cli::{Command, Common, Options};
 use crate::clock::Timings;
+use crate::domain::environments;
 use crate::exit::{CliError, Exit};
-use crate::term::{Caps, ColorChoice};
+use crate::output::{Mode, Output};
+use crate::term::Caps;
 
-/// What every command gets: the terminal, the timers, and the output mode.
+/// What every command gets: the one output handle and the timers.
 pub struct Ctx {
-    pub caps: Caps,
+    pub out: Output,
     pub timings: Timings,
-    /// `--json`: stdout carries exactly one JSON document.
-    pub json: bool,
 }
 
 impl Ctx {
-    pub fn new(p: &Parsed) -> Ctx {
-        let color = if p.command().flag("color").is_some() {
-            ColorChoice::parse(p.str("color"))
-        } else {
-            ColorChoice::Auto
+    /// Decides the output mode once and reads `DCD_TIME_SCALE` once (a bad value is ignored
+    /// with a warning).
+    pub fn new(common: &Common) -> Ctx {
+        let caps = Caps::detect(common.color);
+        let (timings, warning) = Timings::from_scale(std::env::var("DCD_TIME_SCALE").ok());
+        let mode = Mode::pick(&caps, common.json);
+        let ctx = Ctx {
+            out: Output::new(mode, common.quiet, caps, timings),
+            timings,
         };
-        Ctx {
-            caps: Caps::detect(color),
-            timings: Timings::from_env(),
-            json: has(p, "json") && p.flag("json"),
+        if let Some(w) = warning {
+            ctx.out.warn(&w);
         }
+        ctx
     }
 
-    pub fn warn(&self, msg: &str) {
-        crate::term::warn(msg, self.caps.err);
+    /// `--json`: stdout carries exactly one JSON document.
+    pub fn json(&self) -> bool {
+        self.out.mode() == Mode::Json
     }
 }
 
-/// Whether the command defines the flag `name` (getters panic on unknown names).
-pub fn has(p: &Parsed, name: &str) -> bool {
-    p.command().flag(name).is_some()
-}
-
-/// Runs the parsed command.
-pub fn run(p: &Parsed) -> Result<Exit, CliError> {
-    let ctx = Ctx::new(p);
-    let cmd = p.command();
-    if !cmd.available {
-        return Err(CliError::new(format!(
+/// Runs the command and reports its error, if any. Returns how the process exits.
+pub fn run(opts: &Options) -> Exit {
+    if opts.common.debug {
+        crate::debug::enable();
+    }
+    let ctx = Ctx::new(&opts.common);
+    let result = match &opts.command {
+        Command::Cloud(a) => cloud::run(a, &ctx),
+        Command::Status(a) => status::run(a, &ctx),
+        Command::List(a) => list::run(a, &ctx),
+        Command::Artifacts(a) => artifacts::run(a, &ctx),
+        Command::Upload(_)
+        | Command::Login(_)
+        | Command::Logout
+        | Command::Whoami(_)
+        | Command::SwitchOrg(_) => Err(CliError::new(format!(
             "`dcd {}` is not available in this build of dcd yet. The TypeScript CLI (npm install -g @devicecloud.dev/dcd) has it.",
-            cmd.name
-        )));
-    }
-    match cmd.name {
-        "cloud" => cloud::run(p, &ctx),
-        "status" => status::run(p, &ctx),
-        "list" => list::run(p, &ctx),
-        "artifacts" => artifacts::run(p, &ctx),
-        other => Err(CliError::new(format!("`dcd {other}` is not available yet"))),
+            opts.command.name()
+        ))),
+    };
+    match result {
+        Ok(exit) => exit,
+        Err(e) => {
+            ctx.out.error(&e);
+            e.exit
+        }
     }
 }
 
@@ -73,23 +85,23 @@ pub fn load_config(ctx: &Ctx) -> Option<StoredConfig> {
         Loaded::Missing => None,
         Loaded::Config(c) => Some(*c),
         Loaded::Ignored(why) => {
-            ctx.warn(&why);
+            ctx.out.warn(&why);
             None
         }
     }
 }
 
 /// Auth and the API client for a command with `--api-key` / `--api-url`.
-pub fn connect(p: &Parsed, ctx: &Ctx) -> Result<(AuthContext, ApiClient), CliError> {
+pub fn connect(conn: &Connection, ctx: &Ctx) -> Result<(AuthContext, ApiClient), CliError> {
     let stored = load_config(ctx);
     let auth = auth::resolve(&auth::Sources {
-        flag_api_key: p.str("api-key"),
+        flag_api_key: conn.api_key.as_deref(),
         env_api_key: std::env::var("DEVICE_CLOUD_API_KEY").ok(),
         stored: stored.as_ref(),
         now: auth::unix_now(),
     })?;
     let api_url = environments::resolve_api_url(
-        p.str("api-url"),
+        conn.api_url.as_deref(),
         stored.as_ref().and_then(|c| c.api_url.as_deref()),
     );
     if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {

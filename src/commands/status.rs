@@ -1,85 +1,64 @@
-//! `dcd status`: an upload's state now (spec A.4), or with `--watch`, wait for it like
-//! `dcd cloud` does (DESIGN.md) — same loop, rendering, verdict and exit codes.
+//! `dcd status`: an upload's state now, or with `--watch`, wait for it like `dcd cloud` does
+//! — same loop, rendering, verdict and exit codes.
 
+use super::wait::{self, Request};
 use super::{Ctx, connect};
-use crate::net::diagnose;
-use crate::domain::results::UploadStatus;
 use crate::api::{ApiClient, ApiError, StatusQuery};
 use crate::auth::AuthContext;
-use crate::cli::Parsed;
+use crate::cli::args::{StatusArgs, UploadRef};
 use crate::clock::{Clock, RealClock, STATUS_ATTEMPTS};
-use crate::exit::{CliError, Exit};
-use crate::render::{self, json};
-use crate::term::{err_line, out_line};
+use crate::domain::results::UploadStatus;
+use crate::exit::{CliError, Exit, signal};
+use crate::net::diagnose;
+use crate::output::Event;
+use crate::render::{self, diagnosis, json};
 use serde_json::{Map, Value, json};
 
-pub fn run(p: &Parsed, ctx: &Ctx) -> Result<Exit, CliError> {
-    // Auth first, so missing credentials are reported before argument mistakes (spec A.4).
-    let (auth, client) = connect(p, ctx)?;
-    let query = match (p.str("upload-id"), p.str("name")) {
-        (Some(_), Some(_)) => {
-            return Err(CliError::new(
-                "--upload-id and --name are mutually exclusive: pass one of them",
-            ));
-        }
-        (Some(id), None) if !id.trim().is_empty() => StatusQuery::UploadId(id.trim()),
-        (None, Some(n)) if !n.trim().is_empty() => StatusQuery::Name(n.trim()),
-        _ => {
-            return Err(CliError::new(
-                "Either --name or --upload-id must be provided",
-            ));
-        }
-    };
-    let status = fetch_status(&client, query, ctx)?;
-    if p.flag("watch") {
-        return watch(p, ctx, &auth, &client, &status);
+pub fn run(args: &StatusArgs, ctx: &Ctx) -> Result<Exit, CliError> {
+    // Auth first, so missing credentials are reported before argument mistakes.
+    let (auth, client) = connect(&args.conn, ctx)?;
+    let which = args.query()?;
+    let status = fetch_status(&client, &which, ctx)?;
+    if args.watch {
+        return watch(args, ctx, &auth, &client, &status);
     }
-    if ctx.json {
-        out_line(&json::pretty(&json::status_doc(&status.raw)));
+    if ctx.json() {
+        ctx.out.json(&json::status_doc(&status.raw));
     } else {
-        for l in render::status::upload_status(&status, ctx.caps.out) {
-            out_line(&l);
-        }
+        let lines = render::status::upload_status(&status, ctx.out.style());
+        ctx.out.emit(Event::Report(&lines));
     }
     Ok(Exit::Success)
 }
 
-/// `GET /uploads/status` with up to 5 attempts, `1 s × attempt` apart (spec A.4). Errors that
-/// retrying cannot fix (4xx) end it at once. Retry notes go to stderr, never stdout.
+/// `GET /uploads/status` with up to 5 attempts, `1 s × attempt` apart. Errors that retrying
+/// cannot fix (4xx) end it at once. Retry notes go to stderr, never stdout.
 fn fetch_status(
     client: &ApiClient,
-    query: StatusQuery<'_>,
+    which: &UploadRef,
     ctx: &Ctx,
 ) -> Result<UploadStatus, CliError> {
     let clock = RealClock::new();
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let err = match client.upload_status(query) {
+        let (c, w) = (client.clone(), which.clone());
+        let err = match signal::run(move || c.upload_status(query(&w)))? {
             Ok(s) => return Ok(s),
             Err(e) => e,
         };
-        let attempts_json = |extra: Option<Value>| {
-            let mut m = Map::new();
-            m.insert("attempts".into(), json!(attempt));
-            if let Some(x) = extra {
-                m.insert("connectivityCheck".into(), x);
-            }
-            m.insert("tests".into(), json!([]));
-            m
-        };
         if err.is_client_class() || !err.is_transient() {
             return Err(CliError {
-                json: Some(attempts_json(None)),
+                json: Some(attempts_json(attempt, None)),
                 ..CliError::new(err.to_string())
             });
         }
         if attempt >= STATUS_ATTEMPTS {
             let d = diagnose::diagnose(client.base_url(), &ctx.timings);
             let mut msg = format!("Failed to get upload status after {attempt} attempts: {err}");
-            append_diagnosis(&mut msg, &d);
+            diagnosis::append(&mut msg, &d);
             return Err(CliError {
-                json: Some(attempts_json(Some(d.to_json()))),
+                json: Some(attempts_json(attempt, Some(diagnosis::to_json(&d)))),
                 ..CliError::new(msg)
             });
         }
@@ -88,45 +67,53 @@ fn fetch_status(
         } else {
             "Request failed"
         };
-        err_line(&ctx.caps.err.yellow(&format!(
-            "⚠ {what} on attempt {attempt}/{STATUS_ATTEMPTS}. Retrying... ({err})"
-        )));
+        ctx.out.warn(&format!(
+            "{what} on attempt {attempt}/{STATUS_ATTEMPTS}. Retrying... ({err})"
+        ));
         clock.sleep_until(clock.now() + ctx.timings.status_retry_base * attempt);
+        signal::check()?;
     }
 }
 
-pub(super) fn append_diagnosis(msg: &mut String, d: &diagnose::Diagnosis) {
-    msg.push_str(&format!("\nChecked {}:", d.target));
-    for l in d.lines() {
-        msg.push_str(&format!("\n  {l}"));
+fn query(which: &UploadRef) -> StatusQuery<'_> {
+    match which {
+        UploadRef::Id(id) => StatusQuery::UploadId(id),
+        UploadRef::Name(n) => StatusQuery::Name(n),
     }
-    if let Some(h) = d.hint() {
-        msg.push_str(&format!("\n{h}"));
+}
+
+/// The extra members of the `--json` error document: `attempts`, `connectivityCheck`,
+/// `tests`.
+fn attempts_json(attempt: u32, check: Option<Value>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("attempts".into(), json!(attempt));
+    if let Some(x) = check {
+        m.insert("connectivityCheck".into(), x);
     }
+    m.insert("tests".into(), json!([]));
+    m
 }
 
 /// `--watch`: the shared wait, then the completed-run JSON (without flow details: status
 /// did not plan the flows).
 fn watch(
-    p: &Parsed,
+    args: &StatusArgs,
     ctx: &Ctx,
     auth: &AuthContext,
     client: &ApiClient,
     status: &UploadStatus,
 ) -> Result<Exit, CliError> {
-    let done = super::wait::run(
+    let done = wait::run(
         ctx,
         auth,
         client,
-        &super::wait::Request {
+        &Request {
             upload_id: &status.upload_id,
             console_url: status.console_url.clone(),
-            quiet: p.flag("quiet"),
-            timeout_minutes: p.number("timeout"),
-            realtime: p.flag("realtime"),
+            wait: args.wait,
         },
     )?;
-    if ctx.json {
+    if ctx.json() {
         let doc = json::completed_run(
             done.verdict,
             &done.latest,
@@ -135,7 +122,7 @@ fn watch(
             &json::NoFlowInfo,
             None,
         );
-        out_line(&json::pretty(&doc));
+        ctx.out.json(&doc);
     }
     Ok(done.verdict.exit(false))
 }

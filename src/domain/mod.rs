@@ -8,6 +8,7 @@
 //!   rules.
 //! - [`environments`]: prod and dev — API, console and Supabase URLs, and how one is chosen.
 
+pub mod choice;
 pub mod compat;
 pub mod environments;
 pub mod results;

@@ -1,9 +1,16 @@
 //! Exit codes: the CI contract, in one place.
 //!
-//! `0` passed / superseded / async / shown, `1` CLI or infrastructure error (including polling
-//! giving up and `--timeout`), `2` tests failed, `130` interrupted while waiting. `--json-file`
-//! turns a failed run's `2` into `0` (spec A.1). Every terminal path of every command goes
-//! through [`Exit`] so no early return can pick a code of its own (the `gh run watch` bug).
+//! `0` passed / superseded / `--async` submitted / shown, `1` CLI or infrastructure error
+//! (including polling giving up and `--timeout`), `2` tests failed, `130`/`143`/`129`
+//! interrupted by SIGINT/SIGTERM/SIGHUP (the run goes on in the cloud), `141` stdout closed
+//! under us (`dcd … | head`), quietly, like a process killed by SIGPIPE. `--json-file` turns a
+//! failed run's `2` into `0`. Every way out of every command — errors, verdicts and signals —
+//! is an [`Exit`] value returned to `main`, so no early return picks a code of its own and
+//! no thread calls `process::exit` behind the main flow's back. See `docs/exit-codes.md`.
+
+pub mod signal;
+
+pub use signal::Stop;
 
 use std::fmt;
 
@@ -12,12 +19,13 @@ use std::fmt;
 pub enum Exit {
     /// Passed, superseded, `--async`, `--dry-run`, a status shown.
     Success,
-    /// CLI, usage, network, API or auth error; polling gave up; `--timeout` expired.
+    /// CLI, usage, network, API or auth error; polling gave up; `--timeout` expired; a
+    /// failed write to stdout.
     Failure,
     /// The run's verdict is FAILED.
     TestsFailed,
-    /// Ctrl-C while waiting.
-    Interrupted,
+    /// A signal or a closed stdout stopped the command.
+    Stopped(Stop),
 }
 
 impl Exit {
@@ -26,7 +34,7 @@ impl Exit {
             Exit::Success => 0,
             Exit::Failure => 1,
             Exit::TestsFailed => 2,
-            Exit::Interrupted => 130,
+            Exit::Stopped(s) => s.code(),
         }
     }
 }
@@ -53,6 +61,42 @@ impl CliError {
             exit: Exit::Failure,
             json: None,
         }
+    }
+
+    /// The command was stopped by `stop`. `hint` says how to re-attach when a run exists.
+    /// A closed stdout ends quietly: there is nobody left to read a message.
+    pub fn stopped(stop: Stop, hint: Option<&str>) -> CliError {
+        let message = match stop {
+            Stop::BrokenPipe => String::new(),
+            s => match hint {
+                Some(h) => format!("Interrupted ({}). {h}", s.name()),
+                None => format!("Interrupted ({}).", s.name()),
+            },
+        };
+        CliError {
+            message,
+            exit: Exit::Stopped(stop),
+            json: None,
+        }
+    }
+
+    /// Adds the re-attach hint to an interruption that does not carry one yet.
+    pub fn with_hint(self, hint: &str) -> CliError {
+        match self.exit {
+            Exit::Stopped(s) if !self.message.contains(hint) => CliError::stopped(s, Some(hint)),
+            _ => self,
+        }
+    }
+
+    /// Nothing to print (a closed stdout).
+    pub fn is_silent(&self) -> bool {
+        self.exit == Exit::Stopped(Stop::BrokenPipe)
+    }
+}
+
+impl From<Stop> for CliError {
+    fn from(s: Stop) -> Self {
+        CliError::stopped(s, None)
     }
 }
 
@@ -85,6 +129,18 @@ mod tests {
         assert_eq!(Exit::Success.code(), 0);
         assert_eq!(Exit::Failure.code(), 1);
         assert_eq!(Exit::TestsFailed.code(), 2);
-        assert_eq!(Exit::Interrupted.code(), 130);
+        assert_eq!(Exit::Stopped(Stop::Interrupt).code(), 130);
+        assert_eq!(Exit::Stopped(Stop::Terminate).code(), 143);
+        assert_eq!(Exit::Stopped(Stop::Hangup).code(), 129);
+        assert_eq!(Exit::Stopped(Stop::BrokenPipe).code(), 141);
+    }
+
+    #[test]
+    fn interruptions_carry_the_hint_once_and_a_closed_pipe_is_silent() {
+        let e = CliError::from(Stop::Terminate).with_hint("Re-attach with: x");
+        assert_eq!(e.message, "Interrupted (SIGTERM). Re-attach with: x");
+        assert_eq!(e.clone().with_hint("Re-attach with: x"), e);
+        assert!(CliError::from(Stop::BrokenPipe).is_silent());
+        assert!(!CliError::new("x").with_hint("h").message.contains('h'));
     }
 }

@@ -53,7 +53,6 @@ fn builder(
         .user_agent(user_agent())
 }
 
-
 /// The host (and port, if any) of a URL, for messages.
 pub fn host_of(url: &str) -> String {
     url.parse::<ureq::http::Uri>()
@@ -64,4 +63,3 @@ pub fn host_of(url: &str) -> String {
         })
         .unwrap_or_else(|| url.to_string())
 }
-

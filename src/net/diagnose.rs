@@ -7,7 +7,6 @@
 //! to third-party sites.
 
 use crate::clock::Timings;
-use serde_json::{Value, json};
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
@@ -42,114 +41,6 @@ impl Diagnosis {
 
     pub fn failed_step(&self) -> Option<&Step> {
         self.steps.iter().find(|s| !s.ok)
-    }
-
-    fn proxy_note(&self) -> String {
-        self.via_proxy
-            .as_ref()
-            .map(|p| format!(" via proxy {p}"))
-            .unwrap_or_default()
-    }
-
-    /// One line: what failed and why, or that the host is reachable.
-    pub fn summary(&self) -> String {
-        if let Some(s) = self.failed_step() {
-            let what = match s.name {
-                "DNS" => format!("DNS lookup of {}", s.target),
-                "TCP connect" => format!("TCP connect to {}", s.target),
-                "TLS handshake" => format!("TLS handshake with {}", s.target),
-                "HTTP" => format!("HTTP request to {}{}", s.target, self.proxy_note()),
-                _ => format!("{} {}", s.name, s.target),
-            };
-            return format!("{what} failed: {}", s.detail);
-        }
-        let host = super::agent::host_of(&self.target);
-        match self.steps.last() {
-            Some(s) if self.reachable() => format!(
-                "{host} is reachable{} ({} in {} ms)",
-                self.proxy_note(),
-                s.detail,
-                s.latency_ms
-            ),
-            _ => format!("{host}: diagnosis incomplete"),
-        }
-    }
-
-    /// One line per step run, e.g. `✓ DNS  api.devicecloud.dev → 1.2.3.4 (3 ms)`.
-    pub fn lines(&self) -> Vec<String> {
-        self.steps
-            .iter()
-            .map(|s| {
-                let mark = if s.ok { '✓' } else { '✗' };
-                let sep = if s.ok { " " } else { ":" };
-                format!("{mark} {}{sep} {} ({} ms)", s.name, s.detail, s.latency_ms)
-            })
-            .collect()
-    }
-
-    /// What the user can do about the failed step.
-    pub fn hint(&self) -> Option<String> {
-        let s = self.failed_step()?;
-        let proxied = self.via_proxy.is_some();
-        let hint = match s.name {
-            "URL" => "Check --api-url.".to_string(),
-            "DNS" if proxied => format!(
-                "The proxy host {} does not resolve: check HTTPS_PROXY / HTTP_PROXY.",
-                s.target
-            ),
-            "DNS" => format!(
-                "This machine cannot resolve {}: check the network connection and DNS settings.",
-                s.target
-            ),
-            "TCP connect" if proxied => format!(
-                "The proxy at {} is not accepting connections: check HTTPS_PROXY / HTTP_PROXY.",
-                s.target
-            ),
-            "TCP connect" => format!(
-                "Nothing answered at {}: a firewall may block outbound connections; if this \
-                 network requires a proxy, set HTTPS_PROXY (and NO_PROXY for internal hosts).",
-                s.target
-            ),
-            "TLS handshake" if s.detail.contains("certificate") => {
-                "The server's certificate is not trusted: if a corporate proxy inspects TLS, \
-                 point SSL_CERT_FILE at its CA bundle (SSL_CERT_FILE=/path/to/ca.pem)."
-                    .to_string()
-            }
-            "TLS handshake" => format!(
-                "Something at {} does not speak TLS: a proxy may intercept traffic; if this \
-                 network requires a proxy, set HTTPS_PROXY.",
-                s.target
-            ),
-            _ if proxied => "The proxy could not relay the request: check its address, \
-                             credentials and NO_PROXY."
-                .to_string(),
-            _ => "The host accepted the connection but the HTTP request failed: try again \
-                  later."
-                .to_string(),
-        };
-        Some(hint)
-    }
-
-    /// The shape of the TS CLI's `connectivityCheck` (spec H.16).
-    pub fn to_json(&self) -> Value {
-        let endpoints: Vec<Value> = self
-            .steps
-            .iter()
-            .map(|s| {
-                let mut o = serde_json::Map::new();
-                o.insert(
-                    "endpoint".into(),
-                    json!(format!("{} ({})", s.name, s.target)),
-                );
-                o.insert("success".into(), json!(s.ok));
-                if !s.ok {
-                    o.insert("error".into(), json!(s.detail));
-                }
-                o.insert("latencyMs".into(), json!(s.latency_ms));
-                Value::Object(o)
-            })
-            .collect();
-        json!({"connected": self.reachable(), "endpointResults": endpoints, "message": self.summary()})
     }
 }
 
@@ -375,8 +266,9 @@ fn probe_cause(e: &ureq::Error, timings: &Timings) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::net::testserver::{closed_port, resp, serve, stuck};
     use super::*;
+    use crate::net::testserver::{closed_port, resp, serve, stuck};
+    use crate::render::diagnosis as text;
 
     fn t() -> Timings {
         Timings::scaled(0.01)
@@ -395,19 +287,23 @@ mod tests {
             names(&d),
             [("DNS", true), ("TCP connect", true), ("HTTP", true)]
         );
-        assert!(d.reachable() && d.failed_step().is_none() && d.hint().is_none());
-        assert!(d.summary().starts_with("127.0.0.1:"), "{}", d.summary());
+        assert!(d.reachable() && d.failed_step().is_none() && text::hint(&d).is_none());
         assert!(
-            d.summary().contains(" is reachable (HTTP 404 in "),
+            text::summary(&d).starts_with("127.0.0.1:"),
             "{}",
-            d.summary()
+            text::summary(&d)
         );
         assert!(
-            d.lines()[0].starts_with("✓ DNS  127.0.0.1 → 127.0.0.1 ("),
-            "{:?}",
-            d.lines()
+            text::summary(&d).contains(" is reachable (HTTP 404 in "),
+            "{}",
+            text::summary(&d)
         );
-        let j = d.to_json();
+        assert!(
+            text::lines(&d)[0].starts_with("✓ DNS  127.0.0.1 → 127.0.0.1 ("),
+            "{:?}",
+            text::lines(&d)
+        );
+        let j = text::to_json(&d);
         assert_eq!(j["connected"], true);
         assert_eq!(
             j["endpointResults"][2]["endpoint"],
@@ -425,26 +321,23 @@ mod tests {
         assert_eq!(names(&d), [("DNS", true), ("TCP connect", false)]);
         assert!(!d.reachable());
         assert_eq!(
-            d.summary(),
+            text::summary(&d),
             format!("TCP connect to 127.0.0.1:{port} failed: connection refused")
         );
-        assert!(d.hint().unwrap().contains("HTTPS_PROXY"));
-        assert!(d.lines()[1].starts_with("✗ TCP connect: connection refused ("));
-        let j = d.to_json();
+        assert!(text::hint(&d).unwrap().contains("HTTPS_PROXY"));
+        assert!(text::lines(&d)[1].starts_with("✗ TCP connect: connection refused ("));
+        let j = text::to_json(&d);
         assert_eq!(j["connected"], false);
         assert_eq!(j["endpointResults"][1]["error"], "connection refused");
-        assert_eq!(j["message"], d.summary());
+        assert_eq!(j["message"], text::summary(&d));
     }
 
     #[test]
     fn an_unresolvable_host_fails_the_dns_step() {
         let d = diagnose_with("https://nonexistent.invalid", &t(), None);
         assert_eq!(names(&d), [("DNS", false)]);
-        assert!(
-            d.summary()
-                .starts_with("DNS lookup of nonexistent.invalid failed: ")
-        );
-        assert!(d.hint().unwrap().contains("DNS"));
+        assert!(text::summary(&d).starts_with("DNS lookup of nonexistent.invalid failed: "));
+        assert!(text::hint(&d).unwrap().contains("DNS"));
     }
 
     #[test]
@@ -459,11 +352,8 @@ mod tests {
                 ("TLS handshake", false)
             ]
         );
-        assert!(
-            d.summary()
-                .starts_with(&format!("TLS handshake with {addr} failed: "))
-        );
-        assert!(d.hint().unwrap().contains("does not speak TLS"));
+        assert!(text::summary(&d).starts_with(&format!("TLS handshake with {addr} failed: ")));
+        assert!(text::hint(&d).unwrap().contains("does not speak TLS"));
         // A silent server: the handshake times out instead of hanging.
         let d = diagnose_with(&format!("https://{}", stuck(None)), &t(), None);
         let failed = d.failed_step().unwrap();
@@ -482,7 +372,7 @@ mod tests {
         let d = diagnose_with("https://api.example.test", &t(), Some(proxy));
         assert_eq!(d.via_proxy, Some(format!("127.0.0.1:{port}")));
         assert_eq!(names(&d), [("DNS", true), ("TCP connect", false)]);
-        assert!(d.hint().unwrap().contains("proxy"));
+        assert!(text::hint(&d).unwrap().contains("proxy"));
         assert!(!format!("{d:?}").contains("pw"));
 
         // The proxy answers but refuses the tunnel: the HTTP step says so.
@@ -494,17 +384,21 @@ mod tests {
             [("DNS", true), ("TCP connect", true), ("HTTP", false)]
         );
         assert!(
-            d.summary().contains("via proxy 127.0.0.1:"),
+            text::summary(&d).contains("via proxy 127.0.0.1:"),
             "{}",
-            d.summary()
+            text::summary(&d)
         );
-        assert!(d.summary().contains("proxy error: "), "{}", d.summary());
+        assert!(
+            text::summary(&d).contains("proxy error: "),
+            "{}",
+            text::summary(&d)
+        );
     }
 
     #[test]
     fn a_bad_url_is_reported_not_probed() {
         let d = diagnose_with("ftp://x", &t(), None);
         assert_eq!(names(&d), [("URL", false)]);
-        assert_eq!(d.summary(), "URL ftp://x failed: not an http(s) URL");
+        assert_eq!(text::summary(&d), "URL ftp://x failed: not an http(s) URL");
     }
 }

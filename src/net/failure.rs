@@ -59,18 +59,18 @@ pub fn classify(e: &ureq::Error) -> Failure {
 /// Why a request got no response, in a few words: "connection refused", "TLS error: …".
 pub fn network_cause(kind: NetKind, detail: &str) -> String {
     match kind {
-                NetKind::Dns => "could not resolve host".to_string(),
-                NetKind::Refused => "connection refused".to_string(),
-                NetKind::Unreachable => "network unreachable".to_string(),
-                NetKind::Reset => "connection reset".to_string(),
-                NetKind::Proxy => format!("proxy error: {detail}"),
-                NetKind::Tls if detail.contains("certificate") => format!(
-                    "TLS error: {detail} (behind a TLS-inspecting proxy? set SSL_CERT_FILE \
+        NetKind::Dns => "could not resolve host".to_string(),
+        NetKind::Refused => "connection refused".to_string(),
+        NetKind::Unreachable => "network unreachable".to_string(),
+        NetKind::Reset => "connection reset".to_string(),
+        NetKind::Proxy => format!("proxy error: {detail}"),
+        NetKind::Tls if detail.contains("certificate") => format!(
+            "TLS error: {detail} (behind a TLS-inspecting proxy? set SSL_CERT_FILE \
                      to your organisation's CA bundle)"
-                ),
-                NetKind::Tls => format!("TLS error: {detail}"),
-                NetKind::Other => detail.to_string(),
-            }
+        ),
+        NetKind::Tls => format!("TLS error: {detail}"),
+        NetKind::Other => detail.to_string(),
+    }
 }
 
 /// Handshake-time rustls errors: no request byte was sent. Anything else (decrypt errors
@@ -106,4 +106,3 @@ fn io_kind(e: &std::io::Error) -> NetKind {
         _ => NetKind::Other,
     }
 }
-

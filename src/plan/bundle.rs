@@ -141,6 +141,19 @@ impl Plan {
         )
     }
 
+    /// The names the zip's entries will have, sorted (files only): what a dry run lists.
+    pub fn zip_entries(&self, root: &Path) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .bundled_paths()
+            .iter()
+            .filter(|p| p.is_file())
+            .map(|p| entry_name(root, p))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Portable key → (flow name, tags) for every flow with a header and every flow that
     /// runs: the name is the header's `name`, else the file stem; tags are strings. Results
     /// from the API are matched to names through this map (`test_file_name` is a key).

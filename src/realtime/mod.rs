@@ -10,8 +10,6 @@ pub mod client;
 pub mod frame;
 pub mod socket;
 
-use crate::auth::{AuthContext, Mode};
-use crate::domain::environments;
 use crate::clock::Timings;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
@@ -30,35 +28,31 @@ pub fn disabled_by_env() -> bool {
     std::env::var("DCD_NO_REALTIME").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
 }
 
-/// The Supabase project for realtime: `DCD_SUPABASE_URL` > the session's stored
-/// `supabase_url` > its environment's; the anon key: `DCD_SUPABASE_ANON_KEY` > the
-/// environment's.
-fn project(auth: &AuthContext) -> Option<(String, String)> {
-    let env_var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let env = auth.env;
-    let url = env_var("DCD_SUPABASE_URL")
-        .or_else(|| auth.supabase_url.clone())
-        .or_else(|| env.map(|e| e.supabase_url.to_string()))?;
-    let key = env_var("DCD_SUPABASE_ANON_KEY")
-        .or_else(|| env.map(|e| e.supabase_anon_key.to_string()))
-        .unwrap_or_else(|| environments::PROD.supabase_anon_key.to_string());
-    Some((url, key))
+/// What to subscribe with: the Supabase project (its base URL and anon key) and the
+/// logged-in user's token and org.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    pub anon_key: String,
+    pub access_token: String,
+    pub org_id: String,
 }
 
 impl Realtime {
-    /// Starts the subscription when it applies: bearer auth with a token, an org and an
-    /// environment (never for API keys). `None` otherwise, or when it cannot even begin.
+    /// Starts the subscription to the changes of `upload_id`'s rows. `None` when it cannot
+    /// even begin (the poll carries the run then).
     pub fn start(
-        auth: &AuthContext,
+        target: Target,
         upload_id: &str,
         timings: Timings,
         pokes: Sender<()>,
     ) -> Option<Realtime> {
-        if auth.mode != Mode::Bearer || auth.env.is_none() {
-            return None;
-        }
-        let (token, org) = (auth.access_token.clone()?, auth.org_id.clone()?);
-        let (url, anon) = project(auth)?;
+        let Target {
+            url,
+            anon_key: anon,
+            access_token: token,
+            org_id: org,
+        } = target;
         let vsn = frame::Vsn::from_env();
         let ws_url = match socket::websocket_url(&url, &anon, vsn.as_str()) {
             Ok(u) => u,

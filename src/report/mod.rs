@@ -14,76 +14,38 @@ pub mod file;
 
 use crate::api::transfer::Download;
 use crate::api::{ApiClient, ApiError, encode_query_component};
-use crate::cli::Parsed;
+use crate::exit::{Stop, signal};
+use crate::output::{Event, Output};
 use crate::render::sanitize::clean;
-use crate::term::{Caps, err_line, out_line};
 use file::SaveError;
 use serde_json::{Value, json};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// `--download-artifacts ALL|FAILED`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Which {
-    All,
-    Failed,
+crate::choice! {
+    /// `--download-artifacts ALL|FAILED`.
+    pub enum Which { All = "ALL", Failed = "FAILED" }
 }
 
-impl Which {
-    pub fn parse(s: &str) -> Option<Which> {
-        match s {
-            "ALL" => Some(Which::All),
-            "FAILED" => Some(Which::Failed),
-            _ => None,
-        }
+crate::choice! {
+    /// `--report allure|html|html-detailed|junit`. `HtmlDetailed` is the same download as
+    /// `Html`: the server picks the detail level from the `report` value stored at submission.
+    pub enum ReportKind {
+        Allure = "allure",
+        Html = "html",
+        HtmlDetailed = "html-detailed",
+        Junit = "junit",
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Which::All => "ALL",
-            Which::Failed => "FAILED",
-        }
-    }
-}
-
-/// `--report allure|html|html-detailed|junit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportKind {
-    Junit,
-    Allure,
-    Html,
-    /// Same download as `Html`: the server picks the detail level from the `report` value
-    /// stored at submission.
-    HtmlDetailed,
 }
 
 impl ReportKind {
-    pub fn parse(s: &str) -> Option<ReportKind> {
-        match s {
-            "junit" => Some(ReportKind::Junit),
-            "allure" => Some(ReportKind::Allure),
-            "html" => Some(ReportKind::Html),
-            "html-detailed" => Some(ReportKind::HtmlDetailed),
-            _ => None,
-        }
-    }
-
     /// The TYPE of the success line and warnings: `JUNIT`, `ALLURE`, `HTML`.
     pub fn label(self) -> &'static str {
         match self {
             ReportKind::Junit => "JUNIT",
             ReportKind::Allure => "ALLURE",
             ReportKind::Html | ReportKind::HtmlDetailed => "HTML",
-        }
-    }
-
-    /// The flag that names the file.
-    pub fn path_flag(self) -> &'static str {
-        match self {
-            ReportKind::Junit => "junit-path",
-            ReportKind::Allure => "allure-path",
-            ReportKind::Html | ReportKind::HtmlDetailed => "html-path",
         }
     }
 
@@ -105,51 +67,8 @@ pub struct DownloadRequest {
 }
 
 impl DownloadRequest {
-    /// From the download flags (`--download-artifacts`, `--artifacts-path`, `--report` and
-    /// the per-report path flags) of a command that has them.
-    pub fn from_flags(p: &Parsed) -> DownloadRequest {
-        let artifacts = p.str("download-artifacts").and_then(Which::parse).map(|w| {
-            let path = p.str("artifacts-path").unwrap_or("./artifacts.zip");
-            (w, PathBuf::from(path))
-        });
-        let report = p.str("report").and_then(ReportKind::parse).map(|k| {
-            let path = p.str(k.path_flag()).unwrap_or(k.default_path());
-            (k, PathBuf::from(path))
-        });
-        DownloadRequest { artifacts, report }
-    }
-
     pub fn is_empty(&self) -> bool {
         self.artifacts.is_none() && self.report.is_none()
-    }
-}
-
-/// Where the success lines and warnings go.
-pub trait Sink {
-    /// A line of normal output.
-    fn line(&mut self, s: &str);
-    /// A warning, without the `⚠ ` prefix.
-    fn warn(&mut self, s: &str);
-}
-
-/// The terminal: lines on stdout (on stderr under `--json`, which keeps stdout for the one
-/// JSON document), warnings as `⚠ …` on stderr.
-pub struct TermSink {
-    pub caps: Caps,
-    pub json: bool,
-}
-
-impl Sink for TermSink {
-    fn line(&mut self, s: &str) {
-        if self.json {
-            err_line(s);
-        } else {
-            out_line(s);
-        }
-    }
-
-    fn warn(&mut self, s: &str) {
-        crate::term::warn(s, self.caps.err);
     }
 }
 
@@ -221,43 +140,46 @@ impl DownloadError {
     }
 }
 
-/// Downloads what `req` asks for — artifacts first, then the report (spec E.10) — printing
-/// the success lines and, for each failure, `Failed to download …` plus a hint as warnings.
-/// Returns the warnings it printed; failures never change the exit code.
+/// Downloads what `req` asks for — artifacts first, then the report — printing the success
+/// lines and, for each failure, `Failed to download …` plus a hint as warnings. Returns the
+/// warnings it printed: failures never change the exit code. A stop (Ctrl-C) abandons the
+/// download in flight and removes its partial file.
 pub fn download_after_run(
     client: &ApiClient,
     upload_id: &str,
     req: &DownloadRequest,
-    sink: &mut dyn Sink,
-) -> Vec<String> {
+    out: &Output,
+) -> Result<Vec<String>, Stop> {
     let mut warnings = Vec::new();
-    let mut warn = |sink: &mut dyn Sink, what: &str, hint_404: &str, e: &DownloadError| {
+    let mut warn = |what: &str, hint_404: &str, e: &DownloadError| {
         let mut lines = vec![format!("Failed to download {what}: {e}")];
         lines.extend(e.hint(hint_404));
         for l in lines {
-            sink.warn(&l);
+            out.warn(&l);
             warnings.push(l);
         }
     };
     if let Some((which, path)) = &req.artifacts {
-        crate::debug!("Downloading artifacts: {}", which.as_str());
-        match download_artifacts(client, upload_id, *which, path) {
+        crate::debug!("Downloading artifacts: {}", which.name());
+        let dest = file::expand_home(path);
+        let (c, id, w, d) = (client.clone(), upload_id.to_string(), *which, dest.clone());
+        match interruptible(&dest, move || download_artifacts(&c, &id, w, &d))? {
             Ok(n) => {
                 crate::debug!("Artifacts: {n} bytes");
-                sink.line("");
-                sink.line(&format!(
+                let line = format!(
                     "Test artifacts have been downloaded to {}",
                     clean(&path.to_string_lossy())
-                ));
+                );
+                out.emit(Event::Downloaded {
+                    line: &line,
+                    spaced: true,
+                });
             }
             Err(e) => {
                 crate::debug!("Error downloading artifacts: {e:?}");
-                warn(
-                    sink,
-                    "artifacts",
-                    "No artifacts found for this upload. Make sure your tests generated results.",
-                    &e,
-                );
+                let hint =
+                    "No artifacts found for this upload. Make sure your tests generated results.";
+                warn("artifacts", hint, &e);
             }
         }
     }
@@ -266,29 +188,40 @@ pub fn download_after_run(
         crate::debug!("Downloading {label} report");
         let cwd = std::env::current_dir().unwrap_or_default();
         let dest = file::absolute(&file::expand_home(path), &cwd);
-        match download_report(client, upload_id, *kind, &dest) {
+        let (c, id, k, d) = (client.clone(), upload_id.to_string(), *kind, dest.clone());
+        match interruptible(&dest, move || download_report(&c, &id, k, &d))? {
             Ok(n) => {
                 crate::debug!("{label} report: {n} bytes");
-                sink.line(&format!(
+                let line = format!(
                     "{label} test report has been downloaded to {}",
                     clean(&dest.to_string_lossy())
-                ));
+                );
+                out.emit(Event::Downloaded {
+                    line: &line,
+                    spaced: false,
+                });
             }
             Err(e) => {
                 crate::debug!("Error downloading {label} report: {e:?}");
-                warn(
-                    sink,
-                    &format!("{label} report"),
-                    &format!(
-                        "No {label} reports found for this upload. Make sure your tests \
-                         generated results."
-                    ),
-                    &e,
+                let hint = format!(
+                    "No {label} reports found for this upload. Make sure your tests generated results."
                 );
+                warn(&format!("{label} report"), &hint, &e);
             }
         }
     }
-    warnings
+    Ok(warnings)
+}
+
+/// Runs a download so that a stop returns at once; the abandoned download's partial file
+/// (`<dest>.part`) is removed, so nothing half-written is left behind.
+fn interruptible<T: Send + 'static>(
+    dest: &Path,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Stop> {
+    signal::run(work).inspect_err(|_| {
+        let _ = std::fs::remove_file(file::part_path(dest));
+    })
 }
 
 /// The artifacts zip of an upload into `path` (`~` expanded): bundle first, inline fallback.
@@ -302,7 +235,7 @@ pub fn download_artifacts(
     const OP: &str = "Failed to download artifacts";
     let dest = file::expand_home(path);
     let id = encode_query_component(upload_id);
-    let manifest = format!("/results/{id}/artifacts-bundle?results={}", which.as_str());
+    let manifest = format!("/results/{id}/artifacts-bundle?results={}", which.name());
     match via_bundle(client, OP, &manifest, &dest) {
         Ok(n) => return Ok(n),
         Err(Bundle::Fatal(e)) => return Err(e),
@@ -315,7 +248,7 @@ pub fn download_artifacts(
             OP,
             "POST",
             &format!("/results/{id}/download"),
-            Some(&json!({"results": which.as_str()})),
+            Some(&json!({"results": which.name()})),
         )
         .map_err(DownloadError::Api)?;
     if !d.is_success() {
@@ -466,12 +399,12 @@ mod tests {
                 "./report.zip",
             ),
         ] {
-            assert_eq!(ReportKind::parse(s), Some(k));
+            assert_eq!(ReportKind::from_name(s), Some(k));
             assert_eq!((k.label(), k.default_path()), (label, path));
         }
-        assert_eq!(ReportKind::parse("pdf"), None);
-        assert_eq!(Which::parse("FAILED").map(Which::as_str), Some("FAILED"));
-        assert_eq!(Which::parse("all"), None);
+        assert_eq!(ReportKind::from_name("pdf"), None);
+        assert_eq!(Which::from_name("FAILED").map(Which::name), Some("FAILED"));
+        assert_eq!(Which::from_name("all"), None);
     }
 
     #[test]

@@ -2,7 +2,12 @@
 //!
 //! Every write takes one global lock. The live frame remembers how many lines it drew, so it
 //! can move the cursor back up, clear, and draw the next frame; lines printed while a frame
-//! is up (warnings) go above it. A broken pipe is not an error: output just stops.
+//! is up (warnings) go above it.
+//!
+//! A failed write to stdout is remembered ([`stdout_failure`]) and nothing more is written
+//! there: a full disk or a closed file makes the command fail with exit 1 at the end. A
+//! closed pipe (the reader went away, `dcd … | head`) records a stop instead, so the
+//! command ends promptly and quietly.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -41,14 +46,35 @@ fn draw(buf: &mut String, st: &mut State) {
     st.drawn = st.frame.len();
 }
 
+/// The first failed write to stdout, as its error text.
+static STDOUT_FAILED: Mutex<Option<String>> = Mutex::new(None);
+
+/// Why writing to stdout failed, if it did (a closed pipe is not reported here).
+pub fn stdout_failure() -> Option<String> {
+    STDOUT_FAILED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
 fn write_all(fd: i32, s: &str) {
-    let _ = if fd == 1 {
-        let mut o = std::io::stdout().lock();
-        o.write_all(s.as_bytes()).and_then(|_| o.flush())
-    } else {
+    if fd != 1 {
         let mut e = std::io::stderr().lock();
-        e.write_all(s.as_bytes()).and_then(|_| e.flush())
-    };
+        let _ = e.write_all(s.as_bytes()).and_then(|_| e.flush());
+        return;
+    }
+    let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|e| e.into_inner());
+    if failed.is_some() || crate::exit::signal::pending() == Some(crate::exit::Stop::BrokenPipe) {
+        return;
+    }
+    let mut o = std::io::stdout().lock();
+    match o.write_all(s.as_bytes()).and_then(|_| o.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            crate::exit::signal::record(crate::exit::Stop::BrokenPipe);
+        }
+        Err(e) => *failed = Some(e.to_string()),
+    }
 }
 
 /// Prints lines to stdout (above the live frame, if one is up).
@@ -149,13 +175,4 @@ fn restore(st: &mut State) {
         st.cursor_hidden = false;
     }
     write_all(1, &buf);
-}
-
-/// Erases any live frame, restores the cursor, prints `message` on stderr and exits with
-/// `code`. Holds the output lock to the end, so nothing can draw after it.
-pub fn exit_with(message: &str, code: i32) -> ! {
-    let mut st = lock();
-    restore(&mut st);
-    write_all(2, &format!("{message}\n"));
-    std::process::exit(code)
 }

@@ -6,28 +6,14 @@
 //! erase the live frame and print its hint without interleaving with a redraw.
 
 pub mod live;
-pub mod signal;
 
-pub use live::{Live, err_line, out_line, warn};
+pub use live::{Live, err_line, out_line, stdout_failure, warn};
 
 use crate::render::Style;
 
-/// `--color auto|always|never`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
-}
-
-impl ColorChoice {
-    pub fn parse(s: Option<&str>) -> ColorChoice {
-        match s {
-            Some("always") => ColorChoice::Always,
-            Some("never") => ColorChoice::Never,
-            _ => ColorChoice::Auto,
-        }
-    }
+crate::choice! {
+    /// `--color auto|always|never`.
+    pub enum ColorChoice { Auto = "auto", Always = "always", Never = "never" }
 }
 
 /// The 15 CI marker variables of spec G.

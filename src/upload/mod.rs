@@ -99,11 +99,7 @@ pub fn anon_key(api_url: &str) -> String {
 /// a POST that creates nothing billable, but it is still not retried (DESIGN.md).
 pub fn upload_flow_zip(api: &ApiClient, zip: &[u8], t: &Timings) -> Result<Stored, UploadError> {
     let slot_json = api
-        .post_json(
-            "Requesting a flow upload URL",
-            "/uploads/getFlowUploadUrl",
-            &json!({"fileSize": zip.len(), "useTus": true}),
-        )
+        .flow_upload_url(zip.len() as u64)
         .map_err(UploadError::Api)?;
     let slot =
         UploadSlot::from_value(&slot_json).map_err(|e| UploadError::Failed(CliError::new(e)))?;
@@ -139,11 +135,7 @@ pub fn store(
                     file_id,
                     part_sha1s,
                 } => api
-                    .post_json(
-                        "Finishing the Backblaze upload",
-                        "/uploads/finishLargeFile",
-                        &json!({"fileId": file_id, "partSha1Array": part_sha1s}),
-                    )
+                    .finish_large_file(&file_id, &part_sha1s)
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
             });

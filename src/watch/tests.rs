@@ -1,6 +1,7 @@
 //! The loop's timing decisions, on a fake clock that jumps straight to the next deadline.
 
 use super::*;
+use crate::api::ApiError;
 use crate::domain::results::Status;
 use crossbeam_channel::{Sender, bounded};
 use std::cell::{Cell, RefCell};
@@ -86,6 +87,7 @@ struct Script {
 }
 
 impl Fetch for Script {
+    type Error = ApiError;
     fn fetch(&mut self) -> Result<Vec<ResultRow>, ApiError> {
         self.starts.push(self.clock.now());
         let now = self.clock.now();
@@ -104,22 +106,20 @@ struct Events {
     fetched: usize,
 }
 
-impl View for Events {
-    fn fetching(&mut self, _: Duration) {}
-    fn fetched(&mut self, _: &[ResultRow], _: Duration, _: Duration) {
-        self.fetched += 1;
+impl Sink for Events {
+    fn event(&mut self, ev: &Event<'_>, now: Duration) {
+        match ev {
+            Event::Polled { .. } => self.fetched += 1,
+            Event::PollFailed {
+                failures, retry_at, ..
+            } => self.failed.push((*failures, *retry_at - now)),
+            _ => {}
+        }
     }
-    fn failed(&mut self, _: &ApiError, n: u32, now: Duration, at: Duration) {
-        self.failed.push((n, at - now));
-    }
-    fn next_tick(&self, _: Duration) -> Option<Duration> {
-        None
-    }
-    fn tick(&mut self, _: Duration) {}
 }
 
 struct Run {
-    result: Result<Vec<ResultRow>, WaitError>,
+    result: Result<Vec<ResultRow>, WaitError<ApiError>>,
     starts: Vec<f64>,
     events: Events,
 }
@@ -148,7 +148,13 @@ fn run(
         timeout: timeout.map(secs),
     };
     let mut events = Events::default();
-    let result = wait(&pace, &mut script, clock.as_ref(), &rx, &mut events);
+    let input = Inputs {
+        fetcher: &mut script,
+        clock: clock.as_ref(),
+        pokes: &rx,
+        stopped: &|| None,
+    };
+    let result = wait(&pace, input, &mut events);
     Run {
         result,
         starts: script.starts.iter().map(|d| d.as_secs_f64()).collect(),

@@ -1,8 +1,11 @@
-//! The submission payload (spec H.3): one map of string fields, used as the JSON body of
+//! The submission payload: one map of string fields, used as the JSON body of
 //! `submitFlowTest` (plus the storage reference), as the multipart parts of `/uploads/flow`,
 //! and as the body of `estimateMatrix`. Fields that the TS CLI JSON-encodes are JSON text
 //! here too; optional fields are left out rather than sent empty.
 
+use super::devices::Checked;
+use crate::cli::args::{CloudArgs, Devices};
+use crate::plan::Plan;
 use serde_json::{Map, Value, json};
 
 /// Everything the payload is made of, already resolved.
@@ -50,15 +53,57 @@ pub struct Config {
     pub version: String,
 }
 
-/// `KEY=VALUE` split on the first `=`; an entry without `=` is an error naming it.
-pub fn split_pairs(values: &[String], flag: &str) -> Result<Vec<(String, String)>, String> {
-    values
-        .iter()
-        .map(|v| match v.split_once('=') {
-            Some((k, val)) if !k.trim().is_empty() => Ok((k.trim().to_string(), val.to_string())),
-            _ => Err(format!("Invalid {flag} value \"{v}\": expected KEY=VALUE")),
-        })
-        .collect()
+/// The `config` member for this run.
+pub fn config(args: &CloudArgs, checked: &Checked, plan: &Plan) -> Config {
+    let d = &args.devices;
+    Config {
+        exclude_tags: plan.all_exclude_tags.clone(),
+        include_tags: plan.all_include_tags.clone(),
+        android_no_snapshot: d.android_no_snapshot.then_some(true),
+        retries: checked.retries,
+        continue_on_failure: plan.sequence.as_ref().is_none_or(|s| s.continue_on_failure),
+        device_locale: d.device_locale.clone(),
+        google_play: d.google_play,
+        maestro_version: checked.maestro.clone(),
+        orientation: d.orientation.map(|o| o.name().to_string()),
+        report: args
+            .downloads
+            .report
+            .as_ref()
+            .map(|(k, _)| k.name().to_string()),
+        show_crosshairs: d.show_crosshairs.then_some(true),
+        maestro_chrome_onboarding: d.maestro_chrome_onboarding.then_some(true),
+        disable_animations: disable_animations(
+            d,
+            plan.workspace_config.as_ref(),
+            checked.matrix.as_ref(),
+        ),
+        cancel_previous: args.execution.cancel_previous.then_some(true),
+        render_engine: d.render_engine.map(|r| r.name().to_string()),
+        version: checked.identity.cli_version.clone(),
+    }
+}
+
+/// Effective `disableAnimations`: the explicit flag, else the workspace config's
+/// `platform.<p>.disableAnimations` for the run's platform (the matrix's first cell, else
+/// iOS when iOS flags are given, else Android).
+fn disable_animations(
+    d: &Devices,
+    workspace: Option<&Value>,
+    matrix: Option<&Value>,
+) -> Option<bool> {
+    if let Some(explicit) = d.disable_animations {
+        return Some(explicit);
+    }
+    let platform = match matrix.and_then(|m| m.get(0)) {
+        Some(cell) if cell.get("iOSDevice").is_some() => "ios",
+        Some(_) => "android",
+        None if d.ios_device.is_some() || d.ios_version.is_some() => "ios",
+        None => "android",
+    };
+    workspace?
+        .pointer(&format!("/platform/{platform}/disableAnimations"))
+        .and_then(Value::as_bool)
 }
 
 fn object(pairs: &[(String, String)]) -> Value {
@@ -231,21 +276,22 @@ mod tests {
     }
 
     #[test]
-    fn pairs_split_on_the_first_equals() {
-        let v = vec!["A=1".to_string(), "B=x=y".into(), "C=".into()];
-        assert_eq!(
-            split_pairs(&v, "--env").unwrap(),
-            vec![
-                ("A".into(), "1".into()),
-                ("B".into(), "x=y".into()),
-                ("C".into(), "".into())
-            ]
-        );
-        assert!(
-            split_pairs(&["NOEQ".to_string()], "--env")
-                .unwrap_err()
-                .contains("NOEQ")
-        );
+    fn disable_animations_follows_flag_then_workspace_platform() {
+        let ws = json!({"platform": {"ios": {"disableAnimations": true},
+                                     "android": {"disableAnimations": false}}});
+        let dev = |explicit: Option<bool>, ios: bool| Devices {
+            disable_animations: explicit,
+            ios_version: ios.then(|| "18".to_string()),
+            ..Devices::default()
+        };
+        let d = |devices: Devices, m: Option<&Value>| disable_animations(&devices, Some(&ws), m);
+        assert_eq!(d(dev(Some(false), true), None), Some(false));
+        assert_eq!(d(dev(Some(true), false), None), Some(true));
+        assert_eq!(d(dev(None, true), None), Some(true));
+        assert_eq!(d(dev(None, false), None), Some(false), "android by default");
+        let matrix = json!([{"iOSDevice": "iphone-16", "iOSVersion": "18"}]);
+        assert_eq!(d(dev(None, false), Some(&matrix)), Some(true));
+        assert_eq!(disable_animations(&dev(None, false), None, None), None);
     }
 
     #[test]

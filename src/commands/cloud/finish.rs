@@ -1,0 +1,118 @@
+//! The last steps of `dcd cloud`: `--async` returns right after the submission; otherwise
+//! the shared wait, the downloads (also after a FAILED verdict; their failures only warn),
+//! the `--json-file` and the `--json` document, and the exit code of the verdict.
+
+use super::devices::Checked;
+use super::planning::Planned;
+use super::preflight::Connected;
+use super::submit::Run;
+use crate::cli::args::CloudArgs;
+use crate::commands::Ctx;
+use crate::commands::wait::{self, Request};
+use crate::domain::verdict::Verdict;
+use crate::exit::{CliError, Exit};
+use crate::output::Event;
+use crate::render::json as jsonr;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+/// `--async`: the run's JSON with every test PENDING; exit 0.
+pub fn async_done(
+    args: &CloudArgs,
+    ctx: &Ctx,
+    run: &Run,
+    checked: &Checked,
+    planned: &Planned,
+) -> Result<Exit, CliError> {
+    let tests: Vec<Value> = run
+        .rows
+        .iter()
+        .map(|r| jsonr::test_entry(r, &planned.info, false))
+        .collect();
+    let doc = json!({
+        "consoleUrl": run.console_url,
+        "status": "PENDING",
+        "tests": tests,
+        "uploadId": run.upload_id,
+        "notices": checked.notices,
+    });
+    write_json_file(args, ctx, &run.upload_id, &doc)?;
+    if ctx.json() {
+        ctx.out.json(&doc);
+    } else {
+        ctx.out.emit(Event::Info(
+            "Not waiting for results as async flag is set to true",
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+/// The wait, the downloads, the JSON, the verdict's exit code.
+pub fn wait_and_finish(
+    args: &CloudArgs,
+    ctx: &Ctx,
+    conn: &Connected,
+    run: &Run,
+    checked: &Checked,
+    planned: &Planned,
+) -> Result<Exit, CliError> {
+    if ctx.out.human() {
+        ctx.out.emit(Event::Report(&[String::new()]));
+    }
+    let done = wait::run(
+        ctx,
+        &conn.auth,
+        &conn.client,
+        &Request {
+            upload_id: &run.upload_id,
+            console_url: Some(run.console_url.clone()),
+            wait: args.wait,
+        },
+    )?;
+    if !args.downloads.is_empty() {
+        crate::report::download_after_run(&conn.client, &run.upload_id, &args.downloads, &ctx.out)
+            .map_err(|stop| CliError::stopped(stop, None))?;
+    }
+    let notices = (done.verdict != Verdict::Failed).then(|| checked.notices.clone());
+    let doc = jsonr::completed_run(
+        done.verdict,
+        &done.latest,
+        &run.upload_id,
+        &done.console_url,
+        &planned.info,
+        notices,
+    );
+    write_json_file(args, ctx, &run.upload_id, &doc)?;
+    if ctx.json() {
+        ctx.out.json(&doc);
+    }
+    Ok(done.verdict.exit(args.json_file_given()))
+}
+
+/// `--json-file`: `--json-file-name`, else `<uploadId>_dcd.json`; parent directories are
+/// created.
+fn write_json_file(
+    args: &CloudArgs,
+    ctx: &Ctx,
+    upload_id: &str,
+    doc: &Value,
+) -> Result<(), CliError> {
+    let Some(jf) = &args.json_file else {
+        return Ok(());
+    };
+    let path = jf
+        .name
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{upload_id}_dcd.json")));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::new(format!("Cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(&path, jsonr::pretty(doc) + "\n")
+        .map_err(|e| CliError::new(format!("Cannot write {}: {e}", path.display())))?;
+    ctx.out.emit(Event::Note(&format!(
+        "JSON output written to {}",
+        path.display()
+    )));
+    Ok(())
+}

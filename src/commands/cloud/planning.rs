@@ -1,0 +1,106 @@
+//! Step 3 of `dcd cloud`: the plan — which flows run, in what order, with which files —
+//! shown as the job block; and `--dry-run`, which stops here after every check a real run
+//! makes, listing (or, with `--json`, describing) what would have run.
+
+use super::devices::Checked;
+use crate::cli::args::CloudArgs;
+use crate::commands::Ctx;
+use crate::exit::{CliError, Exit, signal};
+use crate::output::Event;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::render::cloud::{Job, PlanListing, dry_run_json};
+use crate::render::json::FlowInfo;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A plan and what the later steps read from it.
+pub struct Planned {
+    /// Shared with the thread that builds the zip.
+    pub plan: Arc<Plan>,
+    pub root: PathBuf,
+    pub info: PlannedFlows,
+}
+
+/// The flow names and tags the JSON output reports, from the plan.
+pub struct PlannedFlows(BTreeMap<String, (String, Vec<String>)>);
+
+impl FlowInfo for PlannedFlows {
+    fn flow_name(&self, file: &str) -> Option<String> {
+        self.0.get(file).map(|(n, _)| n.clone())
+    }
+    fn tags(&self, file: &str) -> Vec<String> {
+        self.0.get(file).map(|(_, t)| t.clone()).unwrap_or_default()
+    }
+}
+
+pub fn plan(args: &CloudArgs, ctx: &Ctx, checked: &Checked) -> Result<Planned, CliError> {
+    let cwd =
+        std::env::current_dir().map_err(|e| CliError::new(format!("No working directory: {e}")))?;
+    let x = &args.execution;
+    let opts = PlanOptions {
+        flows: PathBuf::from(&checked.inputs.flows),
+        cwd: cwd.clone(),
+        config: x.config.clone(),
+        include_tags: x.include_tags.clone(),
+        exclude_tags: x.exclude_tags.clone(),
+        exclude_flows: x.exclude_flows.clone(),
+    };
+    let plan = signal::run(move || plan::plan(&opts))?.map_err(|e| CliError::new(e.0))?;
+    for w in &plan.warnings {
+        ctx.out.warn(w);
+    }
+    for d in &plan.debug {
+        crate::debug!("{d}");
+    }
+    let root = plan.root();
+    let info = PlannedFlows(plan.flow_info(&root));
+    ctx.out.emit(Event::Planned(&job(args, &plan, &root, &cwd)));
+    Ok(Planned {
+        plan: Arc::new(plan),
+        root,
+        info,
+    })
+}
+
+/// The "Submitting new job" block's data.
+fn job(args: &CloudArgs, plan: &Plan, root: &Path, cwd: &Path) -> Job {
+    let overrides = plan
+        .flow_overrides
+        .iter()
+        .filter(|(_, o)| !o.is_empty())
+        .map(|(path, o)| {
+            let shown = path
+                .strip_prefix(cwd)
+                .map(|r| format!("./{}", r.display()))
+                .unwrap_or_else(|_| path.display().to_string());
+            (
+                shown,
+                o.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            )
+        })
+        .collect();
+    Job {
+        flows: plan.test_file_names(root).len() + plan.sequential_flows(root).len(),
+        total_flow_files: plan.total_flow_files,
+        app: format!("binary id {}", super::app::binary_id(args)),
+        options: args.shown_options.clone(),
+        overrides,
+    }
+}
+
+/// `--dry-run`: nothing is uploaded or started.
+pub fn dry_run(ctx: &Ctx, planned: &Planned) -> Result<Exit, CliError> {
+    let (plan, root) = (&planned.plan, &planned.root);
+    let listing = PlanListing {
+        flows: plan.test_file_names(root),
+        sequential: plan.sequential_flows(root),
+        files: plan.zip_entries(root),
+    };
+    if ctx.json() {
+        ctx.out.json(&dry_run_json(&listing));
+    } else {
+        ctx.out.emit(Event::DryRun(&listing));
+    }
+    Ok(Exit::Success)
+}

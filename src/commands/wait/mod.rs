@@ -1,0 +1,61 @@
+//! The wait, shared by `dcd cloud` and `dcd status --watch` — same loop, rendering, verdict
+//! and exit codes — as three steps: start realtime for logged-in users ([`realtime`]), poll
+//! until every test is done ([`poll`]), and finish: the final table, the verdict lines and
+//! the GitHub Actions extras ([`finish`]). No subcommand owns it.
+
+mod finish;
+mod poll;
+mod realtime;
+
+use super::Ctx;
+use crate::api::ApiClient;
+use crate::auth::AuthContext;
+use crate::cli::args::WaitArgs;
+use crate::domain::results::ResultRow;
+use crate::domain::verdict::Verdict;
+use crate::exit::{CliError, signal};
+
+/// What to wait for.
+pub struct Request<'a> {
+    pub upload_id: &'a str,
+    /// The console link; computed from the API URL and the first row when `None`.
+    pub console_url: Option<String>,
+    pub wait: WaitArgs,
+}
+
+/// A completed run.
+pub struct Done {
+    pub verdict: Verdict,
+    /// Every row, retries included.
+    pub rows: Vec<ResultRow>,
+    /// The newest try of each retry chain.
+    pub latest: Vec<ResultRow>,
+    pub console_url: String,
+}
+
+/// How to pick the run up again: it keeps going in the cloud whatever happens here.
+pub fn reattach_hint(upload_id: &str) -> String {
+    format!(
+        "The tests keep running in the cloud. Re-attach with: dcd status --upload-id {upload_id} --watch"
+    )
+}
+
+/// Waits for the upload and shows the outcome (not under `--json`); returns it for the
+/// caller's JSON and exit code. Every way the wait can end early carries the re-attach hint.
+pub fn run(
+    ctx: &Ctx,
+    auth: &AuthContext,
+    client: &ApiClient,
+    req: &Request<'_>,
+) -> Result<Done, CliError> {
+    // Pokes: from the realtime subscription, and from a stop (so a signal ends the sleep).
+    let (poke_tx, pokes) = crossbeam_channel::bounded::<()>(1);
+    let _stops_poke = signal::waker(poke_tx.clone());
+    let subscription = realtime::start(ctx, auth, req, poke_tx);
+    let rows = poll::until_done(ctx, auth, client, req, &pokes, subscription.as_ref());
+    if let Some(s) = subscription {
+        s.stop();
+    }
+    let rows = rows?;
+    Ok(finish::finish(ctx, client, req, rows))
+}

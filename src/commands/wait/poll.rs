@@ -1,0 +1,121 @@
+//! The polling step of the wait: the backstop period for the auth mode, `--timeout`, the
+//! fetch (interruptible, with the ETag cache), and the loop's failures in words.
+
+use super::Request;
+use crate::api::{ApiClient, ApiError, EtagCache, NetKind};
+use crate::auth::{AuthContext, Mode};
+use crate::commands::Ctx;
+use crate::domain::results::ResultRow;
+use crate::exit::{CliError, signal};
+use crate::net::diagnose;
+use crate::output::Event;
+use crate::realtime::Realtime;
+use crate::render::{self, diagnosis};
+use crate::watch::{self, Fetch, Inputs, Pace, WaitError};
+use crossbeam_channel::Receiver;
+
+/// Polls until every row is terminal; returns that snapshot (every row, retries included).
+pub fn until_done(
+    ctx: &Ctx,
+    auth: &AuthContext,
+    client: &ApiClient,
+    req: &Request<'_>,
+    pokes: &Receiver<()>,
+    subscription: Option<&Realtime>,
+) -> Result<Vec<ResultRow>, CliError> {
+    let t = ctx.timings;
+    let interval = match auth.mode {
+        Mode::Bearer => t.backstop_bearer,
+        Mode::ApiKey => t.backstop_api_key,
+    };
+    let pace = Pace {
+        interval,
+        timings: t,
+        timeout: req.wait.timeout.map(|d| d.mul_f64(t.scale)),
+    };
+    crate::debug!(
+        "Watching upload {}: poll every {:.1}s{}",
+        req.upload_id,
+        interval.as_secs_f64(),
+        pace.timeout
+            .map(|d| format!(", timeout {:.1}s", d.as_secs_f64()))
+            .unwrap_or_default()
+    );
+    ctx.out.emit(Event::WaitStarted {
+        realtime: subscription.map(Realtime::connected),
+    });
+    let mut fetcher = ResultsFetcher {
+        client: client.clone(),
+        upload_id: req.upload_id.to_string(),
+        cache: Some(EtagCache::default()),
+    };
+    let input = Inputs {
+        fetcher: &mut fetcher,
+        clock: ctx.out.clock(),
+        pokes,
+        stopped: &signal::pending,
+    };
+    let waited = {
+        let mut sink = ctx.out.sink();
+        watch::wait(&pace, input, sink.as_mut())
+    };
+    waited.map_err(|e| {
+        ctx.out.emit(Event::WaitAborted);
+        wait_error(e, client, ctx, &super::reattach_hint(req.upload_id))
+    })
+}
+
+/// Why the wait ended early, with how to re-attach.
+fn wait_error(e: WaitError<ApiError>, client: &ApiClient, ctx: &Ctx, hint: &str) -> CliError {
+    match e {
+        WaitError::TimedOut { after } => CliError::new(format!(
+            "Timed out after {} waiting for results (--timeout). {hint}",
+            render::time::elapsed(ctx.timings.unscale(after).as_secs())
+        )),
+        WaitError::Fatal(e) => CliError::new(format!("{e}\n{hint}")),
+        WaitError::Stopped(stop) => CliError::stopped(stop, Some(hint)),
+        WaitError::GaveUp { last, failures } => {
+            let d = diagnose::diagnose(client.base_url(), &ctx.timings);
+            let mut msg = format!("Unable to fetch results after {failures} attempts: {last}");
+            diagnosis::append(&mut msg, &d);
+            msg.push('\n');
+            msg.push_str(hint);
+            CliError::new(msg)
+        }
+    }
+}
+
+/// `GET /results/{id}?view=summary` with the ETag cache, on a worker thread so that a stop
+/// does not wait for a slow answer.
+struct ResultsFetcher {
+    client: ApiClient,
+    upload_id: String,
+    /// `None` only while a fetch that was abandoned by a stop holds it.
+    cache: Option<EtagCache>,
+}
+
+impl Fetch for ResultsFetcher {
+    type Error = ApiError;
+
+    fn fetch(&mut self) -> Result<Vec<ResultRow>, ApiError> {
+        let (client, id) = (self.client.clone(), self.upload_id.clone());
+        let mut cache = self.cache.take().unwrap_or_default();
+        let worked = signal::run(move || {
+            let r = client.results_summary(&id, &mut cache);
+            (r, cache)
+        });
+        match worked {
+            Ok((r, cache)) => {
+                self.cache = Some(cache);
+                r
+            }
+            // The loop sees the stop right after this and ends the wait.
+            Err(stop) => Err(ApiError::Network {
+                op: "Fetching results".into(),
+                host: String::new(),
+                kind: NetKind::Other,
+                detail: format!("stopped by {}", stop.name()),
+            }),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The terminal sink: blocks as lines, and during the wait one frame redrawn in place every
+//! second (spinner, a row per test or the summary line, realtime state, countdown). Failed
+//! polls show in the footer.
+
+use super::event::Event;
+use super::{Sink, human};
+use crate::clock::Timings;
+use crate::domain::results::ResultRow;
+use crate::render::progress::{Frame, Next, tty_frame};
+use crate::term::{Caps, Live, out_line};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub struct Interactive {
+    quiet: bool,
+    caps: Caps,
+    timings: Timings,
+    live: Option<Live>,
+    rows: Option<Vec<ResultRow>>,
+    /// Absolute time of the next fetch; `None` while one is in flight.
+    next_at: Option<Duration>,
+    failures: u32,
+    spinner: usize,
+    next_redraw: Duration,
+    realtime: Option<Arc<AtomicBool>>,
+}
+
+impl Interactive {
+    pub fn new(quiet: bool, caps: Caps, timings: Timings) -> Interactive {
+        Interactive {
+            quiet,
+            caps,
+            timings,
+            live: None,
+            rows: None,
+            next_at: None,
+            failures: 0,
+            spinner: 0,
+            next_redraw: Duration::ZERO,
+            realtime: None,
+        }
+    }
+
+    fn redraw(&mut self, now: Duration) {
+        let next = match self.next_at {
+            None => Next::Refreshing,
+            Some(at) => {
+                let left = self.timings.unscale(at.saturating_sub(now));
+                if self.failures > 0 {
+                    Next::RetryIn(left, self.failures)
+                } else {
+                    Next::In(left)
+                }
+            }
+        };
+        let frame = Frame {
+            rows: self.rows.as_deref(),
+            quiet: self.quiet,
+            realtime: self.realtime.as_ref().map(|r| r.load(Ordering::Relaxed)),
+            next,
+            spinner: self.spinner,
+        };
+        let lines = tty_frame(&frame, self.caps.out, self.caps.width, self.caps.height);
+        if let Some(live) = self.live.as_mut() {
+            live.draw(lines);
+        }
+        self.next_redraw = now + self.timings.tick;
+    }
+}
+
+impl Sink for Interactive {
+    fn event(&mut self, ev: &Event<'_>, now: Duration) {
+        if human::print(ev, &self.caps) {
+            return;
+        }
+        match ev {
+            Event::WaitStarted { realtime } => {
+                self.realtime = realtime.clone();
+                out_line(
+                    &self
+                        .caps
+                        .out
+                        .dim("You can safely close this terminal and the tests will continue"),
+                );
+                self.live = Some(Live::start());
+                self.redraw(now);
+            }
+            Event::Fetching => {
+                self.next_at = None;
+                self.redraw(now);
+            }
+            Event::Polled { rows, next_at } => {
+                self.failures = 0;
+                self.next_at = Some(*next_at);
+                self.rows = Some(rows.to_vec());
+                self.redraw(now);
+            }
+            Event::PollFailed {
+                failures, retry_at, ..
+            } => {
+                self.failures = *failures;
+                self.next_at = Some(*retry_at);
+                self.redraw(now);
+            }
+            Event::Finished(f) => {
+                self.live = None;
+                human::finished(f, &self.caps);
+            }
+            Event::WaitAborted => self.live = None,
+            _ => {}
+        }
+    }
+
+    fn next_tick(&self) -> Option<Duration> {
+        self.live.as_ref().map(|_| self.next_redraw)
+    }
+
+    fn tick(&mut self, now: Duration) {
+        self.spinner += 1;
+        self.redraw(now);
+    }
+}
