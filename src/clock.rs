@@ -103,31 +103,33 @@ pub fn parse_scale(raw: Option<&str>) -> (f64, Option<String>) {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timings {
     pub scale: f64,
-    /// Backstop poll period for logged-in users (realtime pokes wake it early). Spec E.1.
+    /// Backstop poll period for logged-in users, 60 s (realtime pokes wake it early).
     pub backstop_bearer: Duration,
-    /// Poll period for API-key users (no realtime). Spec E.1.
+    /// Poll period for API-key users, 20 s (they get no realtime).
     pub backstop_api_key: Duration,
-    /// Error backoff: `base × n`, capped. Spec E.1.
+    /// Error backoff after the n-th consecutive failed poll: `10 s × n`, at most 30 s.
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
-    /// Minimum time between the starts of two fetches (DESIGN.md).
+    /// Minimum time between the starts of two fetches (~1 s), so a burst of realtime pokes
+    /// never becomes a burst of GETs.
     pub fetch_floor: Duration,
     /// How often the interactive frame is redrawn.
     pub tick: Duration,
-    /// The longest a CI log stays silent while waiting (DESIGN.md).
+    /// The longest a CI log stays silent while waiting (5 min) before a still-waiting line,
+    /// so watchdogs that kill silent jobs leave the step alone.
     pub still_waiting: Duration,
     /// 404s this soon after the wait starts are "not created yet", hence retried.
     pub not_found_grace: Duration,
-    /// `dcd status` one-shot retry sleep: `base × attempt`. Spec A.4.
+    /// `dcd status` one-shot retry sleep: `1 s × attempt`.
     pub status_retry_base: Duration,
     /// HTTP: connect timeout and whole-request timeout for API calls.
     pub http_connect: Duration,
     pub http_request: Duration,
 }
 
-/// Consecutive failed polls before the loop gives up. Spec E.1.
+/// Consecutive failed polls before the wait gives up (and diagnoses the API host).
 pub const MAX_SEQUENTIAL_FAILURES: u32 = 30;
-/// Attempts of the one-shot `dcd status` request. Spec A.4.
+/// Attempts of the one-shot `dcd status` request before it gives up.
 pub const STATUS_ATTEMPTS: u32 = 5;
 
 impl Timings {

@@ -1,4 +1,4 @@
-//! `config.json`, the session `dcd login` stores (spec B.4).
+//! `config.json`, the session `dcd login` stores (docs/config.md).
 //!
 //! Same directory rules and schema as the TypeScript CLI, so a session made by either CLI
 //! works in the other: `DCD_CONFIG_DIR`, else `$XDG_CONFIG_HOME/dcd`, else `~/.dcd`. A file

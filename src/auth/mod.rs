@@ -1,4 +1,4 @@
-//! Who the user is: an API key or a stored login session (spec B.1, B.2).
+//! Who the user is: an API key or a stored login session (docs/config.md, "Auth precedence").
 //!
 //! Resolved once per command into an [`AuthContext`] whose headers go on every API request.
 //! Precedence: `--api-key` > `DEVICE_CLOUD_API_KEY` > the session in `config.json`. Every
@@ -46,7 +46,8 @@ pub struct Sources<'a> {
     pub now: i64,
 }
 
-/// `--api-key` > `DEVICE_CLOUD_API_KEY` > stored session (spec B.2).
+/// `--api-key` > `DEVICE_CLOUD_API_KEY` > stored session; blank keys count as absent, and a
+/// session needs a `current_org_id` and must not have expired.
 pub fn resolve(src: &Sources<'_>) -> Result<AuthContext, CliError> {
     let key = [
         src.flag_api_key.map(str::to_string),

@@ -1,4 +1,5 @@
-//! The two devicecloud environments (spec C) and the URL rules that pick one.
+//! The two devicecloud environments and the URL rules that pick one (docs/config.md,
+//! "Environments").
 //!
 //! There is no `--env` flag: the environment follows from the API URL (or, for a logged-in
 //! session, from the `env` stored with it). These are public constants of the service; the
@@ -37,7 +38,7 @@ pub fn by_name(name: &str) -> Option<Environment> {
     ALL.into_iter().find(|e| e.name == name)
 }
 
-/// `dev` if the URL contains `api.dev.` or `localhost`, else `prod` (spec C).
+/// `dev` if the URL contains `api.dev.` or `localhost`, else `prod`.
 pub fn infer_from_api_url(url: &str) -> Environment {
     if url.contains("api.dev.") || url.contains("localhost") {
         DEV
@@ -46,13 +47,13 @@ pub fn infer_from_api_url(url: &str) -> Environment {
     }
 }
 
-/// The environment whose API URL equals `url` exactly, trailing slashes ignored (spec C).
+/// The environment whose API URL equals `url` exactly, trailing slashes ignored.
 pub fn find_by_api_url(url: &str) -> Option<Environment> {
     let url = url.trim_end_matches('/');
     ALL.into_iter().find(|e| e.api_url == url)
 }
 
-/// `flag` (non-blank) > `stored` (non-blank) > prod; trailing slashes removed (spec C).
+/// `flag` (non-blank) > `stored` (non-blank) > prod; trailing slashes removed.
 pub fn resolve_api_url(flag: Option<&str>, stored: Option<&str>) -> String {
     let pick = [flag, stored]
         .into_iter()
@@ -63,8 +64,9 @@ pub fn resolve_api_url(flag: Option<&str>, stored: Option<&str>) -> String {
     pick.trim_end_matches('/').to_string()
 }
 
-/// The console's result page for an upload (spec E.8). Unknown API URLs link to the dev
-/// console, as the TypeScript CLI does.
+/// The console's result page for an upload: `<console>/results?upload=<id>&result=<first
+/// result id>`, the console of the environment whose API URL matches exactly. Unknown API
+/// URLs link to the dev console, as the TypeScript CLI does.
 pub fn console_results_url(api_url: &str, upload_id: &str, first_result_id: Option<i64>) -> String {
     let console = find_by_api_url(api_url).unwrap_or(DEV).console_url;
     match first_result_id {

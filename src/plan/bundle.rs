@@ -1,4 +1,5 @@
-//! The flow zip and the portable path keys (spec H.2, H.3).
+//! The flow zip and the portable path keys (docs/planning.md, "Common root, portable keys and
+//! the zip").
 //!
 //! The server unpacks the zip and runs the flows by the keys it was sent (`testFileNames`,
 //! `sequentialFlows`, …), so zip entry names and keys must agree: both are the absolute path
@@ -92,7 +93,8 @@ impl Plan {
         all
     }
 
-    /// The common root of [`bundled_paths`](Self::bundled_paths) (spec H.2 `commonRoot`).
+    /// The common root of [`bundled_paths`](Self::bundled_paths): what zip entry names and
+    /// portable keys are relative to.
     pub fn root(&self) -> PathBuf {
         common_root(&self.bundled_paths())
     }

@@ -1,5 +1,5 @@
-//! The workspace config (`config.yaml`, or `--config`): validation and normalisation (spec
-//! H.1.1).
+//! The workspace config (`config.yaml`, or `--config`): validation and normalisation
+//! (docs/planning.md, "Workspace config").
 //!
 //! The TS CLI validates it with a zod schema that keeps unknown keys (the whole config is
 //! forwarded to the API as `workspaceConfig`, so `notifications` etc. work) but refuses the

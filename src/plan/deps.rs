@@ -1,4 +1,5 @@
-//! The dependency walk (spec H.1.2) and the per-path cache of parsed flow files.
+//! The dependency walk (docs/planning.md, "Dependencies") and the per-path cache of parsed
+//! flow files.
 //!
 //! Everything a flow needs on the device must be in the flow zip: sub-flows (`runFlow`),
 //! scripts (`runScript`), media (`addMedia`) and screenshot baselines (`assertScreenshot`),

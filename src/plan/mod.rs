@@ -1,4 +1,5 @@
-//! Flow discovery and the execution plan for `dcd cloud` (spec H.1), and the flow zip (H.2).
+//! Flow discovery and the execution plan for `dcd cloud`, and the flow zip; the rules are
+//! written up in docs/planning.md.
 //!
 //! Given the flow path the user passed (a single flow file or a workspace directory), the
 //! planner decides which flows run in parallel and which in sequence, which files they pull
@@ -274,7 +275,8 @@ impl Ctx<'_> {
     }
 }
 
-/// Plans a run (spec H.1): a single flow file, or a workspace directory.
+/// Plans a run: a single flow file, or a workspace directory (candidates, exclusions, config,
+/// `flows:` globs, config-shaped files, tags, dependencies, sequence, `includedPaths`).
 pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
     // A relative cwd (tests, embedding) is taken from the process's working directory.
     let cwd = if opts.cwd.is_absolute() {
@@ -530,8 +532,9 @@ fn plan_dir(ctx: &mut Ctx, dir: &Path) -> Result<Plan, PlanError> {
     Ok(plan)
 }
 
-/// `executionOrder.flowsOrder` → the sequence (spec H.1 step 10), with the TS warnings for
-/// names that match no flow.
+/// `executionOrder.flowsOrder` → the sequence: each entry, minus a trailing `.yaml`/`.yml`, is
+/// looked up by flow name among the flows the tags kept; duplicates are dropped, and names that
+/// match no flow produce the TS warnings (they may have been filtered out on purpose).
 fn sequence(
     ctx: &mut Ctx,
     cfg: Option<&Value>,

@@ -21,7 +21,8 @@ pub const MAX_DEPTH: usize = 200;
 /// Most nodes one file may expand to, aliases included (guards against "billion laughs").
 pub const MAX_NODES: usize = 2_000_000;
 
-/// A flow file split per `readTestYamlFileAsJson` (spec H.1).
+/// A flow file split into header and steps the way the TS CLI's `readTestYamlFileAsJson` does
+/// (see [`parse_flow_text`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowFile {
     /// Document 1 when the file has a `---` separator and that document is a non-empty map.

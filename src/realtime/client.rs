@@ -215,7 +215,9 @@ fn poke(pokes: &Sender<()>) {
     let _ = pokes.try_send(());
 }
 
-/// True when the server echoed our one binding (realtime-protocol.md §5.4).
+/// True when the join reply echoes our one binding (same event, schema, table and filter; null
+/// and absent alike), or carries no binding list at all. realtime-js treats a mismatch as a
+/// channel error, and so do we.
 fn bindings_match(reply: &Value, binding: &Value) -> bool {
     let Some(list) = reply.pointer("/response/postgres_changes") else {
         return true;
@@ -256,7 +258,8 @@ fn session(
         cfg,
     };
     let topic = cfg.topic();
-    // A join's own ref is its join_ref (realtime-protocol.md §2.4).
+    // Phoenix convention: the join frame's `ref` is also the channel's `join_ref`, which
+    // every later frame of this channel incarnation carries.
     let join_ref = c.fresh_ref();
     let join = Frame {
         join_ref: Some(join_ref.clone()),

@@ -1,4 +1,4 @@
-//! Phoenix channel frames, both wire versions (realtime-protocol.md §2).
+//! Phoenix channel frames, in both wire versions of the Supabase Realtime serializer.
 //!
 //! vsn 2.0.0 (the default) sends `[join_ref, ref, topic, event, payload]` arrays; vsn 1.0.0
 //! sends objects. Decoding accepts either shape whatever was negotiated, and anything that

@@ -1,7 +1,7 @@
 //! Opening the Realtime WebSocket: TCP (directly or through an HTTP CONNECT proxy), TLS with
 //! the same trust store as the API client, then the WebSocket handshake.
 //!
-//! tungstenite has no proxy or TLS of its own here (build-notes.md): the proxy choice comes
+//! tungstenite is built without proxy or TLS support, so both are done here: the proxy choice comes
 //! from ureq's reading of `HTTPS_PROXY`/`NO_PROXY`, the tunnel is a hand-written `CONNECT`,
 //! and TLS is a `rustls::StreamOwned`. The handshake runs with the connect timeout as read and
 //! write timeout (a silent server fails it); afterwards reads time out every

@@ -1,4 +1,4 @@
-//! Backblaze B2 uploads (spec H.4 step 8): the primary target when the API offers one. A
+//! Backblaze B2 uploads: the primary storage target when the API offers one. A
 //! `simple` strategy is one request (B2 native `POST` with a token, or an S3 pre-signed `PUT`
 //! when the token is empty); `large` splits the file evenly over the given part URLs and is
 //! finished by the API (`finishLargeFile`). Any failure here is silent: TUS carries on.

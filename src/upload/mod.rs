@@ -1,4 +1,4 @@
-//! Getting a file to devicecloud's storage (spec H.4): Backblaze B2 when the API offers it
+//! Getting a file to devicecloud's storage (docs/http-api.md): Backblaze B2 when the API offers it
 //! (silent on failure), Supabase TUS always, and success when either worked. Used for the
 //! flow zip now and for app binaries later.
 
@@ -10,7 +10,7 @@ use crate::clock::Timings;
 use crate::exit::CliError;
 use serde_json::{Value, json};
 
-/// What the API answered to `getFlowUploadUrl` / `getBinaryUploadUrl` (D.1 #2, #5).
+/// What the API answered to `getFlowUploadUrl` / `getBinaryUploadUrl`: the slot to upload into.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UploadSlot {
     pub id: String,
@@ -58,7 +58,7 @@ impl Stored {
 }
 
 /// The Supabase Storage TUS endpoint: `DCD_SUPABASE_URL` (tests, self-hosting) else the
-/// environment's storage host (spec C, D.10).
+/// storage host `https://<project ref>.storage.supabase.co` of the API URL's environment.
 pub fn tus_endpoint(api_url: &str) -> String {
     tus_endpoint_with(api_url, std::env::var("DCD_SUPABASE_URL").ok())
 }
@@ -95,8 +95,9 @@ pub fn anon_key(api_url: &str) -> String {
         })
 }
 
-/// Uploads the flow zip (H.4 steps 6, 8, 9, 10 with `getFlowUploadUrl`). The slot request is
-/// a POST that creates nothing billable, but it is still not retried (DESIGN.md).
+/// Uploads the flow zip: a slot from `getFlowUploadUrl`, then Backblaze (when offered) and TUS,
+/// success when either worked. The slot request is a POST that creates nothing billable, but
+/// like every API POST it is sent once and never retried (docs/http-api.md).
 pub fn upload_flow_zip(api: &ApiClient, zip: &[u8], t: &Timings) -> Result<Stored, UploadError> {
     let slot_json = api
         .flow_upload_url(zip.len() as u64)

@@ -1,4 +1,5 @@
-//! A TUS 1.0.0 client for Supabase Storage's resumable endpoint (spec H.4 step 9).
+//! A TUS 1.0.0 client for Supabase Storage's resumable endpoint: the upload target that is
+//! always tried, after Backblaze (docs/http-api.md, "Flow zip upload and submission").
 //!
 //! Creation (`POST` with `Upload-Length` and the base64 `Upload-Metadata`), then `PATCH`es of
 //! 6 MiB chunks (Supabase requires exactly that size). A failed request is retried after the
