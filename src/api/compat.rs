@@ -13,7 +13,8 @@ pub struct Identity {
 }
 
 impl ApiClient {
-    /// `GET /results/compatibility/data` with the identity headers (spec D.2).
+    /// `GET /results/compatibility/data` with the identity headers (CLI version, CI
+    /// provider when detected).
     pub fn compatibility_data(&self, id: &Identity) -> Result<CompatData, ApiError> {
         let op = "Fetching device compatibility data";
         let mut extra: Vec<(&str, &str)> = vec![

@@ -2,8 +2,8 @@
 //!
 //! Callers decide retry or give up from the variant ([`ApiError::is_transient`],
 //! [`ApiError::never_reached_server`]); users see the `Display` text, which follows the TS
-//! CLI's wording (spec D.0), is one line (except 401/403), carries no secrets and no control
-//! characters from the server.
+//! CLI's wording (docs/http-api.md, "Errors"), is one line (except 401/403), carries no
+//! secrets and no control characters from the server.
 
 use crate::clock::Timings;
 pub use crate::net::failure::NetKind;
@@ -80,7 +80,7 @@ impl ApiError {
         }
     }
 
-    /// The statuses `dcd status` does not retry (spec A.4).
+    /// The statuses `dcd status` does not retry: 400, 401, 403, 404 and 429 end it at once.
     pub fn is_client_class(&self) -> bool {
         matches!(self.status(), Some(400 | 401 | 403 | 404 | 429))
     }
@@ -113,7 +113,8 @@ impl ApiError {
         }
     }
 
-    /// A non-2xx response. The message is `message` ?? `error` ?? the raw text (spec D.0).
+    /// A non-2xx response. The message is `message` ?? `error` ?? the raw text, wrapped in
+    /// the TS CLI's per-status wording (docs/http-api.md, "Errors").
     pub fn from_status(
         op: &str,
         status: u16,

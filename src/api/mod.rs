@@ -45,7 +45,8 @@ pub enum StatusQuery<'a> {
     Name(&'a str),
 }
 
-/// The per-poll-loop ETag cache of spec D.3: the last rows and the ETag they came with.
+/// The per-poll-loop ETag cache: the last rows and the ETag they came with (rules in
+/// docs/wait.md, "ETag revalidation").
 #[derive(Debug, Default)]
 pub struct EtagCache {
     cached: Option<(String, Vec<crate::domain::results::ResultRow>)>,
@@ -143,7 +144,7 @@ impl ApiClient {
 
     /// One request with the auth headers, body read in full (capped). Only transport
     /// failures are errors here. Never retried: a POST that may have reached the server is
-    /// not sent twice (DESIGN.md).
+    /// not sent twice, since that could start two billed runs.
     fn request(
         &self,
         method: &str,
@@ -264,7 +265,8 @@ impl ApiClient {
         Self::parse_json(op, &reply.body)
     }
 
-    /// `GET /results/{id}?view=summary` with the ETag revalidation of spec D.3.
+    /// `GET /results/{id}?view=summary`, revalidated against the cached ETag: a 304 reuses
+    /// the cached rows (docs/wait.md, "ETag revalidation").
     pub fn results_summary(
         &self,
         upload_id: &str,
@@ -315,7 +317,7 @@ impl ApiClient {
         Ok(rows)
     }
 
-    /// `GET /uploads/status?uploadId=…` or `?name=…` (spec D.6).
+    /// `GET /uploads/status?uploadId=…` or `?name=…` (the most recent upload of that name).
     pub fn upload_status(
         &self,
         q: StatusQuery<'_>,

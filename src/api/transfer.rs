@@ -1,4 +1,4 @@
-//! Requests whose bodies are streamed: artifact and report downloads (spec D.4, E.10).
+//! Requests whose bodies are streamed: artifact and report downloads (docs/http-api.md).
 //!
 //! API calls read their answer into memory under a 30 s overall timeout; a download may be a
 //! gigabyte and take minutes, so these requests run on the same agent (same proxy, TLS trust
@@ -71,7 +71,7 @@ impl Download {
         (self.status, self.headers, body)
     }
 
-    /// A non-2xx answer as the API error of spec D.0.
+    /// A non-2xx answer as an ordinary API error, worded per status like any API call.
     pub fn into_error(self) -> ApiError {
         let op = self.op.clone();
         let (status, headers, body) = self.error_body();
@@ -86,7 +86,7 @@ impl Download {
     }
 
     /// A non-2xx answer as `<status> <body>` (one clean line, bounded), for the report
-    /// messages of spec D.4.
+    /// failure messages (`Failed to download <report>: <status> <body>`).
     pub fn into_status_text(self) -> String {
         let (status, _, body) = self.error_body();
         let text = error::clean(&String::from_utf8_lossy(&body), 200);

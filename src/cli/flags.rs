@@ -56,7 +56,8 @@ pub struct FlagDef {
     /// the `--no-` form, which is what help shows.
     pub help: &'static str,
     /// Values the server is known to accept, listed in help but not enforced here
-    /// (`--ios-device`: validation is against the API's compatibility data, spec H.7).
+    /// (`--ios-device`: validation is against the API's compatibility data, so a new device
+    /// needs no CLI release).
     pub known: &'static [&'static str],
     /// Parsed but left out of help (`--encrypt`).
     pub hidden: bool,
@@ -207,7 +208,7 @@ impl FlagDef {
     }
 }
 
-/// A titled set of flags. Groups are shared between commands (the spec's api, binary,
+/// A titled set of flags. Groups are shared between commands (the TS CLI's api, binary,
 /// device, environment, execution, github and output groups), and help prints one heading
 /// per group in the command's order.
 #[derive(Debug, Clone, Copy)]

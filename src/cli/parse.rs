@@ -1,7 +1,7 @@
 //! argv → [`Invocation`]: the parser loop, value validation and the [`Parsed`] accessors.
 //!
 //! TS dcd parsed with citty and then re-scanned raw argv for repeatable flags; the rules that
-//! scripts depend on are reproduced here on top of `lexopt` (spec A.0): `--flag value` and
+//! scripts depend on are reproduced here on top of `lexopt`: `--flag value` and
 //! `--flag=value`, a value flag always takes the next token (even `-x`), `--no-<switch>`,
 //! repeatable flags collected in order, last-wins otherwise, camelCase spellings. Unlike
 //! citty, unknown flags are errors (with a suggestion), so a typo cannot silently change a run.
@@ -295,7 +295,8 @@ fn unknown_flag(cmd: &'static CommandDef, typed: &str) -> UsageError {
     err(cmd, message)
 }
 
-/// Checks a value against the flag's kind. Messages name the canonical flag (spec A.0).
+/// Checks a value against the flag's kind. Messages name the canonical flag, whatever
+/// spelling was typed.
 fn validate(def: &FlagDef, raw: &str) -> Result<(), String> {
     let name = def.name;
     match def.kind {

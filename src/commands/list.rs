@@ -215,7 +215,7 @@ pub fn en_us_date(iso: &str) -> String {
     format!("{month} {d}, {y}, {h12:02}:{mi:02} {ampm}")
 }
 
-/// The human output of `dcd list` (spec A.5).
+/// The human output of `dcd list`, laid out as the TS CLI prints it.
 pub fn render(page: &Page, style: Style) -> Vec<String> {
     if page.uploads.is_empty() {
         return vec![

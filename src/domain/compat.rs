@@ -1,6 +1,6 @@
-//! Compatibility data (spec D.2) and what `dcd cloud` decides from it: the Maestro version
-//! (H.8), device and OS validation for single devices and matrix cells (H.7), and which
-//! server notices apply (H.15).
+//! Compatibility data (`GET /results/compatibility/data`) and what `dcd cloud` decides from
+//! it: the Maestro version, device and OS validation for single devices and matrix cells,
+//! and which server notices apply.
 //!
 //! Validation is against the server's data only, so new devices need no CLI release. The
 //! per-device entries come as bare arrays (what the live API sends) or as objects
@@ -104,7 +104,7 @@ impl CompatData {
     }
 }
 
-/// `latest` → the latest version; unset → the default; the result must be supported (H.8).
+/// `latest` → the latest version; unset → the default; the result must be supported.
 pub fn resolve_maestro_version(
     requested: Option<&str>,
     m: &MaestroVersions,
@@ -143,8 +143,9 @@ pub struct DeviceRequest {
     pub google_play: bool,
 }
 
-/// Checks a request against the compatibility data (H.7). `Ok(None)` when fine, `Ok(Some)`
-/// with a debug note when the check was skipped (the API decides), `Err` with the message.
+/// Checks a device and OS request against the server's compatibility data. `Ok(None)` when
+/// fine, `Ok(Some)` with a debug note when the check was skipped (the API decides), `Err`
+/// with the message.
 pub fn validate_device(r: &DeviceRequest, c: &CompatData) -> Result<Option<String>, String> {
     if r.device.is_none() && r.version.is_none() {
         return Ok(None);
@@ -222,7 +223,8 @@ pub fn validate_device(r: &DeviceRequest, c: &CompatData) -> Result<Option<Strin
     Err(msg)
 }
 
-/// A `--ios-device-matrix` / `--android-device-matrix` value (H.7).
+/// A `--ios-device-matrix` (`<device>:<version>`) or `--android-device-matrix`
+/// (`<device>:<apiLevel>[:play]`) value.
 pub fn parse_matrix_cell(platform: Platform, value: &str) -> Result<DeviceRequest, String> {
     let parts: Vec<&str> = value.split(':').collect();
     let bad = || match platform {
@@ -259,7 +261,7 @@ pub fn parse_matrix_cell(platform: Platform, value: &str) -> Result<DeviceReques
     }
 }
 
-/// SemVer 2.0.0 precedence with the CLI's leniencies (H.14): a leading `v` is ignored and
+/// SemVer 2.0.0 precedence with the TS CLI's leniencies: a leading `v` is ignored and
 /// missing numeric segments are 0.
 pub fn semver_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering::*;
@@ -304,7 +306,7 @@ pub fn semver_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-/// Whether a server notice applies to this CLI context (H.15): no rules, or every rule holds.
+/// Whether a server notice applies to this CLI context: no rules, or every rule holds.
 pub fn notice_applies(notice: &Value, ctx: &BTreeMap<String, String>) -> bool {
     let Some(rules) = notice.pointer("/match/rules").and_then(Value::as_array) else {
         return true;

@@ -8,7 +8,8 @@
 
 use serde_json::Value;
 
-/// The status of one test result row (spec D.3). Unknown strings are kept, not rejected.
+/// The status of one test result row, as the API spells it. Unknown strings are kept, not
+/// rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Status {
     Pending,
@@ -50,7 +51,8 @@ impl Status {
         }
     }
 
-    /// PENDING, QUEUED and RUNNING are the only non-terminal states (spec E.3).
+    /// PENDING, QUEUED and RUNNING are the only non-terminal states; any other status,
+    /// unknown ones included, is terminal.
     pub fn is_terminal(&self) -> bool {
         !matches!(self, Status::Pending | Status::Queued | Status::Running)
     }
@@ -63,7 +65,7 @@ pub struct RowConfig {
     pub os_version: Option<String>,
 }
 
-/// One row of `GET /results/{uploadId}?view=summary` (spec D.3).
+/// One row of `GET /results/{uploadId}?view=summary` (fields in docs/http-api.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultRow {
     pub id: i64,
@@ -143,7 +145,7 @@ pub fn parse_results(body: &Value) -> Result<Vec<ResultRow>, String> {
     Ok(rows.iter().filter_map(ResultRow::from_value).collect())
 }
 
-/// One test of `GET /uploads/status` (spec D.6).
+/// One test of `GET /uploads/status`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusTest {
     pub name: String,
@@ -153,7 +155,7 @@ pub struct StatusTest {
     pub created_at: Option<String>,
 }
 
-/// The body of `GET /uploads/status` (spec D.6). `raw` keeps the whole object for `--json`.
+/// The body of `GET /uploads/status`. `raw` keeps the whole object for `--json`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UploadStatus {
     pub upload_id: String,

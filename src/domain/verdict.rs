@@ -1,4 +1,4 @@
-//! When a run is done, and what its verdict is (spec E.3).
+//! When a run is done, and what its verdict is (docs/wait.md, "Completion and verdict").
 //!
 //! "Done" is decided on the full snapshot (every row, earlier tries included, is terminal),
 //! never on seeing a particular event. The verdict is taken over the newest try of each retry
@@ -8,7 +8,8 @@ use super::results::{ResultRow, Status};
 use crate::exit::Exit;
 use std::collections::HashMap;
 
-/// The verdict of a completed run (spec E.3).
+/// The verdict of a completed run: SUPERSEDED if any newest try was superseded, else PASSED
+/// if every newest try passed, else FAILED.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Passed,
@@ -27,7 +28,8 @@ impl Verdict {
         }
     }
 
-    /// The exit code of a waited-for run. With `--json-file` a failed run exits 0 (spec A.1).
+    /// The exit code of a waited-for run. With `--json-file` a failed run exits 0: the
+    /// wrapper reads the verdict from the file.
     pub fn exit(self, json_file: bool) -> Exit {
         match self {
             Verdict::Passed | Verdict::Superseded => Exit::Success,
@@ -44,7 +46,8 @@ pub fn all_complete(rows: &[ResultRow]) -> bool {
     !rows.is_empty() && rows.iter().all(|r| r.status.is_terminal())
 }
 
-/// The newest try of each retry chain, in the original order (spec E.3 `filterLatestResults`).
+/// The newest try of each retry chain, in the original order (the TS CLI's
+/// `filterLatestResults`).
 ///
 /// Each row's `retry_of` chain is walked to its root; a missing parent makes the `retry_of`
 /// value itself the root, and a cycle stops the walk. Among rows sharing a root the one with

@@ -1,7 +1,7 @@
 //! "Why can't we reach the API?", answered step by step.
 //!
-//! When polling gives up, the TS CLI probes google.com and cloudflare.com (spec H.16). We
-//! diagnose the API host itself instead (DESIGN.md): DNS, TCP connect, TLS handshake, one
+//! When polling gives up, the TS CLI probes google.com and cloudflare.com. We diagnose the
+//! API host itself instead (docs/wait.md, "Giving up"): DNS, TCP connect, TLS handshake, one
 //! HTTP request, stopping at the first failure, so the user learns which step broke and what
 //! to do about it (DNS, firewall, proxy, a TLS-inspecting proxy's CA) without dcd talking
 //! to third-party sites.

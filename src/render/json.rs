@@ -1,4 +1,4 @@
-//! The `--json` documents (spec A.2, A.4), keys in the TypeScript CLI's order so wrappers
+//! The `--json` documents (docs/json.md), keys in the TypeScript CLI's order so wrappers
 //! that parse them keep working.
 
 use crate::domain::results::{ResultRow, Status};
@@ -126,7 +126,8 @@ pub fn error_doc(message: &str, extra: Option<&Map<String, Value>>) -> Value {
     Value::Object(o)
 }
 
-/// The upload-status body re-emitted with `tests` moved last (spec A.4).
+/// `dcd status --json`: the upload-status body re-emitted in its own key order, except that
+/// `tests` is moved last (and is `[]` when absent).
 pub fn status_doc(raw: &Value) -> Value {
     let Some(o) = raw.as_object() else {
         return raw.clone();

@@ -52,7 +52,8 @@ impl Style {
         self.paint("90", s)
     }
 
-    /// Paints `s` in the colour of `status` (spec A.0 palette).
+    /// Paints `s` in the colour of `status`: passed green, failed and error red, running
+    /// blue, pending yellow, anything else grey (the TS CLI's palette).
     pub fn status(self, status: &Status, s: &str) -> String {
         match status {
             Status::Passed => self.green(s),
@@ -64,7 +65,7 @@ impl Style {
     }
 }
 
-/// The glyph of a status (spec A.0).
+/// The glyph of a status, as the TS CLI draws it.
 pub fn glyph(status: &Status) -> &'static str {
     match status {
         Status::Passed => "✓",

@@ -1,4 +1,4 @@
-//! The live view of a run while it is waited for (spec E.5, E.6, DESIGN.md).
+//! The live view of a run while it is waited for (docs/wait.md, "Output modes").
 //!
 //! Two shapes of the same state. On an interactive terminal, [`tty_frame`] is the whole
 //! frame, redrawn in place every second. In CI or a pipe, [`CiLog`] turns successive
@@ -14,7 +14,7 @@ use std::time::Duration;
 /// Spinner frames (as `@clack/prompts` draws them).
 pub const SPINNER: [&str; 4] = ["◒", "◐", "◓", "◑"];
 
-/// Counts over all rows (spec E.5). `completed` = passed + failed + cancelled.
+/// Counts over all rows, earlier tries included. `completed` = passed + failed + cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counts {
     pub total: usize,
@@ -50,7 +50,8 @@ pub fn counts(rows: &[ResultRow]) -> Counts {
     c
 }
 
-/// `2/4 │ ✓ 1 │ ✗ 1 │ ▶ 1 │ ⏸ 1 │ ⏳ 0` (spec E.5).
+/// The `--quiet` summary: done/total, then passed, failed, running, pending and queued, as
+/// `2/4 │ ✓ 1 │ ✗ 1 │ ▶ 1 │ ⏸ 1 │ ⏳ 0`.
 pub fn summary_line(rows: &[ResultRow], style: Style) -> String {
     let c = counts(rows);
     let sep = style.dim(" │ ");
@@ -232,7 +233,8 @@ impl CiLog {
     }
 }
 
-/// `still waiting: 12/40 done, 5m elapsed` (DESIGN.md), for silent CI stretches.
+/// `still waiting: 12/40 done, 5m elapsed`, printed when a CI log has been silent for a
+/// while, so watchdogs that kill silent jobs leave the step alone.
 pub fn still_waiting_line(rows: Option<&[ResultRow]>, elapsed: Duration, style: Style) -> String {
     let done = rows.map_or_else(
         || "no results yet".to_string(),

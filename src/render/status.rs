@@ -1,4 +1,4 @@
-//! `dcd status` without `--watch`: the upload's state as it is now (spec A.4).
+//! `dcd status` without `--watch`: the upload's state as it is now, whatever it is.
 
 use super::sanitize::clean;
 use super::{Style, glyph, pad, time, visible_width, word};

@@ -1,6 +1,6 @@
-//! The end of a wait: the final per-test table and the one verdict line (spec E.3, E.7),
-//! plus the GitHub Actions extras (DESIGN.md): a foldable group, one `::error` annotation
-//! per failed flow, and a Markdown job summary.
+//! The end of a wait: the final per-test table and the one verdict line (docs/wait.md,
+//! "Completion and verdict"), plus the GitHub Actions extras: a foldable group, one
+//! `::error` annotation per failed flow, and a Markdown job summary.
 
 use super::sanitize::clean;
 use super::{Style, pad, time, visible_width, word};
@@ -71,7 +71,7 @@ pub fn final_table(rows: &[ResultRow], style: Style) -> Vec<String> {
     out
 }
 
-/// The verdict line and its branch rows. `latest` are the newest tries (spec E.3).
+/// The verdict line and its branch rows. `latest` holds the newest try of each retry chain.
 pub fn verdict_lines(
     verdict: Verdict,
     latest: &[ResultRow],

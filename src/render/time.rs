@@ -1,6 +1,6 @@
 //! Durations and timestamps as users read them, with no date-time crate.
 
-/// `Xm Ys` or `Ns` (spec E.7): `m = floor(s/60)`, `m > 0` → `"<m>m <s%60>s"`, else `"<s>s"`.
+/// `Xm Ys` or `Ns`: `m = floor(s/60)`, `m > 0` → `"<m>m <s%60>s"`, else `"<s>s"`.
 pub fn duration(secs: f64) -> String {
     let s = secs.max(0.0).round() as u64;
     let m = s / 60;

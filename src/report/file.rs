@@ -1,6 +1,6 @@
 //! Where a download lands, and how it gets there without ever sitting in memory.
 //!
-//! Paths follow the TS CLI (spec D.4): a leading `~` is the home directory, parent
+//! Paths follow the TS CLI: a leading `~` is the home directory, parent
 //! directories are created, an existing file is overwritten. The body is streamed through a
 //! small buffer into `<path>.part`, which is renamed over the destination only once the whole
 //! body has arrived: a download that breaks off leaves neither a half file nor a damaged

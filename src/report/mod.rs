@@ -1,4 +1,5 @@
-//! Downloads after a run: the artifacts zip and the test reports (spec E.10, D.4).
+//! Downloads after a run: the artifacts zip and the test reports (endpoints and messages in
+//! docs/http-api.md).
 //!
 //! Shared by `dcd artifacts` and `dcd cloud` (after the wait, also after a FAILED verdict):
 //! [`download_after_run`] downloads what was asked, prints the success lines the TS CLI
@@ -6,9 +7,9 @@
 //!
 //! Artifacts and HTML reports come from a bundle first (`GET …-bundle` gives a signed
 //! manifest, `POST <bundleUrl>` without auth headers streams the zip from a CDN worker) and
-//! fall back to the inline API endpoint when the bundle route fails in any of the ways the
-//! spec lists; the fallback writes its own file from scratch. Bodies are streamed to disk
-//! ([`file::save`]), never held in memory.
+//! fall back to the inline API endpoint when the bundle route fails in any way (manifest
+//! request or answer, bundle URL, bundle POST, a break mid-stream); the fallback writes its
+//! own file from scratch. Bodies are streamed to disk ([`file::save`]), never held in memory.
 
 pub mod file;
 
@@ -49,7 +50,7 @@ impl ReportKind {
         }
     }
 
-    /// The file when the flag is not given (spec A.2/A.6).
+    /// The file when its `--*-path` flag is not given (the TS CLI's defaults).
     pub fn default_path(self) -> &'static str {
         match self {
             ReportKind::Junit => "./report.xml",
@@ -75,9 +76,10 @@ impl DownloadRequest {
 /// Why a download failed.
 #[derive(Debug)]
 pub enum DownloadError {
-    /// The API refused or could not be reached (spec D.0 wording).
+    /// The API refused or could not be reached (worded like every API error).
     Api(ApiError),
-    /// A report endpoint's answer (spec D.4): `not_found` for its 404.
+    /// A report endpoint's own failure message (`Upload ID '<id>' not found or …` for its
+    /// 404, `Failed to download …: <status> <body>` otherwise): `not_found` for the 404.
     Report { message: String, not_found: bool },
     /// The body broke off mid-stream.
     Interrupted { bytes: u64, cause: io::Error },

@@ -1,9 +1,9 @@
 //! The terminal: what it can do (TTY, CI, colour, size) and writing to it.
 //!
-//! Colour and animation are separate switches (anchors §0.8). Colour follows `--color`,
-//! NO_COLOR, CLICOLOR_FORCE, CLICOLOR and TERM=dumb; animation needs stdout to be a TTY and
-//! no CI marker (spec G). All terminal writes go through one lock, so the Ctrl-C handler can
-//! erase the live frame and print its hint without interleaving with a redraw.
+//! Colour and animation are separate switches. Colour follows `--color`, NO_COLOR,
+//! CLICOLOR_FORCE, CLICOLOR and TERM=dumb; animation needs stdout to be a TTY and no CI
+//! marker (docs/environment.md). All terminal writes go through one lock, so the Ctrl-C
+//! handler can erase the live frame and print its hint without interleaving with a redraw.
 
 pub mod live;
 
@@ -16,7 +16,7 @@ crate::choice! {
     pub enum ColorChoice { Auto = "auto", Always = "always", Never = "never" }
 }
 
-/// The 15 CI marker variables of spec G.
+/// The 15 CI marker variables the TS CLI checks (docs/environment.md, "CI detection").
 pub const CI_VARS: [&str; 15] = [
     "CI",
     "CONTINUOUS_INTEGRATION",
@@ -35,8 +35,8 @@ pub const CI_VARS: [&str; 15] = [
     "CODEBUILD_BUILD_ID",
 ];
 
-/// `isCI()` (spec G): a marker set to anything but `""`, `"false"` or `"0"` (exact compare),
-/// else "stdout is not a TTY".
+/// The TS CLI's `isCI()`: a marker set to anything but `""`, `"false"` or `"0"` (exact
+/// compare), else "stdout is not a TTY".
 pub fn is_ci(env: &dyn Fn(&str) -> Option<String>, stdout_tty: bool) -> bool {
     CI_VARS
         .iter()

@@ -148,7 +148,8 @@ impl Config {
             "disableAnimations",
             self.disable_animations.map(Value::Bool),
         );
-        // Wire placement unverified in the spec; inside `config` is the likeliest (H.3).
+        // Where the API expects `cancelPrevious` and `renderEngine` is unconfirmed; inside
+        // `config` is the likeliest place.
         put("cancelPrevious", self.cancel_previous.map(Value::Bool));
         put(
             "renderEngine",
@@ -199,7 +200,8 @@ pub fn build(p: &PayloadInput) -> Map<String, Value> {
 }
 
 /// `multipart/form-data`: part `file` (`flowFile.zip`, `application/zip`) first, then every
-/// payload field as a string part (D.1 #7). Returns (content type, body).
+/// payload field as a string part, for the `POST /uploads/flow` fallback. Returns
+/// (content type, body).
 pub fn multipart(fields: &Map<String, Value>, zip: &[u8], boundary: &str) -> (String, Vec<u8>) {
     let mut body = Vec::with_capacity(zip.len() + 4096);
     body.extend_from_slice(
