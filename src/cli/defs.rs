@@ -1,7 +1,8 @@
 //! The flag tables: every command, every flag, in help order.
 //!
-//! This is the one place that says which flags exist (spec A.2–A.10 plus what DESIGN.md
-//! adds: `status --watch`, `--timeout`, `--no-realtime`, `--color`). Flags used by several
+//! This is the one place that says which flags exist: the TypeScript CLI's, plus what this
+//! port adds (`status --watch`, `--timeout`, `--no-realtime`, `--color`); see
+//! `docs/commands.md`. Flags used by several
 //! commands are declared once as `const`s and shared, either one by one or as whole groups
 //! (the spec's api/binary/device/environment/execution/github/output groups).
 
@@ -11,7 +12,8 @@ use crate::report::{ReportKind, Which};
 use crate::term::ColorChoice;
 
 // ---------------------------------------------------------------------------------------------
-// Known server values (spec H.7). Help only; validation is against the API's compat data.
+// Known server values. Help only; validation is against the API's compatibility data, so
+// a new device needs no release.
 
 const IOS_DEVICES: &[&str] = &[
     "ipad-pro-6th-gen",
@@ -339,14 +341,21 @@ EXIT CODES:
   0    all tests passed, the run was superseded, --async submitted, or --dry-run
   1    CLI or infrastructure error, polling gave up, or --timeout expired
   2    tests failed (0 with --json-file)
-  130  interrupted (Ctrl-C) while waiting; the run keeps going";
+  130  interrupted by SIGINT (Ctrl-C); once the run exists it keeps going and the
+       re-attach command is printed
+  143  stopped by SIGTERM (a CI runner cancelling the job), as 130
+  129  stopped by SIGHUP (the terminal went away), as 130
+  141  stdout was closed by its reader (`dcd … | head`); nothing more is printed";
 
 const STATUS_EXIT_CODES: &str = "\
 EXIT CODES:
   0    the status was shown (whatever it is); with --watch: all tests passed or superseded
   1    CLI, network or API error; with --watch also polling gave up or --timeout expired
   2    with --watch: tests failed
-  130  interrupted (Ctrl-C) while waiting; the run keeps going";
+  130  interrupted by SIGINT (Ctrl-C) while waiting; the run keeps going
+  143  stopped by SIGTERM, as 130
+  129  stopped by SIGHUP, as 130
+  141  stdout was closed by its reader; nothing more is printed";
 
 // ---------------------------------------------------------------------------------------------
 // Commands.

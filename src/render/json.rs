@@ -64,7 +64,7 @@ pub fn test_entry(r: &ResultRow, info: &dyn FlowInfo, completed: bool) -> Value 
     if completed {
         t.insert(
             "durationSeconds".into(),
-            r.duration_seconds.map_or(Value::Null, |d| json!(d)),
+            r.duration_seconds.map_or(Value::Null, number),
         );
         if r.status == Status::Failed {
             let reason = r
@@ -149,6 +149,16 @@ pub fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into())
 }
 
+/// A number as JSON: a whole number stays an integer (`3`, not `3.0`), as the API sent it —
+/// strictly typed consumers reject a float where they expect an integer.
+pub fn number(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Value::from(f as i64)
+    } else {
+        json!(f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +182,13 @@ mod tests {
     }
 
     #[test]
+    fn whole_numbers_stay_integers() {
+        assert_eq!(pretty(&number(3.0)), "3");
+        assert_eq!(pretty(&number(2.5)), "2.5");
+        assert_eq!(pretty(&number(-0.0)), "0");
+    }
+
+    #[test]
     fn failed_run_json_has_fail_reason_and_no_notices() {
         let v = completed_run(
             Verdict::Failed,
@@ -192,7 +209,7 @@ mod tests {
                 "osVersion": "34",
                 "googlePlay": true
               },
-              "durationSeconds": 32.0,
+              "durationSeconds": 32,
               "failReason": "No reason provided",
               "fileName": "./flows/login.yaml",
               "flowName": "login",
