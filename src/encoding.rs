@@ -32,6 +32,20 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Percent-encodes everything but RFC 3986 unreserved characters (for a query value or a
+/// path segment).
+pub fn encode_query_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

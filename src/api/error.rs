@@ -6,6 +6,7 @@
 //! secrets and no control characters from the server.
 
 use crate::clock::Timings;
+use crate::render::sanitize::one_line;
 pub use crate::net::failure::NetKind;
 use crate::net::failure::{Failure, classify, network_cause};
 use serde_json::Value;
@@ -180,31 +181,7 @@ fn server_message(status: u16, body: &[u8]) -> String {
             .unwrap_or("no message")
             .to_string();
     }
-    clean(&raw, MAX_MESSAGE)
-}
-
-/// Server text made safe for a terminal or a CI log: control characters become spaces,
-/// bidi and zero-width characters go, whitespace collapses, at most `max` characters, and
-/// never a leading `::` (a GitHub workflow command).
-pub fn clean(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max + 4));
-    let mut n = 0;
-    for c in s.chars() {
-        let c = if c.is_control() { ' ' } else { c };
-        if matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
-            || (c == ' ' && (out.is_empty() || out.ends_with(' ')))
-        {
-            continue;
-        }
-        if n == max {
-            out.push('…');
-            break;
-        }
-        out.push(c);
-        n += 1;
-    }
-    let trimmed = out.trim_end().trim_start_matches(':').trim_start();
-    trimmed.to_string()
+    one_line(&raw, MAX_MESSAGE)
 }
 
 fn secs(d: Duration) -> String {
@@ -337,7 +314,7 @@ mod tests {
         let e = st(418, "::error::evil\r\n\x1b[31mred\u{202E}x\u{200B}y\tz");
         assert_eq!(
             e.to_string(),
-            "Fetching results: error::evil [31mredxy z (HTTP 418)"
+            "Fetching results:  ::error::evil \\x1b[31mred<U+202E>x<U+200B>y z (HTTP 418)"
         );
         let long = "x".repeat(5000);
         let msg = st(418, &long).to_string();

@@ -13,6 +13,7 @@ pub mod uploads;
 pub use error::{ApiError, NetKind};
 
 use crate::clock::Timings;
+pub use crate::encoding::encode_query_component;
 use crate::net::{agent, tls};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -75,19 +76,6 @@ impl Reply {
     }
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters (for a query value or a
-/// path segment).
-pub fn encode_query_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 impl ApiClient {
     pub fn new(opts: ClientOptions) -> ApiClient {
@@ -229,7 +217,7 @@ impl ApiClient {
             };
         }
         if (300..400).contains(&reply.status) {
-            let to = error::clean(reply.header("location").unwrap_or("nowhere"), 200);
+            let to = crate::render::sanitize::one_line(reply.header("location").unwrap_or("nowhere"), 200);
             return ApiError::Status {
                 op: op.to_string(),
                 status: reply.status,
@@ -244,7 +232,7 @@ impl ApiClient {
         crate::debug!(
             "{op}: HTTP {} body: {}",
             reply.status,
-            error::clean(&String::from_utf8_lossy(&reply.body), 500)
+            crate::render::sanitize::one_line(&String::from_utf8_lossy(&reply.body), 500)
         );
         ApiError::from_status(op, reply.status, &reply.body, retry_after)
     }

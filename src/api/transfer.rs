@@ -9,7 +9,7 @@
 //! Bundle URLs point at a CDN worker outside the API: [`ApiClient::open_external`] sends no
 //! auth headers there, ever.
 
-use super::{ApiClient, ApiError, Reply, error};
+use super::{ApiClient, ApiError, Reply};
 use serde_json::Value;
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -89,7 +89,7 @@ impl Download {
     /// failure messages (`Failed to download <report>: <status> <body>`).
     pub fn into_status_text(self) -> String {
         let (status, _, body) = self.error_body();
-        let text = error::clean(&String::from_utf8_lossy(&body), 200);
+        let text = crate::render::sanitize::one_line(&String::from_utf8_lossy(&body), 200);
         crate::debug::redact(format!("{status} {text}").trim_end())
     }
 }
@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(e.to_string(), "Resource not found. no such upload");
         let d = c.open_download("x", "GET", "/b", None).unwrap();
         assert!(!d.is_success());
-        assert_eq!(d.into_status_text(), "502 upstream [31m down");
+        assert_eq!(d.into_status_text(), "502 upstream\\x1b[31m down");
     }
 
     #[test]

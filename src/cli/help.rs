@@ -72,7 +72,10 @@ EXIT CODES:
   0    tests passed, the run was superseded, or it was submitted with --async
   1    CLI or infrastructure error
   2    tests failed
-  130  interrupted (Ctrl-C)";
+  130  interrupted by SIGINT (Ctrl-C); a submitted run keeps going in the cloud
+  143  stopped by SIGTERM, as 130
+  129  stopped by SIGHUP, as 130
+  141  stdout was closed by its reader; nothing more is printed";
 
 /// Greedy word wrap. Words longer than `width` stay whole on their own line.
 fn wrap(text: &str, width: usize) -> Vec<String> {
@@ -329,7 +332,10 @@ mod tests {
       0    the status was shown (whatever it is); with --watch: all tests passed or superseded
       1    CLI, network or API error; with --watch also polling gave up or --timeout expired
       2    with --watch: tests failed
-      130  interrupted (Ctrl-C) while waiting; the run keeps going
+      130  interrupted by SIGINT (Ctrl-C) while waiting; the run keeps going
+      143  stopped by SIGTERM, as 130
+      129  stopped by SIGHUP, as 130
+      141  stdout was closed by its reader; nothing more is printed
     "#);
     }
 
@@ -380,7 +386,10 @@ mod tests {
       0    tests passed, the run was superseded, or it was submitted with --async
       1    CLI or infrastructure error
       2    tests failed
-      130  interrupted (Ctrl-C)
+      130  interrupted by SIGINT (Ctrl-C); a submitted run keeps going in the cloud
+      143  stopped by SIGTERM, as 130
+      129  stopped by SIGHUP, as 130
+      141  stdout was closed by its reader; nothing more is printed
     "#);
     }
 

@@ -532,21 +532,7 @@ fn parse_tokens(cmd: &'static CommandDef, args: Vec<OsString>) -> Result<Raw, Us
         }
 
         if def.is_switch() {
-            // `--json=true`. (A short switch's "value" is the rest of its cluster, `-qe`,
-            // which lexopt hands back as further options.)
-            if typed.starts_with("--")
-                && let Some(v) = p.optional_value()
-            {
-                return Err(err(
-                    cmd,
-                    format!(
-                        "Flag {typed} is a switch and takes no value (got {:?}). Use --{name} \
-                         or --no-{name}.",
-                        v.to_string_lossy(),
-                        name = def.name
-                    ),
-                ));
-            }
+            no_switch_value(cmd, def, &typed, &mut p)?;
             values[index].push(if negated { "false" } else { "true" }.to_string());
             continue;
         }
@@ -562,6 +548,16 @@ fn parse_tokens(cmd: &'static CommandDef, args: Vec<OsString>) -> Result<Raw, Us
         values[index].push(raw);
     }
 
+    check_positionals(cmd, &positionals)?;
+    Ok(Raw::Run(Parsed {
+        command: cmd,
+        positionals,
+        values,
+    }))
+}
+
+/// At most as many positional arguments as the command declares.
+fn check_positionals(cmd: &'static CommandDef, positionals: &[String]) -> Result<(), UsageError> {
     let max = cmd.positionals.len();
     if positionals.len() > max {
         let extra: Vec<String> = positionals[max..]
@@ -593,11 +589,31 @@ fn parse_tokens(cmd: &'static CommandDef, args: Vec<OsString>) -> Result<Raw, Us
         ));
     }
 
-    Ok(Raw::Run(Parsed {
-        command: cmd,
-        positionals,
-        values,
-    }))
+    Ok(())
+}
+
+/// `--json=true` is a mistake: a switch takes no value. (A short switch's "value" is the
+/// rest of its cluster, `-qe`, which lexopt hands back as further options.)
+fn no_switch_value(
+    cmd: &'static CommandDef,
+    def: &FlagDef,
+    typed: &str,
+    p: &mut lexopt::Parser,
+) -> Result<(), UsageError> {
+    if typed.starts_with("--")
+        && let Some(v) = p.optional_value()
+    {
+        return Err(err(
+            cmd,
+            format!(
+                "Flag {typed} is a switch and takes no value (got {:?}). Use --{name} \
+                 or --no-{name}.",
+                v.to_string_lossy(),
+                name = def.name
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -94,77 +94,12 @@ fn diagnose_with(base_url: &str, timings: &Timings, proxy: Option<ureq::Proxy>) 
     } else {
         format!("{dns_host}:{dns_port}")
     };
-
-    // DNS, on a helper thread: getaddrinfo can hang far beyond any timeout of ours.
-    let start = Instant::now();
-    let (tx, rx) = mpsc::channel();
-    let (h, p) = (dns_host.clone(), dns_port);
-    std::thread::spawn(move || {
-        let _ = tx.send(
-            (h.as_str(), p)
-                .to_socket_addrs()
-                .map(|a| a.collect::<Vec<_>>()),
-        );
-    });
-    let addrs = match rx.recv_timeout(timings.http_connect) {
-        Ok(Ok(a)) if !a.is_empty() => a,
-        other => {
-            let detail = match other {
-                Ok(Err(e)) => e.to_string(),
-                Ok(Ok(_)) => "no addresses".into(),
-                Err(_) => format!("no answer within {} ms", timings.http_connect.as_millis()),
-            };
-            d.steps.push(Step {
-                name: "DNS",
-                target: dns_host,
-                ok: false,
-                detail,
-                latency_ms: ms(start),
-            });
-            return d;
-        }
+    let Some(addrs) = dns_step(&mut d, &dns_host, dns_port, timings) else {
+        return d;
     };
-    let shown: Vec<String> = addrs.iter().take(3).map(|a| a.ip().to_string()).collect();
-    d.steps.push(Step {
-        name: "DNS",
-        target: dns_host.clone(),
-        ok: true,
-        detail: format!("{dns_host} → {}", shown.join(", ")),
-        latency_ms: ms(start),
-    });
-
-    // TCP connect: each address in turn, like ureq.
-    let start = Instant::now();
-    let stream = match connect_any(&addrs, timings.http_connect) {
-        Ok((s, addr)) => {
-            d.steps.push(Step {
-                name: "TCP connect",
-                target: connect_to.clone(),
-                ok: true,
-                detail: format!("connected to {addr}"),
-                latency_ms: ms(start),
-            });
-            s
-        }
-        Err(e) => {
-            let detail = match e.kind() {
-                io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                    format!("no answer within {} ms", timings.http_connect.as_millis())
-                }
-                _ => e.to_string(),
-            };
-            d.steps.push(Step {
-                name: "TCP connect",
-                target: connect_to,
-                ok: false,
-                detail,
-                latency_ms: ms(start),
-            });
-            return d;
-        }
+    let Some(stream) = tcp_step(&mut d, &addrs, &connect_to, timings) else {
+        return d;
     };
-
     // TLS handshake, directly only: through a proxy the tunnel is ureq's business.
     if https && proxy.is_none() {
         let start = Instant::now();
@@ -185,8 +120,83 @@ fn diagnose_with(base_url: &str, timings: &Timings, proxy: Option<ureq::Proxy>) 
     } else {
         drop(stream);
     }
+    http_step(&mut d, &base, timings, proxy);
+    d
+}
 
-    // HTTP: any status means the API answered.
+/// DNS, on a helper thread: getaddrinfo can hang far beyond any timeout of ours.
+fn dns_step(
+    d: &mut Diagnosis,
+    host: &str,
+    port: u16,
+    timings: &Timings,
+) -> Option<Vec<SocketAddr>> {
+    let start = Instant::now();
+    let (tx, rx) = mpsc::channel();
+    let h = host.to_string();
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            (h.as_str(), port)
+                .to_socket_addrs()
+                .map(|a| a.collect::<Vec<_>>()),
+        );
+    });
+    let (addrs, detail) = match rx.recv_timeout(timings.http_connect) {
+        Ok(Ok(a)) if !a.is_empty() => {
+            let shown: Vec<String> = a.iter().take(3).map(|a| a.ip().to_string()).collect();
+            let detail = format!("{host} → {}", shown.join(", "));
+            (Some(a), detail)
+        }
+        Ok(Err(e)) => (None, e.to_string()),
+        Ok(Ok(_)) => (None, "no addresses".into()),
+        Err(_) => (
+            None,
+            format!("no answer within {} ms", timings.http_connect.as_millis()),
+        ),
+    };
+    d.steps.push(Step {
+        name: "DNS",
+        target: host.to_string(),
+        ok: addrs.is_some(),
+        detail,
+        latency_ms: ms(start),
+    });
+    addrs
+}
+
+/// TCP connect: each address in turn, like ureq.
+fn tcp_step(
+    d: &mut Diagnosis,
+    addrs: &[SocketAddr],
+    connect_to: &str,
+    timings: &Timings,
+) -> Option<TcpStream> {
+    let start = Instant::now();
+    let (stream, detail) = match connect_any(addrs, timings.http_connect) {
+        Ok((s, addr)) => (Some(s), format!("connected to {addr}")),
+        Err(e) => {
+            let detail = match e.kind() {
+                io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                    format!("no answer within {} ms", timings.http_connect.as_millis())
+                }
+                _ => e.to_string(),
+            };
+            (None, detail)
+        }
+    };
+    d.steps.push(Step {
+        name: "TCP connect",
+        target: connect_to.to_string(),
+        ok: stream.is_some(),
+        detail,
+        latency_ms: ms(start),
+    });
+    stream
+}
+
+/// HTTP: any status means the API answered.
+fn http_step(d: &mut Diagnosis, base: &str, timings: &Timings, proxy: Option<ureq::Proxy>) {
     let start = Instant::now();
     let url = format!("{base}/");
     let agent = super::agent::api_agent(timings, proxy);
@@ -201,7 +211,6 @@ fn diagnose_with(base_url: &str, timings: &Timings, proxy: Option<ureq::Proxy>) 
         detail,
         latency_ms: ms(start),
     });
-    d
 }
 
 fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> io::Result<(TcpStream, SocketAddr)> {

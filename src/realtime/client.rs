@@ -392,7 +392,7 @@ fn session(
                         return end(
                             format!(
                                 "channel CHANNEL_ERROR: {}",
-                                crate::api::error::clean(reason, 200)
+                                crate::render::sanitize::one_line(reason, 200)
                             ),
                             healthy,
                         );
@@ -411,7 +411,7 @@ fn session(
                     "system {}/{}: {}",
                     ext.unwrap_or("?"),
                     status.unwrap_or("?"),
-                    crate::api::error::clean(message, 200)
+                    crate::render::sanitize::one_line(message, 200)
                 );
                 if ext == Some("postgres_changes") && status == Some("ok") {
                     poke(pokes);

@@ -75,7 +75,7 @@ pub fn websocket_url(supabase_url: &str, anon_key: &str, vsn: &str) -> Result<St
     };
     Ok(format!(
         "{rest}/realtime/v1/websocket?apikey={}&vsn={vsn}",
-        crate::api::encode_query_component(anon_key)
+        crate::encoding::encode_query_component(anon_key)
     ))
 }
 

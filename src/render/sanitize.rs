@@ -29,6 +29,29 @@ pub fn clean(s: &str) -> String {
     out
 }
 
+/// [`clean`], then on one short line: runs of spaces collapsed, trimmed, at most `max`
+/// characters (an ellipsis marks the cut). For server messages inside error texts.
+pub fn one_line(s: &str, max: usize) -> String {
+    let cleaned = clean(s);
+    let mut out = String::with_capacity(cleaned.len().min(max + 4));
+    let mut n = 0;
+    for c in cleaned.trim().chars() {
+        if c == ' ' && out.ends_with(' ') {
+            continue;
+        }
+        if n == max {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        n += 1;
+    }
+    if out.starts_with("::") {
+        out.insert(0, ' ');
+    }
+    out
+}
+
 /// Bidi controls, zero-width characters, tag characters and other invisible format marks.
 fn is_invisible(c: char) -> bool {
     matches!(c as u32,
@@ -49,6 +72,13 @@ mod tests {
         assert_eq!(clean("line1\nline2\r\n"), "line1 line2  ");
         assert_eq!(clean("\u{9b}31m"), "\\x9b31m");
         assert_eq!(clean("plain ✓ ünïcode"), "plain ✓ ünïcode");
+    }
+
+    #[test]
+    fn one_line_collapses_and_cuts() {
+        assert_eq!(one_line("  a \n\n b\x1b ", 50), "a b\\x1b");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+        assert_eq!(one_line("\n::error::x", 50), " ::error::x", "never a leading ::");
     }
 
     #[test]
