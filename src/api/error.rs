@@ -6,9 +6,9 @@
 //! secrets and no control characters from the server.
 
 use crate::clock::Timings;
-use crate::render::sanitize::one_line;
 pub use crate::net::failure::NetKind;
 use crate::net::failure::{Failure, classify, network_cause};
+use crate::render::sanitize::one_line;
 use serde_json::Value;
 use std::fmt;
 use std::time::Duration;

@@ -6,6 +6,8 @@
 
 pub mod compat;
 pub mod error;
+pub mod reports;
+pub mod results;
 pub mod submission;
 pub mod transfer;
 pub mod uploads;
@@ -75,7 +77,6 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
-
 
 impl ApiClient {
     pub fn new(opts: ClientOptions) -> ApiClient {
@@ -185,13 +186,13 @@ impl ApiClient {
     }
 
     /// A POST of a JSON body whose 2xx answer must be JSON (an empty body reads as `{}`).
-    pub fn post_json(&self, op: &str, path: &str, body: &Value) -> Result<Value, ApiError> {
+    pub(super) fn post_json(&self, op: &str, path: &str, body: &Value) -> Result<Value, ApiError> {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         self.post_bytes(op, path, "application/json", &bytes)
     }
 
     /// A POST of raw bytes (e.g. multipart) whose 2xx answer must be JSON.
-    pub fn post_bytes(
+    pub(super) fn post_bytes(
         &self,
         op: &str,
         path: &str,
@@ -217,7 +218,10 @@ impl ApiClient {
             };
         }
         if (300..400).contains(&reply.status) {
-            let to = crate::render::sanitize::one_line(reply.header("location").unwrap_or("nowhere"), 200);
+            let to = crate::render::sanitize::one_line(
+                reply.header("location").unwrap_or("nowhere"),
+                200,
+            );
             return ApiError::Status {
                 op: op.to_string(),
                 status: reply.status,
@@ -245,83 +249,12 @@ impl ApiClient {
     }
 
     /// A GET whose 2xx body must be JSON.
-    pub fn get_json(&self, op: &str, path_and_query: &str) -> Result<Value, ApiError> {
+    pub(super) fn get_json(&self, op: &str, path_and_query: &str) -> Result<Value, ApiError> {
         let reply = self.get(op, path_and_query, &[])?;
         if !(200..300).contains(&reply.status) {
             return Err(Self::status_error(op, &reply));
         }
         Self::parse_json(op, &reply.body)
-    }
-
-    /// `GET /results/{id}?view=summary`, revalidated against the cached ETag: a 304 reuses
-    /// the cached rows (docs/wait.md, "ETag revalidation").
-    pub fn results_summary(
-        &self,
-        upload_id: &str,
-        cache: &mut EtagCache,
-    ) -> Result<Vec<crate::domain::results::ResultRow>, ApiError> {
-        const OP: &str = "Fetching results";
-        let path = format!(
-            "/results/{}?view=summary",
-            encode_query_component(upload_id)
-        );
-        let reply = match cache.etag() {
-            Some(etag) => self.get(
-                OP,
-                &path,
-                &[("if-none-match", etag), ("cache-control", "max-age=0")],
-            )?,
-            None => self.get(OP, &path, &[])?,
-        };
-        if reply.status == 304 {
-            if let Some((_, rows)) = &cache.cached {
-                crate::debug!(
-                    "Poll not modified (304), reusing {} cached results",
-                    rows.len()
-                );
-                return Ok(rows.clone());
-            }
-            cache.clear();
-            return Err(Self::status_error(OP, &reply));
-        }
-        if !(200..300).contains(&reply.status) {
-            return Err(Self::status_error(OP, &reply));
-        }
-        // Only a non-empty result set with an ETag is cached; anything else clears the cache.
-        cache.clear();
-        let body = Self::parse_json(OP, &reply.body)?;
-        let rows = crate::domain::results::parse_results(&body).map_err(|detail| {
-            ApiError::BadResponse {
-                op: OP.to_string(),
-                detail,
-            }
-        })?;
-        if rows.is_empty() {
-            return Err(ApiError::Empty { op: OP.to_string() });
-        }
-        if let Some(etag) = reply.header("etag") {
-            cache.cached = Some((etag.to_string(), rows.clone()));
-        }
-        Ok(rows)
-    }
-
-    /// `GET /uploads/status?uploadId=…` or `?name=…` (the most recent upload of that name).
-    pub fn upload_status(
-        &self,
-        q: StatusQuery<'_>,
-    ) -> Result<crate::domain::results::UploadStatus, ApiError> {
-        const OP: &str = "Fetching upload status";
-        let query = match q {
-            StatusQuery::UploadId(id) => format!("uploadId={}", encode_query_component(id)),
-            StatusQuery::Name(name) => format!("name={}", encode_query_component(name)),
-        };
-        let body = self.get_json(OP, &format!("/uploads/status?{query}"))?;
-        crate::domain::results::UploadStatus::from_value(&body).map_err(|detail| {
-            ApiError::BadResponse {
-                op: OP.to_string(),
-                detail,
-            }
-        })
     }
 }
 

@@ -98,7 +98,7 @@ impl ApiClient {
     /// Sends a download request to an API path, with the auth headers and the download
     /// timeouts. `json` is sent as the body (`content-type: application/json`) when given.
     /// Only transport failures are errors; check [`Download::is_success`].
-    pub fn open_download(
+    pub(super) fn open_download(
         &self,
         op: &str,
         method: &str,

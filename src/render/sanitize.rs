@@ -78,7 +78,11 @@ mod tests {
     fn one_line_collapses_and_cuts() {
         assert_eq!(one_line("  a \n\n b\x1b ", 50), "a b\\x1b");
         assert_eq!(one_line("abcdef", 3), "abc…");
-        assert_eq!(one_line("\n::error::x", 50), " ::error::x", "never a leading ::");
+        assert_eq!(
+            one_line("\n::error::x", 50),
+            " ::error::x",
+            "never a leading ::"
+        );
     }
 
     #[test]

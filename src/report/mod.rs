@@ -13,8 +13,9 @@
 
 pub mod file;
 
+use crate::api::reports::{BundleOf, ReportFile};
 use crate::api::transfer::Download;
-use crate::api::{ApiClient, ApiError, encode_query_component};
+use crate::api::{ApiClient, ApiError};
 use crate::exit::{Stop, signal};
 use crate::output::{Event, Output};
 use crate::render::sanitize::clean;
@@ -236,9 +237,13 @@ pub fn download_artifacts(
 ) -> Result<u64, DownloadError> {
     const OP: &str = "Failed to download artifacts";
     let dest = file::expand_home(path);
-    let id = encode_query_component(upload_id);
-    let manifest = format!("/results/{id}/artifacts-bundle?results={}", which.name());
-    match via_bundle(client, OP, &manifest, &dest) {
+    match via_bundle(
+        client,
+        OP,
+        upload_id,
+        BundleOf::Artifacts(which.name()),
+        &dest,
+    ) {
         Ok(n) => return Ok(n),
         Err(Bundle::Fatal(e)) => return Err(e),
         Err(Bundle::Fallback(why)) => {
@@ -246,12 +251,7 @@ pub fn download_artifacts(
         }
     }
     let d = client
-        .open_download(
-            OP,
-            "POST",
-            &format!("/results/{id}/download"),
-            Some(&json!({"results": which.name()})),
-        )
+        .artifacts_inline(OP, upload_id, which.name())
         .map_err(DownloadError::Api)?;
     if !d.is_success() {
         return Err(DownloadError::Api(d.into_error()));
@@ -267,31 +267,21 @@ pub fn download_report(
     kind: ReportKind,
     dest: &Path,
 ) -> Result<u64, DownloadError> {
-    let id = encode_query_component(upload_id);
-    let (path, missing, prefix) = match kind {
-        ReportKind::Junit => (
-            format!("/results/{id}/report"),
-            "no results",
-            "Failed to download report",
-        ),
+    let (file, missing, prefix) = match kind {
+        ReportKind::Junit => (ReportFile::Junit, "no results", "Failed to download report"),
         ReportKind::Allure => (
-            format!("/allure/{id}/download"),
+            ReportFile::Allure,
             "no Allure report",
             "Failed to download Allure report",
         ),
         ReportKind::Html | ReportKind::HtmlDetailed => (
-            format!("/results/{id}/html-report"),
+            ReportFile::Html,
             "no HTML report",
             "Failed to download HTML report",
         ),
     };
-    if matches!(kind, ReportKind::Html | ReportKind::HtmlDetailed) {
-        match via_bundle(
-            client,
-            prefix,
-            &format!("/results/{id}/report-bundle"),
-            dest,
-        ) {
+    if file == ReportFile::Html {
+        match via_bundle(client, prefix, upload_id, BundleOf::HtmlReport, dest) {
             Ok(n) => return Ok(n),
             Err(Bundle::Fatal(e)) => return Err(e),
             Err(Bundle::Fallback(why)) => {
@@ -300,7 +290,7 @@ pub fn download_report(
         }
     }
     let d = client
-        .open_download(prefix, "GET", &path, None)
+        .report_inline(prefix, upload_id, file)
         .map_err(DownloadError::Api)?;
     if d.status == 404 {
         return Err(DownloadError::Report {
@@ -331,16 +321,17 @@ enum Bundle {
     Fatal(DownloadError),
 }
 
-/// `GET <manifest_path>` → `{bundleUrl, manifest, sig}`, then `POST <bundleUrl>` with
+/// The bundle's manifest `{bundleUrl, manifest, sig}`, then `POST <bundleUrl>` with
 /// `{manifest, sig}` and no auth headers, streamed into `dest`.
 fn via_bundle(
     client: &ApiClient,
     op: &str,
-    manifest_path: &str,
+    upload_id: &str,
+    of: BundleOf<'_>,
     dest: &Path,
 ) -> Result<u64, Bundle> {
     let answer = client
-        .get_json(op, manifest_path)
+        .bundle_manifest(op, upload_id, of)
         .map_err(|e| Bundle::Fallback(format!("manifest: {e}")))?;
     let present = |k: &str| answer.get(k).filter(|v| !v.is_null());
     let (Some(url), Some(manifest), Some(sig)) = (
