@@ -205,104 +205,129 @@ fn indent(text: &str) -> String {
 
 /// The remaining schema checks (zod's messages: `  <path>: Invalid input: expected X, received Y`).
 fn schema_issues(map: &Map<String, Value>, issues: &mut Vec<String>) {
-    let mut expect = |path: &str, expected: &str, v: &Value| {
-        issues.push(format!(
-            "  {path}: Invalid input: expected {expected}, received {}",
-            zod_type(v)
-        ));
-    };
-    let string_list = |path: &str, v: &Value, expect: &mut dyn FnMut(&str, &str, &Value)| match v {
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                if !item.is_string() {
-                    expect(&format!("{path}.{i}"), "string", item);
-                }
-            }
-        }
-        other => expect(path, "array", other),
-    };
     for key in ["excludeTags", "includeTags", "flows", "includedPaths"] {
         match map.get(key) {
             None | Some(Value::Null) => {}
-            Some(v) => string_list(key, v, &mut expect),
+            Some(v) => expect_string_list(issues, key, v),
         }
     }
     if let Some(Value::Object(eo)) = map.get("executionOrder") {
-        match eo.get("continueOnFailure") {
-            None | Some(Value::Bool(_)) => {}
-            Some(v) => expect("executionOrder.continueOnFailure", "boolean", v),
-        }
-        if let Some(v) = eo.get("flowsOrder") {
-            string_list("executionOrder.flowsOrder", v, &mut expect);
-        }
+        execution_order_issues(eo, issues);
     }
-    let object = |path: &str,
-                  v: Option<&Value>,
-                  nullable: bool,
-                  expect: &mut dyn FnMut(&str, &str, &Value)|
-     -> bool {
-        match v {
-            None => false,
-            Some(Value::Null) if nullable => false,
-            Some(Value::Object(_)) => true,
-            Some(other) => {
-                expect(path, "object", other);
-                false
+    if expect_object(issues, "local", map.get("local"), true) {
+        local_issues(&map["local"], issues);
+    }
+    if expect_object(issues, "notifications", map.get("notifications"), true) {
+        notifications_issues(&map["notifications"], issues);
+    }
+    if expect_object(issues, "platform", map.get("platform"), true) {
+        platform_issues(&map["platform"], issues);
+    }
+}
+
+/// Records one zod-style issue: `  <path>: Invalid input: expected <expected>, received <type>`.
+fn expect(issues: &mut Vec<String>, path: &str, expected: &str, v: &Value) {
+    issues.push(format!(
+        "  {path}: Invalid input: expected {expected}, received {}",
+        zod_type(v)
+    ));
+}
+
+/// Checks that `v` is a list of strings: an issue for a non-list, else one per non-string item
+/// (at `<path>.<index>`).
+fn expect_string_list(issues: &mut Vec<String>, path: &str, v: &Value) {
+    match v {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if !item.is_string() {
+                    expect(issues, &format!("{path}.{i}"), "string", item);
+                }
             }
         }
-    };
-    let boolean = |path: &str,
-                   v: Option<&Value>,
-                   nullable: bool,
-                   expect: &mut dyn FnMut(&str, &str, &Value)| {
-        match v {
-            None | Some(Value::Bool(_)) => {}
-            Some(Value::Null) if nullable => {}
-            Some(other) => expect(path, "boolean", other),
-        }
-    };
-    if object("local", map.get("local"), true, &mut expect) {
-        let local = &map["local"];
-        boolean(
-            "local.deterministicOrder",
-            local.get("deterministicOrder"),
-            true,
-            &mut expect,
-        );
+        other => expect(issues, path, "array", other),
     }
-    if object("notifications", map.get("notifications"), true, &mut expect) {
-        let n = &map["notifications"];
-        if object("notifications.email", n.get("email"), false, &mut expect) {
-            let e = &n["email"];
-            boolean(
-                "notifications.email.enabled",
-                e.get("enabled"),
+}
+
+/// Checks an optional object field (null allowed when `nullable`); true when it is present and
+/// an object, so its own fields are to be checked.
+fn expect_object(issues: &mut Vec<String>, path: &str, v: Option<&Value>, nullable: bool) -> bool {
+    match v {
+        None => false,
+        Some(Value::Null) if nullable => false,
+        Some(Value::Object(_)) => true,
+        Some(other) => {
+            expect(issues, path, "object", other);
+            false
+        }
+    }
+}
+
+/// Checks an optional boolean field (null allowed when `nullable`).
+fn expect_boolean(issues: &mut Vec<String>, path: &str, v: Option<&Value>, nullable: bool) {
+    match v {
+        None | Some(Value::Bool(_)) => {}
+        Some(Value::Null) if nullable => {}
+        Some(other) => expect(issues, path, "boolean", other),
+    }
+}
+
+/// `executionOrder` (already known to be a map): `continueOnFailure` and `flowsOrder`.
+fn execution_order_issues(eo: &Map<String, Value>, issues: &mut Vec<String>) {
+    match eo.get("continueOnFailure") {
+        None | Some(Value::Bool(_)) => {}
+        Some(v) => expect(issues, "executionOrder.continueOnFailure", "boolean", v),
+    }
+    if let Some(v) = eo.get("flowsOrder") {
+        expect_string_list(issues, "executionOrder.flowsOrder", v);
+    }
+}
+
+/// `local` (already known to be a map): `deterministicOrder`.
+fn local_issues(local: &Value, issues: &mut Vec<String>) {
+    expect_boolean(
+        issues,
+        "local.deterministicOrder",
+        local.get("deterministicOrder"),
+        true,
+    );
+}
+
+/// `notifications` (already known to be a map): the `email` map's `enabled`, `onSuccess` and
+/// `recipients`.
+fn notifications_issues(n: &Value, issues: &mut Vec<String>) {
+    if !expect_object(issues, "notifications.email", n.get("email"), false) {
+        return;
+    }
+    let e = &n["email"];
+    expect_boolean(
+        issues,
+        "notifications.email.enabled",
+        e.get("enabled"),
+        false,
+    );
+    expect_boolean(
+        issues,
+        "notifications.email.onSuccess",
+        e.get("onSuccess"),
+        false,
+    );
+    if let Some(r) = e.get("recipients") {
+        expect_string_list(issues, "notifications.email.recipients", r);
+    }
+}
+
+/// `platform` (already known to be a map): `android` / `ios` maps and their
+/// `disableAnimations`.
+fn platform_issues(p: &Value, issues: &mut Vec<String>) {
+    for os in ["android", "ios"] {
+        let path = format!("platform.{os}");
+        if expect_object(issues, &path, p.get(os), false) {
+            expect_boolean(
+                issues,
+                &format!("{path}.disableAnimations"),
+                p[os].get("disableAnimations"),
                 false,
-                &mut expect,
             );
-            boolean(
-                "notifications.email.onSuccess",
-                e.get("onSuccess"),
-                false,
-                &mut expect,
-            );
-            if let Some(r) = e.get("recipients") {
-                string_list("notifications.email.recipients", r, &mut expect);
-            }
-        }
-    }
-    if object("platform", map.get("platform"), true, &mut expect) {
-        let p = &map["platform"];
-        for os in ["android", "ios"] {
-            let path = format!("platform.{os}");
-            if object(&path, p.get(os), false, &mut expect) {
-                boolean(
-                    &format!("{path}.disableAnimations"),
-                    p[os].get("disableAnimations"),
-                    false,
-                    &mut expect,
-                );
-            }
         }
     }
 }

@@ -357,8 +357,56 @@ fn plan_file(ctx: &mut Ctx, file: &Path) -> Result<Plan, PlanError> {
     Ok(plan)
 }
 
+/// Plans a workspace directory, step by step (docs/planning.md, "A workspace directory"; the
+/// step numbers here are one higher, step 1 being [`plan`]'s input path check).
 fn plan_dir(ctx: &mut Ctx, dir: &Path) -> Result<Plan, PlanError> {
-    // 2. Candidates: flow files directly in the directory.
+    // 2–3. Candidates, minus --exclude-flows.
+    let candidates = dir_candidates(ctx, dir)?;
+    // 4. Workspace config.
+    let (active_config, cfg) = workspace_config(ctx, dir, &candidates)?;
+    // 5. `flows:` globs, or the candidates minus config files.
+    let flow_globs = flow_globs(cfg.as_ref());
+    let mut flows = select_flows(
+        ctx,
+        dir,
+        candidates,
+        flow_globs.as_deref(),
+        active_config.as_deref(),
+    );
+    // 6. Config-shaped files are not flows.
+    drop_config_shaped(ctx, &mut flows);
+    // 7. Nothing left.
+    if flows.is_empty() {
+        return Err(no_flows_error(dir, flow_globs.as_deref()));
+    }
+    // 8. Headers, metadata, overrides, tag filter.
+    let all_include = all_tags(&ctx.opts.include_tags, cfg.as_ref(), "includeTags");
+    let all_exclude = all_tags(&ctx.opts.exclude_tags, cfg.as_ref(), "excludeTags");
+    let mut plan = Plan {
+        base_dir: dir.to_path_buf(),
+        total_flow_files: flows.len(),
+        ..Plan::default()
+    };
+    let kept = filter_by_tags(ctx, &mut plan, &flows, &all_include, &all_exclude)?;
+    // 9. Dependencies.
+    let seeds: Vec<PathBuf> = kept.iter().map(|(p, _)| p.clone()).collect();
+    plan.referenced_files = ctx.walk(&seeds)?;
+    // 10. Names and the sequence.
+    let (names, by_name) = flow_names(ctx, &kept);
+    plan.sequence = sequence(ctx, cfg.as_ref(), &names, &by_name);
+    // 11. Parallel flows.
+    plan.flows_to_run = parallel_flows(&seeds, plan.sequence.as_ref());
+    // 12. includedPaths.
+    plan.included_files = ctx.included(cfg.as_ref(), dir)?;
+    plan.workspace_config = cfg;
+    plan.all_include_tags = all_include;
+    plan.all_exclude_tags = all_exclude;
+    Ok(plan)
+}
+
+/// Steps 2–3: the flow files directly in `dir`, sorted (an error when there are none), minus
+/// `--exclude-flows`.
+fn dir_candidates(ctx: &Ctx, dir: &Path) -> Result<Vec<PathBuf>, PlanError> {
     let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| PlanError(format!("Failed to read {}: {e}", dir.display())))?
         .flatten()
@@ -372,46 +420,64 @@ fn plan_dir(ctx: &mut Ctx, dir: &Path) -> Result<Plan, PlanError> {
             dir.display()
         )));
     }
-    // 3. --exclude-flows.
     candidates.retain(|f| !ctx.excluded(f));
+    Ok(candidates)
+}
 
-    // 4. Workspace config.
-    let (active_config, cfg) = match ctx.explicit_config()? {
-        Some((p, c)) => (Some(p), Some(c)),
-        None => {
-            let found = ["config.yaml", "config.yml"]
-                .iter()
-                .map(|n| dir.join(n))
-                .find(|p| candidates.contains(p));
-            match found {
-                Some(p) => {
-                    let c = ctx.load_config(&p)?;
-                    (None, Some(c))
-                }
-                None => (None, None),
-            }
-        }
-    };
-    let is_excluded_config =
-        |p: &Path| is_config_name(p) || active_config.as_deref().is_some_and(|a| a == p);
+/// Step 4: the workspace config, `--config` first, else a `config.yaml`/`config.yml` among the
+/// candidates. Returns the `--config` path (the active config file, excluded from the flows)
+/// and the validated config.
+fn workspace_config(
+    ctx: &mut Ctx,
+    dir: &Path,
+    candidates: &[PathBuf],
+) -> Result<(Option<PathBuf>, Option<Value>), PlanError> {
+    if let Some((p, c)) = ctx.explicit_config()? {
+        return Ok((Some(p), Some(c)));
+    }
+    let found = ["config.yaml", "config.yml"]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| candidates.contains(p));
+    match found {
+        Some(p) => Ok((None, Some(ctx.load_config(&p)?))),
+        None => Ok((None, None)),
+    }
+}
 
-    // 5. `flows:` globs, or the candidates minus config files.
-    let flow_globs: Option<Vec<String>> = cfg
-        .as_ref()
-        .and_then(|c| c.get("flows"))
+/// The config's `flows:` patterns (its string members), when it has a `flows` list.
+fn flow_globs(cfg: Option<&Value>) -> Option<Vec<String>> {
+    cfg.and_then(|c| c.get("flows"))
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_str)
                 .map(str::to_string)
                 .collect()
-        });
-    let mut flows: Vec<PathBuf> = match &flow_globs {
+        })
+}
+
+/// True for a config file that is never a flow: any `config.yaml`/`config.yml`, and the
+/// `--config` file.
+fn is_excluded_config(p: &Path, active_config: Option<&Path>) -> bool {
+    is_config_name(p) || active_config.is_some_and(|a| a == p)
+}
+
+/// Step 5: the flows the `flows:` globs match (files, not config files, not excluded; sorted,
+/// deduplicated), or without globs the candidates minus config files.
+fn select_flows(
+    ctx: &Ctx,
+    dir: &Path,
+    candidates: Vec<PathBuf>,
+    flow_globs: Option<&[String]>,
+    active_config: Option<&Path>,
+) -> Vec<PathBuf> {
+    match flow_globs {
         Some(globs) => {
             let mut matched: Vec<PathBuf> = globs
                 .iter()
                 .flat_map(|g| glob::glob(dir, g))
-                .filter(|p| p.is_file() && !is_excluded_config(p) && is_flow_file(p))
+                .filter(|p| p.is_file() && !is_excluded_config(p, active_config) && is_flow_file(p))
                 .filter(|p| !ctx.excluded(p))
                 .collect();
             sort_paths(&mut matched);
@@ -420,62 +486,74 @@ fn plan_dir(ctx: &mut Ctx, dir: &Path) -> Result<Plan, PlanError> {
         }
         None => candidates
             .into_iter()
-            .filter(|p| !is_excluded_config(p))
+            .filter(|p| !is_excluded_config(p, active_config))
             .collect(),
-    };
+    }
+}
 
-    // 6. Config-shaped files are not flows.
-    ctx.cache.prefill(&flows);
+/// Step 6: drops config-shaped files from `flows` (parsing them all into the cache first),
+/// with a debug line naming them.
+fn drop_config_shaped(ctx: &mut Ctx, flows: &mut Vec<PathBuf>) {
+    ctx.cache.prefill(flows);
     let shaped: Vec<PathBuf> = flows
         .iter()
         .filter(|f| is_config_shaped(&ctx.cache.get(f)))
         .cloned()
         .collect();
-    if !shaped.is_empty() {
-        ctx.debug.push(format!(
-            "Skipping {} workspace config file(s): {}",
-            shaped.len(),
-            shaped
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        let shaped: HashSet<PathBuf> = shaped.into_iter().collect();
-        flows.retain(|f| !shaped.contains(f));
+    if shaped.is_empty() {
+        return;
     }
+    ctx.debug.push(format!(
+        "Skipping {} workspace config file(s): {}",
+        shaped.len(),
+        shaped
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let shaped: HashSet<PathBuf> = shaped.into_iter().collect();
+    flows.retain(|f| !shaped.contains(f));
+}
 
-    // 7. Nothing left.
-    if flows.is_empty() {
-        return Err(PlanError(match &flow_globs {
-            Some(g) => format!(
-                "Flow inclusion pattern(s) did not match any Flow files:\n{}",
-                g.join("\n")
-            ),
-            None => format!("Workspace does not contain any Flows: {}", dir.display()),
-        }));
-    }
+/// Step 7's error: no flow is left, either because the `flows:` globs matched none or because
+/// the workspace has none.
+fn no_flows_error(dir: &Path, flow_globs: Option<&[String]>) -> PlanError {
+    PlanError(match flow_globs {
+        Some(g) => format!(
+            "Flow inclusion pattern(s) did not match any Flow files:\n{}",
+            g.join("\n")
+        ),
+        None => format!("Workspace does not contain any Flows: {}", dir.display()),
+    })
+}
 
-    // 8. Headers, metadata, overrides, tag filter.
-    let cfg_tags = |key: &str| -> Vec<String> {
-        cfg.as_ref()
-            .and_then(|c| c.get(key))
+/// The command-line tags followed by the config's `key` list (its scalar members).
+fn all_tags(cli: &[String], cfg: Option<&Value>, key: &str) -> Vec<String> {
+    let mut all = cli.to_vec();
+    all.extend(
+        cfg.and_then(|c| c.get(key))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(scalar_string).collect())
-            .unwrap_or_default()
-    };
-    let mut all_include = ctx.opts.include_tags.clone();
-    all_include.extend(cfg_tags("includeTags"));
-    let mut all_exclude = ctx.opts.exclude_tags.clone();
-    all_exclude.extend(cfg_tags("excludeTags"));
+            .map(|a| a.iter().filter_map(scalar_string).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
+    all
+}
 
-    let mut plan = Plan {
-        base_dir: dir.to_path_buf(),
-        total_flow_files: flows.len(),
-        ..Plan::default()
-    };
-    let mut kept: Vec<(PathBuf, Option<Map<String, Value>>)> = Vec::new();
-    for f in &flows {
+/// A flow the tag filter kept, with its header.
+type Kept = (PathBuf, Option<Map<String, Value>>);
+
+/// Step 8: reads every flow's header into the plan's metadata and overrides, and keeps the
+/// flows the include/exclude tags let through (an error when none is left).
+fn filter_by_tags(
+    ctx: &mut Ctx,
+    plan: &mut Plan,
+    flows: &[PathBuf],
+    all_include: &[String],
+    all_exclude: &[String],
+) -> Result<Vec<Kept>, PlanError> {
+    let mut kept: Vec<Kept> = Vec::new();
+    for f in flows {
         let header = ctx.header_of(f)?;
         let tags = flow_tags(header.as_ref());
         if let Some(h) = &header {
@@ -497,15 +575,15 @@ fn plan_dir(ctx: &mut Ctx, dir: &Path) -> Result<Plan, PlanError> {
             all_exclude.join("\n")
         )));
     }
+    Ok(kept)
+}
 
-    // 9. Dependencies.
-    let seeds: Vec<PathBuf> = kept.iter().map(|(p, _)| p.clone()).collect();
-    plan.referenced_files = ctx.walk(&seeds)?;
-
-    // 10. Names and the sequence.
+/// Step 10's names: each kept flow's name (debug-logged), the distinct names in order, and
+/// the flow each name maps to (the last one with it).
+fn flow_names(ctx: &mut Ctx, kept: &[Kept]) -> (Vec<String>, HashMap<String, PathBuf>) {
     let mut names: Vec<String> = Vec::new();
     let mut by_name: HashMap<String, PathBuf> = HashMap::new();
-    for (p, h) in &kept {
+    for (p, h) in kept {
         let name = flow_name(p, h.as_ref());
         ctx.debug
             .push(format!("Flow name mapping: \"{name}\" -> {}", p.display()));
@@ -513,23 +591,19 @@ fn plan_dir(ctx: &mut Ctx, dir: &Path) -> Result<Plan, PlanError> {
             names.push(name);
         }
     }
-    plan.sequence = sequence(ctx, cfg.as_ref(), &names, &by_name);
+    (names, by_name)
+}
 
-    // 11. Parallel flows.
-    let in_sequence: HashSet<&PathBuf> = plan.sequence.iter().flat_map(|s| &s.flows).collect();
-    plan.flows_to_run = seeds
+/// Step 11: the kept flows not in the sequence, sorted.
+fn parallel_flows(seeds: &[PathBuf], sequence: Option<&Sequence>) -> Vec<PathBuf> {
+    let in_sequence: HashSet<&PathBuf> = sequence.iter().flat_map(|s| &s.flows).collect();
+    let mut flows: Vec<PathBuf> = seeds
         .iter()
         .filter(|p| !in_sequence.contains(p))
         .cloned()
         .collect();
-    sort_paths(&mut plan.flows_to_run);
-
-    // 12. includedPaths.
-    plan.included_files = ctx.included(cfg.as_ref(), dir)?;
-    plan.workspace_config = cfg;
-    plan.all_include_tags = all_include;
-    plan.all_exclude_tags = all_exclude;
-    Ok(plan)
+    sort_paths(&mut flows);
+    flows
 }
 
 /// `executionOrder.flowsOrder` → the sequence: each entry, minus a trailing `.yaml`/`.yml`, is

@@ -15,6 +15,7 @@ use super::socket::{self, Stream};
 use crate::clock::Timings;
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::{Value, json};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -239,84 +240,176 @@ fn session(
     tokens: &Receiver<String>,
     token: &mut String,
 ) -> End {
-    let failed = |why: String| End::Failed {
-        why,
-        healthy: false,
-    };
     rt_debug!(
         "connecting to {}",
         cfg.url.split('?').next().unwrap_or(&cfg.url)
     );
     let ws = match socket::connect(&cfg.url, &cfg.timings) {
         Ok(ws) => ws,
-        Err(e) => return failed(e),
+        Err(why) => {
+            return End::Failed {
+                why,
+                healthy: false,
+            };
+        }
     };
-    let mut c = Conn {
+    let c = Conn {
         ws,
         vsn: cfg.vsn,
         shared,
         cfg,
     };
-    let topic = cfg.topic();
-    // Phoenix convention: the join frame's `ref` is also the channel's `join_ref`, which
-    // every later frame of this channel incarnation carries.
-    let join_ref = c.fresh_ref();
-    let join = Frame {
-        join_ref: Some(join_ref.clone()),
-        ref_: Some(join_ref.clone()),
-        topic: topic.clone(),
-        event: "phx_join".into(),
-        payload: cfg.join_payload(token),
-    };
-    if let Err(e) = c.send(join) {
-        return failed(e);
-    }
-    rt_debug!("joining {topic}");
-    let mut joined = false;
-    let mut healthy = false;
-    let mut join_deadline = Some(Instant::now() + timers.join_timeout);
-    let mut next_heartbeat = Instant::now() + timers.heartbeat;
-    let mut pending_heartbeat: Option<String> = None;
-    let end = |why: String, healthy: bool| End::Failed { why, healthy };
-    loop {
-        if shared.stop.load(Ordering::Relaxed) {
-            rt_debug!("leaving {topic}");
-            c.goodbye(joined.then_some(join_ref.as_str()), 1000, "");
-            return End::Stopped;
+    let mut s = match Session::join(c, timers, pokes, tokens, token) {
+        Ok(s) => s,
+        Err(why) => {
+            return End::Failed {
+                why,
+                healthy: false,
+            };
         }
-        // A refreshed token goes to the joined channel, and into later re-joins.
-        while let Ok(t) = tokens.try_recv() {
-            if t != *token {
-                *token = t;
-                if joined {
+    };
+    loop {
+        if let ControlFlow::Break(end) = s.step() {
+            return end;
+        }
+    }
+}
+
+/// A joined (or joining) channel on one connection: the state its loop shares.
+struct Session<'a> {
+    c: Conn<'a>,
+    timers: &'a Timers,
+    pokes: &'a Sender<()>,
+    /// Refreshed access tokens from the gateway.
+    tokens: &'a Receiver<String>,
+    /// The current access token, kept across sessions for later re-joins.
+    token: &'a mut String,
+    topic: String,
+    /// The join frame's ref, which every frame of this channel incarnation carries.
+    join_ref: String,
+    /// The join was confirmed.
+    joined: bool,
+    /// The session reached SUBSCRIBED (reported with a failure, to reset the streak).
+    healthy: bool,
+    /// When an unanswered join gives up; `None` once answered.
+    join_deadline: Option<Instant>,
+    next_heartbeat: Instant,
+    /// The ref of the heartbeat awaiting its reply.
+    pending_heartbeat: Option<String>,
+}
+
+impl<'a> Session<'a> {
+    /// Sends the `phx_join` on a fresh connection and starts the join and heartbeat timers.
+    fn join(
+        mut c: Conn<'a>,
+        timers: &'a Timers,
+        pokes: &'a Sender<()>,
+        tokens: &'a Receiver<String>,
+        token: &'a mut String,
+    ) -> Result<Session<'a>, String> {
+        let topic = c.cfg.topic();
+        // Phoenix convention: the join frame's `ref` is also the channel's `join_ref`, which
+        // every later frame of this channel incarnation carries.
+        let join_ref = c.fresh_ref();
+        let join = Frame {
+            join_ref: Some(join_ref.clone()),
+            ref_: Some(join_ref.clone()),
+            topic: topic.clone(),
+            event: "phx_join".into(),
+            payload: c.cfg.join_payload(token),
+        };
+        c.send(join)?;
+        rt_debug!("joining {topic}");
+        Ok(Session {
+            c,
+            timers,
+            pokes,
+            tokens,
+            token,
+            topic,
+            join_ref,
+            joined: false,
+            healthy: false,
+            join_deadline: Some(Instant::now() + timers.join_timeout),
+            next_heartbeat: Instant::now() + timers.heartbeat,
+            pending_heartbeat: None,
+        })
+    }
+
+    /// Ends the session with a failure (healthy if it got as far as SUBSCRIBED).
+    fn fail<T>(&self, why: String) -> ControlFlow<End, T> {
+        ControlFlow::Break(End::Failed {
+            why,
+            healthy: self.healthy,
+        })
+    }
+
+    /// One turn of the loop: stop, token refresh, timers, then at most one incoming frame.
+    fn step(&mut self) -> ControlFlow<End> {
+        if self.c.shared.stop.load(Ordering::Relaxed) {
+            rt_debug!("leaving {}", self.topic);
+            self.c
+                .goodbye(self.joined.then_some(self.join_ref.as_str()), 1000, "");
+            return ControlFlow::Break(End::Stopped);
+        }
+        self.refresh_token()?;
+        let now = Instant::now();
+        if self.join_deadline.is_some_and(|d| now >= d) {
+            self.c.goodbye(Some(&self.join_ref), 1000, "");
+            return self.fail("join timed out".into());
+        }
+        if now >= self.next_heartbeat {
+            self.heartbeat(now)?;
+        }
+        let Some(text) = self.read_text()? else {
+            return ControlFlow::Continue(());
+        };
+        let Some(f) = Frame::decode(&text) else {
+            rt_debug!("ignoring a malformed frame");
+            return ControlFlow::Continue(());
+        };
+        self.handle_frame(&f)
+    }
+
+    /// Takes refreshed tokens from the gateway; a new one is pushed to the joined channel,
+    /// and goes into later re-joins.
+    fn refresh_token(&mut self) -> ControlFlow<End> {
+        while let Ok(t) = self.tokens.try_recv() {
+            if t != *self.token {
+                *self.token = t;
+                if self.joined {
                     rt_debug!("pushing a refreshed access token");
-                    if let Err(e) = c.push(
-                        Some(&join_ref),
+                    if let Err(e) = self.c.push(
+                        Some(&self.join_ref),
                         "access_token",
-                        json!({"access_token": *token}),
+                        json!({"access_token": *self.token}),
                     ) {
-                        return end(e, healthy);
+                        return self.fail(e);
                     }
                 }
             }
         }
-        let now = Instant::now();
-        if join_deadline.is_some_and(|d| now >= d) {
-            c.goodbye(Some(&join_ref), 1000, "");
-            return end("join timed out".into(), healthy);
+        ControlFlow::Continue(())
+    }
+
+    /// The heartbeat is due: fails if the previous one went unanswered, else sends the next.
+    fn heartbeat(&mut self, now: Instant) -> ControlFlow<End> {
+        if self.pending_heartbeat.is_some() {
+            self.c.goodbye(None, 1000, "heartbeat timeout");
+            return self.fail("heartbeat timeout".into());
         }
-        if now >= next_heartbeat {
-            if pending_heartbeat.is_some() {
-                c.goodbye(None, 1000, "heartbeat timeout");
-                return end("heartbeat timeout".into(), healthy);
-            }
-            match c.push(None, "heartbeat", json!({})) {
-                Ok(r) => pending_heartbeat = Some(r),
-                Err(e) => return end(e, healthy),
-            }
-            next_heartbeat = now + timers.heartbeat;
+        match self.c.push(None, "heartbeat", json!({})) {
+            Ok(r) => self.pending_heartbeat = Some(r),
+            Err(e) => return self.fail(e),
         }
-        let msg = match c.ws.read() {
+        self.next_heartbeat = now + self.timers.heartbeat;
+        ControlFlow::Continue(())
+    }
+
+    /// Reads one message: its text, `None` when nothing arrived or it is not a text frame, a
+    /// failure when the socket closed or broke.
+    fn read_text(&mut self) -> ControlFlow<End, Option<String>> {
+        let msg = match self.c.ws.read() {
             Ok(m) => m,
             Err(tungstenite::Error::Io(e))
                 if matches!(
@@ -324,15 +417,15 @@ fn session(
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                continue;
+                return ControlFlow::Continue(None);
             }
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                return end("socket closed".into(), healthy);
+                return self.fail("socket closed".into());
             }
-            Err(e) => return end(format!("socket error: {e}"), healthy),
+            Err(e) => return self.fail(format!("socket error: {e}")),
         };
-        let text = match msg {
-            Message::Text(t) => t.to_string(),
+        match msg {
+            Message::Text(t) => ControlFlow::Continue(Some(t.to_string())),
             Message::Close(f) => {
                 let why = f.map_or_else(
                     || "server closed the socket".to_string(),
@@ -344,98 +437,111 @@ fn session(
                         )
                     },
                 );
-                return end(why, healthy);
+                self.fail(why)
             }
-            _ => continue, // pings are answered by tungstenite; binary frames are broadcast only
-        };
-        let Some(f) = Frame::decode(&text) else {
-            rt_debug!("ignoring a malformed frame");
-            continue;
-        };
+            // pings are answered by tungstenite; binary frames are broadcast only
+            _ => ControlFlow::Continue(None),
+        }
+    }
+
+    /// Dispatches a decoded frame: heartbeat replies, then this channel incarnation's join
+    /// reply, system messages, changes, and close/error.
+    fn handle_frame(&mut self, f: &Frame) -> ControlFlow<End> {
         if f.topic == "phoenix" {
-            if f.event == "phx_reply" && f.ref_.is_some() && f.ref_ == pending_heartbeat {
-                pending_heartbeat = None;
+            if f.event == "phx_reply" && f.ref_.is_some() && f.ref_ == self.pending_heartbeat {
+                self.pending_heartbeat = None;
             }
-            continue;
+            return ControlFlow::Continue(());
         }
-        if f.topic != topic {
-            continue;
+        if f.topic != self.topic {
+            return ControlFlow::Continue(());
         }
-        if f.join_ref.as_ref().is_some_and(|j| *j != join_ref) {
-            continue; // a stale incarnation of the channel
+        if f.join_ref.as_ref().is_some_and(|j| *j != self.join_ref) {
+            return ControlFlow::Continue(()); // a stale incarnation of the channel
         }
         match f.event.as_str() {
-            "phx_reply" if f.ref_.as_deref() == Some(join_ref.as_str()) => {
-                join_deadline = None;
-                match f.payload.get("status").and_then(Value::as_str) {
-                    Some("ok") if bindings_match(&f.payload, &cfg.binding()) => {
-                        joined = true;
-                        healthy = true;
-                        shared.connected.store(true, Ordering::Relaxed);
-                        rt_debug!("subscribed");
-                        poke(pokes);
-                    }
-                    Some("ok") => {
-                        c.goodbye(Some(&join_ref), 1000, "");
-                        return end(
-                            "mismatch between server and client bindings".into(),
-                            healthy,
-                        );
-                    }
-                    _ => {
-                        let reason = f
-                            .payload
-                            .pointer("/response/reason")
-                            .and_then(Value::as_str)
-                            .unwrap_or("join refused");
-                        c.goodbye(None, 1000, "");
-                        return end(
-                            format!(
-                                "channel CHANNEL_ERROR: {}",
-                                crate::render::sanitize::one_line(reason, 200)
-                            ),
-                            healthy,
-                        );
-                    }
-                }
-            }
+            "phx_reply" if f.ref_.as_deref() == Some(self.join_ref.as_str()) => self.join_reply(f),
             "system" => {
-                let ext = f.payload.get("extension").and_then(Value::as_str);
-                let status = f.payload.get("status").and_then(Value::as_str);
-                let message = f
-                    .payload
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                rt_debug!(
-                    "system {}/{}: {}",
-                    ext.unwrap_or("?"),
-                    status.unwrap_or("?"),
-                    crate::render::sanitize::one_line(message, 200)
-                );
-                if ext == Some("postgres_changes") && status == Some("ok") {
-                    poke(pokes);
-                }
+                self.system(f);
+                ControlFlow::Continue(())
             }
             "postgres_changes" => {
-                let id = f
-                    .payload
-                    .pointer("/data/record/test_upload_id")
-                    .and_then(Value::as_str);
-                if id == Some(cfg.upload_id.as_str()) {
-                    rt_debug!("change for upload {}", cfg.upload_id);
-                    poke(pokes);
-                }
+                self.change(f);
+                ControlFlow::Continue(())
             }
             "phx_close" => {
-                c.goodbye(None, 1000, "");
-                return end("channel CLOSED by the server".into(), healthy);
+                self.c.goodbye(None, 1000, "");
+                self.fail("channel CLOSED by the server".into())
             }
             "phx_error" => {
-                c.goodbye(None, 1000, "");
-                return end("channel CHANNEL_ERROR: transport failure".into(), healthy);
+                self.c.goodbye(None, 1000, "");
+                self.fail("channel CHANNEL_ERROR: transport failure".into())
             }
-            _ => {}
+            _ => ControlFlow::Continue(()),
+        }
+    }
+
+    /// The join reply: SUBSCRIBED (connected, poke) when ok with matching bindings, else the
+    /// session fails.
+    fn join_reply(&mut self, f: &Frame) -> ControlFlow<End> {
+        self.join_deadline = None;
+        match f.payload.get("status").and_then(Value::as_str) {
+            Some("ok") if bindings_match(&f.payload, &self.c.cfg.binding()) => {
+                self.joined = true;
+                self.healthy = true;
+                self.c.shared.connected.store(true, Ordering::Relaxed);
+                rt_debug!("subscribed");
+                poke(self.pokes);
+                ControlFlow::Continue(())
+            }
+            Some("ok") => {
+                self.c.goodbye(Some(&self.join_ref), 1000, "");
+                self.fail("mismatch between server and client bindings".into())
+            }
+            _ => {
+                let reason = f
+                    .payload
+                    .pointer("/response/reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("join refused");
+                self.c.goodbye(None, 1000, "");
+                self.fail(format!(
+                    "channel CHANNEL_ERROR: {}",
+                    crate::render::sanitize::one_line(reason, 200)
+                ))
+            }
+        }
+    }
+
+    /// A system message: logged; "Subscribed to PostgreSQL" (postgres_changes ok) pokes.
+    fn system(&self, f: &Frame) {
+        let ext = f.payload.get("extension").and_then(Value::as_str);
+        let status = f.payload.get("status").and_then(Value::as_str);
+        let message = f
+            .payload
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        rt_debug!(
+            "system {}/{}: {}",
+            ext.unwrap_or("?"),
+            status.unwrap_or("?"),
+            crate::render::sanitize::one_line(message, 200)
+        );
+        if ext == Some("postgres_changes") && status == Some("ok") {
+            poke(self.pokes);
+        }
+    }
+
+    /// A change row: pokes when it belongs to this upload.
+    fn change(&self, f: &Frame) {
+        let id = f
+            .payload
+            .pointer("/data/record/test_upload_id")
+            .and_then(Value::as_str);
+        if id == Some(self.c.cfg.upload_id.as_str()) {
+            rt_debug!("change for upload {}", self.c.cfg.upload_id);
+            poke(self.pokes);
         }
     }
 }

@@ -52,86 +52,11 @@ fn absolute(endpoint: &str, location: &str) -> String {
 
 /// Uploads `data`; the error is a short reason.
 pub fn upload(up: &TusUpload<'_>, data: &[u8], t: &Timings) -> Result<(), String> {
-    let agent = crate::net::agent::transfer_agent(t, &up.endpoint);
-    let auth = format!("Bearer {}", up.anon_key);
-    let meta = [
-        ("bucketName", up.bucket),
-        ("objectName", up.object_name),
-        ("contentType", up.content_type),
-        ("cacheControl", "3600"),
-    ]
-    .iter()
-    .map(|(k, v)| format!("{k} {}", base64(v.as_bytes())))
-    .collect::<Vec<_>>()
-    .join(",");
-    let mut location: Option<String> = None;
-    let mut offset: usize = 0;
+    let mut transfer = Transfer::new(up, data, t);
     let mut attempt = 0usize;
     loop {
-        let step: Result<bool, String> = (|| {
-            let loc = match &location {
-                Some(l) => {
-                    if attempt > 0 {
-                        // Resume: ask what arrived.
-                        let r = agent
-                            .head(l)
-                            .header("Tus-Resumable", "1.0.0")
-                            .header("authorization", &auth)
-                            .call()
-                            .map_err(|e| format!("TUS HEAD: {e}"))?;
-                        if r.status().as_u16() != 200 {
-                            return Err(format!("TUS HEAD: HTTP {}", r.status().as_u16()));
-                        }
-                        offset = header(&r, "upload-offset")
-                            .and_then(|o| o.parse().ok())
-                            .ok_or("TUS HEAD: no Upload-Offset")?;
-                    }
-                    l.clone()
-                }
-                None => {
-                    let r = agent
-                        .post(&up.endpoint)
-                        .header("Tus-Resumable", "1.0.0")
-                        .header("authorization", &auth)
-                        .header("x-upsert", "true")
-                        .header("Upload-Length", data.len().to_string())
-                        .header("Upload-Metadata", &meta)
-                        .send_empty()
-                        .map_err(|e| format!("TUS create: {e}"))?;
-                    let status = r.status().as_u16();
-                    if status != 201 {
-                        return Err(format!("TUS create: HTTP {status}"));
-                    }
-                    let l = header(&r, "location").ok_or("TUS create: no Location")?;
-                    let l = absolute(&up.endpoint, &l);
-                    location = Some(l.clone());
-                    offset = 0;
-                    l
-                }
-            };
-            while offset < data.len() {
-                let end = (offset + CHUNK).min(data.len());
-                let r = agent
-                    .patch(&loc)
-                    .header("Tus-Resumable", "1.0.0")
-                    .header("authorization", &auth)
-                    .header("Upload-Offset", offset.to_string())
-                    .header("content-type", "application/offset+octet-stream")
-                    .send(&data[offset..end])
-                    .map_err(|e| format!("TUS PATCH at {offset}: {e}"))?;
-                let status = r.status().as_u16();
-                if status != 204 && status != 200 {
-                    return Err(format!("TUS PATCH at {offset}: HTTP {status}"));
-                }
-                offset = header(&r, "upload-offset")
-                    .and_then(|o| o.parse().ok())
-                    .unwrap_or(end);
-                crate::debug!("TUS uploaded {offset}/{} bytes", data.len());
-            }
-            Ok(true)
-        })();
-        match step {
-            Ok(_) => return Ok(()),
+        match transfer.attempt(attempt > 0) {
+            Ok(()) => return Ok(()),
             Err(e) => {
                 attempt += 1;
                 if attempt >= RETRY_DELAYS.len() {
@@ -142,6 +67,130 @@ pub fn upload(up: &TusUpload<'_>, data: &[u8], t: &Timings) -> Result<(), String
                 std::thread::sleep(d);
             }
         }
+    }
+}
+
+/// One upload across its attempts: the fixed request parts, and where the server's copy is.
+struct Transfer<'a> {
+    up: &'a TusUpload<'a>,
+    data: &'a [u8],
+    agent: ureq::Agent,
+    /// `Bearer <anon key>`.
+    auth: String,
+    /// The `Upload-Metadata` value.
+    meta: String,
+    /// The upload URL, once created.
+    location: Option<String>,
+    /// Bytes the server has.
+    offset: usize,
+}
+
+impl<'a> Transfer<'a> {
+    /// Prepares the agent, the authorization and the base64 metadata; nothing is sent yet.
+    fn new(up: &'a TusUpload<'a>, data: &'a [u8], t: &Timings) -> Transfer<'a> {
+        let meta = [
+            ("bucketName", up.bucket),
+            ("objectName", up.object_name),
+            ("contentType", up.content_type),
+            ("cacheControl", "3600"),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k} {}", base64(v.as_bytes())))
+        .collect::<Vec<_>>()
+        .join(",");
+        Transfer {
+            up,
+            data,
+            agent: crate::net::agent::transfer_agent(t, &up.endpoint),
+            auth: format!("Bearer {}", up.anon_key),
+            meta,
+            location: None,
+            offset: 0,
+        }
+    }
+
+    /// One attempt: creates the upload if that has not succeeded yet, else on a `retry` asks
+    /// the server's offset; then sends the remaining chunks.
+    fn attempt(&mut self, retry: bool) -> Result<(), String> {
+        let loc = match self.location.clone() {
+            Some(l) => {
+                if retry {
+                    // Resume: ask what arrived.
+                    self.offset = self.server_offset(&l)?;
+                }
+                l
+            }
+            None => self.create()?,
+        };
+        self.send_chunks(&loc)
+    }
+
+    /// `HEAD` the upload: the server's `Upload-Offset`.
+    fn server_offset(&self, loc: &str) -> Result<usize, String> {
+        let r = self
+            .agent
+            .head(loc)
+            .header("Tus-Resumable", "1.0.0")
+            .header("authorization", &self.auth)
+            .call()
+            .map_err(|e| format!("TUS HEAD: {e}"))?;
+        if r.status().as_u16() != 200 {
+            return Err(format!("TUS HEAD: HTTP {}", r.status().as_u16()));
+        }
+        Ok(header(&r, "upload-offset")
+            .and_then(|o| o.parse().ok())
+            .ok_or("TUS HEAD: no Upload-Offset")?)
+    }
+
+    /// `POST` the creation request; records and returns the absolute upload URL, offset 0.
+    fn create(&mut self) -> Result<String, String> {
+        let r = self
+            .agent
+            .post(&self.up.endpoint)
+            .header("Tus-Resumable", "1.0.0")
+            .header("authorization", &self.auth)
+            .header("x-upsert", "true")
+            .header("Upload-Length", self.data.len().to_string())
+            .header("Upload-Metadata", &self.meta)
+            .send_empty()
+            .map_err(|e| format!("TUS create: {e}"))?;
+        let status = r.status().as_u16();
+        if status != 201 {
+            return Err(format!("TUS create: HTTP {status}"));
+        }
+        let l = header(&r, "location").ok_or("TUS create: no Location")?;
+        let l = absolute(&self.up.endpoint, &l);
+        self.location = Some(l.clone());
+        self.offset = 0;
+        Ok(l)
+    }
+
+    /// `PATCH`es the data from the current offset in [`CHUNK`]s, following the server's
+    /// `Upload-Offset` after each.
+    fn send_chunks(&mut self, loc: &str) -> Result<(), String> {
+        let data = self.data;
+        while self.offset < data.len() {
+            let offset = self.offset;
+            let end = (offset + CHUNK).min(data.len());
+            let r = self
+                .agent
+                .patch(loc)
+                .header("Tus-Resumable", "1.0.0")
+                .header("authorization", &self.auth)
+                .header("Upload-Offset", offset.to_string())
+                .header("content-type", "application/offset+octet-stream")
+                .send(&data[offset..end])
+                .map_err(|e| format!("TUS PATCH at {offset}: {e}"))?;
+            let status = r.status().as_u16();
+            if status != 204 && status != 200 {
+                return Err(format!("TUS PATCH at {offset}: HTTP {status}"));
+            }
+            self.offset = header(&r, "upload-offset")
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(end);
+            crate::debug!("TUS uploaded {}/{} bytes", self.offset, data.len());
+        }
+        Ok(())
     }
 }
 
