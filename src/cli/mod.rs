@@ -21,9 +21,39 @@ pub mod suggest;
 
 pub use args::{Command, Common, Options};
 pub use flags::{CommandDef, FlagDef, Group, Kind, Multi, Positional, Removed};
-pub use parse::{Invocation, Parsed, UsageError, parse};
+pub use parse::{Parsed, UsageError};
+
+use parse::Raw;
+use std::ffi::OsString;
 
 /// Every command, in root-help order (including those not available yet).
 pub fn commands() -> &'static [CommandDef] {
     defs::COMMANDS
+}
+
+/// What the process should do, as decided by argv alone.
+#[derive(Debug)]
+pub enum Invocation {
+    /// Print this help text to stdout and exit 0.
+    Help(String),
+    /// Print the bare version string and exit 0.
+    Version,
+    /// Run a command with these typed options.
+    Run(Options),
+}
+
+/// argv → what to do: help, the version, or a command with its typed options.
+///
+/// A syntax mistake, or a value the typed options refuse, is a [`UsageError`].
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, UsageError> {
+    match parse::parse_raw(args)? {
+        Raw::Help(text) => Ok(Invocation::Help(text)),
+        Raw::Version => Ok(Invocation::Version),
+        Raw::Run(p) => args::options(&p).map(Invocation::Run).map_err(|e| UsageError {
+            message: e.message,
+            command: Some(p.command.name),
+            json: p.command.flag("json").is_some() && p.flag("json"),
+            help_hint: false,
+        }),
+    }
 }

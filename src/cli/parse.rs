@@ -13,25 +13,13 @@
 use std::ffi::OsString;
 use std::fmt;
 
-use super::args::{Options, options};
 use super::defs::{COMMANDS, NOT_PORTED};
 use super::flags::{CommandDef, FlagDef, Kind, Multi, Removed};
 use super::{help, suggest};
 
-/// What the process should do, as decided by argv alone.
+/// What the parser itself produces, before the typed options.
 #[derive(Debug)]
-pub enum Invocation {
-    /// Print this help text to stdout and exit 0.
-    Help(String),
-    /// Print the bare version string and exit 0.
-    Version,
-    /// Run a command with these typed options.
-    Run(Options),
-}
-
-/// [`Invocation`] before the typed options: what the parser itself produces.
-#[derive(Debug)]
-pub(super) enum Raw {
+pub enum Raw {
     Help(String),
     Version,
     Run(Parsed),
@@ -66,7 +54,7 @@ impl std::error::Error for UsageError {}
 /// panics with a message naming the flag. `Debug` redacts the values of secret flags.
 #[derive(Clone)]
 pub struct Parsed {
-    command: &'static CommandDef,
+    pub(super) command: &'static CommandDef,
     positionals: Vec<String>,
     /// Occurrences per flag, indexed like `command.flags()`. Switches store "true"/"false".
     values: Vec<Vec<String>>,
@@ -343,21 +331,6 @@ fn utf8(cmd: &'static CommandDef, v: OsString, what: &str) -> Result<String, Usa
     })
 }
 
-/// argv → what to do: help, the version, or a command with its typed options.
-///
-/// A syntax mistake, or a value the typed options refuse, is a [`UsageError`].
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, UsageError> {
-    match parse_raw(args)? {
-        Raw::Help(text) => Ok(Invocation::Help(text)),
-        Raw::Version => Ok(Invocation::Version),
-        Raw::Run(p) => options(&p).map(Invocation::Run).map_err(|e| UsageError {
-            message: e.message,
-            command: Some(p.command.name),
-            json: p.command.flag("json").is_some() && p.flag("json"),
-            help_hint: false,
-        }),
-    }
-}
 
 /// Parses the command line (without `argv[0]`).
 ///
