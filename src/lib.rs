@@ -4,7 +4,8 @@
 //! table and the typed options) → [`auth`] → [`commands`] (each a short list of steps) →
 //! [`upload`], [`report`] → [`api`], [`realtime`] → [`plan`], [`watch`] (the poll loop) →
 //! [`output`] (one handle, one sink per mode) → [`term`] → [`render`] (pure text) →
-//! [`net`] → [`domain`] (types and pure rules) → [`clock`], [`debug`], [`encoding`] →
+//! [`net`] → [`domain`] (types and pure rules) → [`clock`], [`debug`], [`encoding`],
+//! [`fsio`] (the one file writer and bounded reader) →
 //! [`exit`] (the exit codes and the stop signals). See `docs/README.md`.
 
 // No function of the program is longer than 80 lines (the threshold is in clippy.toml);
@@ -20,6 +21,7 @@ pub mod debug;
 pub mod domain;
 pub mod encoding;
 pub mod exit;
+pub mod fsio;
 pub mod net;
 pub mod output;
 pub mod plan;
@@ -64,6 +66,7 @@ pub fn main_entry() -> std::process::ExitCode {
 
 /// The last word: a command that succeeded but could not write its output failed.
 fn finish(exit: Exit) -> Exit {
+    fsio::remove_leftovers();
     match term::stdout_failure() {
         Some(why) => {
             term::err_line(&format!("✗ Error: cannot write to stdout: {why}"));

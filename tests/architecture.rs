@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["render"],
     &["net"],
     &["domain"],
-    &["clock", "debug", "encoding"],
+    &["clock", "debug", "encoding", "fsio"],
     &["exit"],
 ];
 
@@ -35,8 +35,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         if p.is_dir() {
             rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") && p.file_name().unwrap() != "tests.rs"
-        {
+        } else if p.extension().is_some_and(|x| x == "rs") && p.file_name().unwrap() != "tests.rs" {
             out.push(p);
         }
     }

@@ -212,10 +212,14 @@ fn sigint_during_a_download_leaves_no_file_behind() {
             "out.zip",
         ]);
     let child = spawn(c);
-    let part = dir.path().join("out.zip.part");
-    wait_for("the partial download", || {
-        std::fs::metadata(&part).is_ok_and(|m| m.len() > 0)
-    });
+    // The download goes to a temporary `.out.zip.<unique>.tmp` beside the target.
+    let partial = || {
+        std::fs::read_dir(dir.path()).unwrap().flatten().any(|e| {
+            e.file_name().to_string_lossy().starts_with(".out.zip")
+                && e.metadata().is_ok_and(|m| m.len() > 0)
+        })
+    };
+    wait_for("the partial download", partial);
     let o = signal_and_collect(child, libc::SIGINT);
     o.assert_code(130).assert_no_panic();
     assert!(

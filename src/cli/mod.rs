@@ -49,11 +49,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Usa
     match parse::parse_raw(args)? {
         Raw::Help(text) => Ok(Invocation::Help(text)),
         Raw::Version => Ok(Invocation::Version),
-        Raw::Run(p) => args::options(&p).map(Invocation::Run).map_err(|e| UsageError {
-            message: e.message,
-            command: Some(p.command.name),
-            json: p.command.flag("json").is_some() && p.flag("json"),
-            help_hint: false,
-        }),
+        Raw::Run(p) => args::options(&p)
+            .map(Invocation::Run)
+            .map_err(|e| UsageError {
+                message: e.message,
+                command: Some(p.command.name),
+                json: p.command.flag("json").is_some() && p.flag("json"),
+                help_hint: false,
+            }),
     }
 }

@@ -331,7 +331,6 @@ fn utf8(cmd: &'static CommandDef, v: OsString, what: &str) -> Result<String, Usa
     })
 }
 
-
 /// Parses the command line (without `argv[0]`).
 ///
 /// Order of precedence: no arguments → root help; `-h`/`--help` anywhere → help of the

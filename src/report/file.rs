@@ -6,9 +6,8 @@
 //! body has arrived: a download that breaks off leaves neither a half file nor a damaged
 //! previous copy behind, and a retry by another route simply starts a new `.part`.
 
-use std::ffi::OsString;
+use crate::fsio::AtomicFile;
 use std::fmt;
-use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
@@ -80,15 +79,8 @@ impl fmt::Display for SaveError {
     }
 }
 
-/// `<dest>.part`, next to the destination.
-pub fn part_path(dest: &Path) -> PathBuf {
-    let mut name: OsString = dest.file_name().unwrap_or_default().to_os_string();
-    name.push(".part");
-    dest.with_file_name(name)
-}
-
-/// Streams `body` into `dest` (creating its directory), via `<dest>.part` and a rename.
-/// Returns the number of bytes written.
+/// Streams `body` into `dest` (creating its directory) through the one file writer: a
+/// unique temporary beside it, renamed over it once complete. Returns the bytes written.
 pub fn save(mut body: impl Read, dest: &Path) -> Result<u64, SaveError> {
     let write_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -97,20 +89,18 @@ pub fn save(mut body: impl Read, dest: &Path) -> Result<u64, SaveError> {
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(write_err(dir))?;
     }
-    let part = part_path(dest);
-    let file = File::create(&part).map_err(write_err(dest))?;
-    let result = copy(&mut body, BufWriter::with_capacity(WRITE_BUF, file), dest).and_then(|n| {
-        std::fs::rename(&part, dest)
-            .map(|_| n)
-            .map_err(write_err(dest))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&part);
-    }
-    result
+    let file = AtomicFile::create(dest, 0o644).map_err(write_err(dest))?;
+    let mut out = BufWriter::with_capacity(WRITE_BUF, file);
+    let n = copy(&mut body, &mut out, dest)?;
+    let file = out.into_inner().map_err(|e| SaveError::Write {
+        path: dest.to_path_buf(),
+        cause: e.into_error(),
+    })?;
+    file.commit().map_err(write_err(dest))?;
+    Ok(n)
 }
 
-fn copy(body: &mut impl Read, mut out: BufWriter<File>, dest: &Path) -> Result<u64, SaveError> {
+fn copy(body: &mut impl Read, out: &mut impl Write, dest: &Path) -> Result<u64, SaveError> {
     let mut buf = vec![0u8; READ_BUF];
     let mut total = 0u64;
     let write_err = |cause| SaveError::Write {
@@ -167,10 +157,17 @@ mod tests {
         assert_eq!(a("../r/./x.xml"), PathBuf::from("/work/r/x.xml"));
         assert_eq!(a("/abs/x.html"), PathBuf::from("/abs/x.html"));
         assert_eq!(a("../../../../x"), PathBuf::from("/x"));
-        assert_eq!(
-            part_path(Path::new("a/b.zip")),
-            PathBuf::from("a/b.zip.part")
-        );
+    }
+
+    /// Only `names`, nothing else (no temporary left beside them).
+    fn only(dir: &Path, names: &[&str]) {
+        let mut found: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        found.sort();
+        assert_eq!(found, names);
     }
 
     #[test]
@@ -180,7 +177,7 @@ mod tests {
         assert_eq!(save(&b"first version"[..], &dest).unwrap(), 13);
         assert_eq!(save(&b"second"[..], &dest).unwrap(), 6);
         assert_eq!(std::fs::read(&dest).unwrap(), b"second");
-        assert!(!part_path(&dest).exists());
+        only(&d.join("x/y"), &["out.zip"]);
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -210,7 +207,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(std::fs::read(&dest).unwrap(), b"old");
-        assert!(!part_path(&dest).exists());
+        only(&d, &["out.zip"]);
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -233,7 +230,7 @@ mod tests {
             save(&b"x"[..], &dir),
             Err(SaveError::Write { .. })
         ));
-        assert!(!part_path(&dir).exists());
+        only(&d, &["is-a-dir", "plain-file"]);
         let _ = std::fs::remove_dir_all(&d);
     }
 }

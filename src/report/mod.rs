@@ -166,7 +166,7 @@ pub fn download_after_run(
         crate::debug!("Downloading artifacts: {}", which.name());
         let dest = file::expand_home(path);
         let (c, id, w, d) = (client.clone(), upload_id.to_string(), *which, dest.clone());
-        match interruptible(&dest, move || download_artifacts(&c, &id, w, &d))? {
+        match interruptible(move || download_artifacts(&c, &id, w, &d))? {
             Ok(n) => {
                 crate::debug!("Artifacts: {n} bytes");
                 let line = format!(
@@ -192,7 +192,7 @@ pub fn download_after_run(
         let cwd = std::env::current_dir().unwrap_or_default();
         let dest = file::absolute(&file::expand_home(path), &cwd);
         let (c, id, k, d) = (client.clone(), upload_id.to_string(), *kind, dest.clone());
-        match interruptible(&dest, move || download_report(&c, &id, k, &d))? {
+        match interruptible(move || download_report(&c, &id, k, &d))? {
             Ok(n) => {
                 crate::debug!("{label} report: {n} bytes");
                 let line = format!(
@@ -216,15 +216,11 @@ pub fn download_after_run(
     Ok(warnings)
 }
 
-/// Runs a download so that a stop returns at once; the abandoned download's partial file
-/// (`<dest>.part`) is removed, so nothing half-written is left behind.
-fn interruptible<T: Send + 'static>(
-    dest: &Path,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Stop> {
-    signal::run(work).inspect_err(|_| {
-        let _ = std::fs::remove_file(file::part_path(dest));
-    })
+/// Runs a download so that a stop returns at once. The abandoned download's temporary file
+/// is removed on the way out (the one file writer keeps track of it), so nothing
+/// half-written is left behind.
+fn interruptible<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Stop> {
+    signal::run(work).inspect_err(|_| crate::fsio::remove_leftovers())
 }
 
 /// The artifacts zip of an upload into `path` (`~` expanded): bundle first, inline fallback.

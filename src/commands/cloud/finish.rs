@@ -36,7 +36,7 @@ pub fn async_done(
         "uploadId": run.upload_id,
         "notices": checked.notices,
     });
-    write_json_file(args, ctx, &run.upload_id, &doc)?;
+    write_json_file(args, ctx, &run.upload_id, &doc);
     if ctx.json() {
         ctx.out.json(&doc);
     } else {
@@ -82,37 +82,39 @@ pub fn wait_and_finish(
         &planned.info,
         notices,
     );
-    write_json_file(args, ctx, &run.upload_id, &doc)?;
+    write_json_file(args, ctx, &run.upload_id, &doc);
     if ctx.json() {
         ctx.out.json(&doc);
     }
     Ok(done.verdict.exit(args.json_file_given()))
 }
 
-/// `--json-file`: `--json-file-name`, else `<uploadId>_dcd.json`; parent directories are
-/// created.
-fn write_json_file(
-    args: &CloudArgs,
-    ctx: &Ctx,
-    upload_id: &str,
-    doc: &Value,
-) -> Result<(), CliError> {
+/// `--json-file`: `--json-file-name`, else `<uploadId>_dcd.json` (the id reduced to a safe
+/// file name); parent directories are created; written through the one file writer. A
+/// failure is a warning: the run's verdict still reaches the user through stdout and the
+/// exit code.
+fn write_json_file(args: &CloudArgs, ctx: &Ctx, upload_id: &str, doc: &Value) {
     let Some(jf) = &args.json_file else {
-        return Ok(());
+        return;
     };
-    let path = jf
-        .name
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{upload_id}_dcd.json")));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CliError::new(format!("Cannot create {}: {e}", dir.display())))?;
+    let path = jf.name.clone().unwrap_or_else(|| {
+        PathBuf::from(format!("{}_dcd.json", crate::fsio::safe_name(upload_id)))
+    });
+    let written = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|_| {
+            crate::fsio::write_file(&path, (jsonr::pretty(doc) + "\n").as_bytes(), 0o644)
+        });
+    match written {
+        Ok(()) => ctx.out.emit(Event::Note(&format!(
+            "JSON output written to {}",
+            path.display()
+        ))),
+        Err(e) => ctx.out.warn(&format!(
+            "Could not write the JSON file {}: {e}",
+            path.display()
+        )),
     }
-    std::fs::write(&path, jsonr::pretty(doc) + "\n")
-        .map_err(|e| CliError::new(format!("Cannot write {}: {e}", path.display())))?;
-    ctx.out.emit(Event::Note(&format!(
-        "JSON output written to {}",
-        path.display()
-    )));
-    Ok(())
 }

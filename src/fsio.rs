@@ -1,0 +1,365 @@
+//! The one way dcd writes a file, and the one way it reads one.
+//!
+//! **Writing** ([`AtomicFile`]): the bytes go to a unique temporary file beside the target
+//! (created exclusively, with the mode the target needs) and are renamed over the target
+//! only when everything was written — so a failed write leaves the previous file untouched
+//! and nothing empty or partial under the final name, and two writers of the same path never
+//! interleave. A target that exists and is not a regular file (a FIFO, a device, a socket) is
+//! written in place instead: renaming over `/dev/null` would replace the device with a file.
+//! Every temporary file is registered until it is renamed or removed; [`remove_leftovers`]
+//! (called on the way out, signals included) removes those a stopped command left behind.
+//!
+//! **Reading** ([`read_capped`]): only regular files, never more than a cap, so pointing a
+//! path at `/dev/zero` or a huge file is a clear error instead of a hang or an exhausted
+//! memory.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Temporary files not yet renamed or removed.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A file being written: to a temporary beside the target, or in place for a special file.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    /// `None` when writing in place.
+    temp: Option<PathBuf>,
+    file: Option<File>,
+}
+
+/// Whether `path` exists and is something other than a regular file (or a link to one).
+fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| {
+        let t = m.file_type();
+        t.is_fifo() || t.is_char_device() || t.is_block_device() || t.is_socket()
+    })
+}
+
+/// `.<name>.<pid>-<n>-<nanos>.tmp` beside `target`.
+fn temp_name(target: &Path) -> PathBuf {
+    let mut name = OsString::from(".");
+    name.push(target.file_name().unwrap_or_default());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    name.push(format!(
+        ".{}-{}-{nanos:08x}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    target.with_file_name(name)
+}
+
+impl AtomicFile {
+    /// Starts writing `target` with permissions `mode` (for a new file). The target's
+    /// directory must exist.
+    pub fn create(target: &Path, mode: u32) -> io::Result<AtomicFile> {
+        if target.file_name().is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the path names a directory, not a file",
+            ));
+        }
+        if is_special(target) {
+            let file = OpenOptions::new().write(true).open(target)?;
+            return Ok(AtomicFile {
+                target: target.to_path_buf(),
+                temp: None,
+                file: Some(file),
+            });
+        }
+        let mut attempts = 0;
+        loop {
+            let temp = temp_name(target);
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&temp)
+            {
+                Ok(file) => {
+                    live().push(temp.clone());
+                    return Ok(AtomicFile {
+                        target: target.to_path_buf(),
+                        temp: Some(temp),
+                        file: Some(file),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The path being replaced.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Everything was written: flush and put the file in place.
+    pub fn commit(mut self) -> io::Result<()> {
+        let file = self.file.take().expect("not yet committed");
+        if let Some(temp) = self.temp.take() {
+            let done = file
+                .sync_all()
+                .and_then(|_| std::fs::rename(&temp, &self.target));
+            drop(file);
+            if done.is_err() {
+                let _ = std::fs::remove_file(&temp);
+            }
+            live().retain(|p| *p != temp);
+            done
+        } else {
+            file.sync_all().or(Ok(()))
+        }
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.as_mut().expect("not yet committed").write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().expect("not yet committed").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    /// Not committed: the temporary file goes, the target stays as it was.
+    fn drop(&mut self) {
+        self.file.take();
+        if let Some(temp) = self.temp.take() {
+            let _ = std::fs::remove_file(&temp);
+            live().retain(|p| *p != temp);
+        }
+    }
+}
+
+/// Writes `bytes` to `target` through an [`AtomicFile`].
+pub fn write_file(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let mut f = AtomicFile::create(target, mode)?;
+    f.write_all(bytes)?;
+    f.commit()
+}
+
+/// Removes every temporary file still registered: a stopped command's half-written ones.
+pub fn remove_leftovers() {
+    for p in live().drain(..) {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// A file name made from text that came from a server: path separators, `..`, control
+/// and invisible characters become `_`, so the name can only ever name a file in the
+/// directory it is joined to. Never empty.
+pub fn safe_name(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c == '/'
+                || c == '\\'
+                || c.is_control()
+                || c == '\u{0}'
+                || !c.is_ascii() && !c.is_alphanumeric()
+            {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    while out.contains("..") {
+        out = out.replace("..", "_");
+    }
+    if out.is_empty() || out == "." {
+        out = "_".into();
+    }
+    out
+}
+
+/// Why a file could not be read.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(io::Error),
+    /// Not a regular file (a directory, a FIFO, a device…).
+    NotAFile,
+    /// Larger than the cap.
+    TooLarge {
+        cap: u64,
+    },
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::NotAFile => f.write_str("not a regular file"),
+            ReadError::TooLarge { cap } => write!(f, "larger than {}", human_size(*cap)),
+        }
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Reads a regular file of at most `cap` bytes.
+pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+    let file = File::open(path).map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.is_file() {
+        return Err(ReadError::NotAFile);
+    }
+    if meta.len() > cap {
+        return Err(ReadError::TooLarge { cap });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > cap {
+        return Err(ReadError::TooLarge { cap });
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry of temporaries is process-wide: these tests take turns.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    fn tmp() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "dcd-fsio-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_committed_write_replaces_the_target_and_leaves_nothing_else() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let d = tmp();
+        let t = d.join("out.json");
+        std::fs::write(&t, "old").unwrap();
+        write_file(&t, b"new", 0o600).unwrap();
+        assert_eq!(std::fs::read_to_string(&t).unwrap(), "new");
+        assert_eq!(entries(&d), ["out.json"]);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&t).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn an_abandoned_write_leaves_the_old_file_and_no_temporary() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let d = tmp();
+        let t = d.join("report.xml");
+        std::fs::write(&t, "old").unwrap();
+        {
+            let mut f = AtomicFile::create(&t, 0o644).unwrap();
+            f.write_all(b"half").unwrap();
+            assert_eq!(entries(&d).len(), 2, "the temporary is beside the target");
+        }
+        assert_eq!(std::fs::read_to_string(&t).unwrap(), "old");
+        assert_eq!(entries(&d), ["report.xml"]);
+        let mut f = AtomicFile::create(&t, 0o644).unwrap();
+        f.write_all(b"x").unwrap();
+        std::mem::forget(f); // as if the process were stopped mid-write
+        remove_leftovers();
+        assert_eq!(entries(&d), ["report.xml"]);
+    }
+
+    #[test]
+    fn two_writers_of_one_path_never_share_a_temporary() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let d = tmp();
+        let t = d.join("a.zip");
+        let mut a = AtomicFile::create(&t, 0o644).unwrap();
+        let mut b = AtomicFile::create(&t, 0o644).unwrap();
+        a.write_all(b"aaaa").unwrap();
+        b.write_all(b"bb").unwrap();
+        b.commit().unwrap();
+        a.commit().unwrap();
+        assert_eq!(std::fs::read(&t).unwrap(), b"aaaa");
+    }
+
+    #[test]
+    fn a_fifo_is_written_in_place() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let d = tmp();
+        let fifo = d.join("pipe");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a path in our own temporary directory.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_file(&fifo, b"through the pipe", 0o644).unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(is_special(&fifo), "still a FIFO");
+    }
+
+    #[test]
+    fn names_from_server_data_stay_in_their_directory() {
+        assert_eq!(safe_name("../../x/PWNED"), "____x_PWNED");
+        assert_eq!(safe_name("a\u{1b}[2Jb"), "a_[2Jb");
+        assert_eq!(safe_name("0f3c-42"), "0f3c-42");
+        assert_eq!(safe_name(""), "_");
+        assert_eq!(safe_name(".."), "_");
+        assert_eq!(safe_name("a\u{202e}b"), "a_b");
+    }
+
+    #[test]
+    fn reads_are_capped_and_only_of_regular_files() {
+        let d = tmp();
+        let f = d.join("big");
+        std::fs::write(&f, vec![b'x'; 2048]).unwrap();
+        assert_eq!(read_capped(&f, 4096).unwrap().len(), 2048);
+        assert!(matches!(
+            read_capped(&f, 1024),
+            Err(ReadError::TooLarge { cap: 1024 })
+        ));
+        assert!(matches!(read_capped(&d, 1024), Err(ReadError::NotAFile)));
+        assert_eq!(
+            ReadError::TooLarge { cap: 4 << 20 }.to_string(),
+            "larger than 4 MiB"
+        );
+    }
+}
