@@ -41,6 +41,9 @@ pub enum ApiError {
     BadResponse { op: String, detail: String },
     /// The results array was empty: a failed poll, never "all passed".
     Empty { op: String },
+    /// The login session cannot be refreshed (the auth server refused): only `dcd login`
+    /// helps. `message` says so.
+    SessionDead { op: String, message: String },
 }
 
 /// Longest server text kept in a message.
@@ -54,7 +57,8 @@ impl ApiError {
             | ApiError::Status { op, .. }
             | ApiError::InvalidJson { op, .. }
             | ApiError::BadResponse { op, .. }
-            | ApiError::Empty { op } => op,
+            | ApiError::Empty { op }
+            | ApiError::SessionDead { op, .. } => op,
         }
     }
 
@@ -77,6 +81,7 @@ impl ApiError {
     pub fn is_transient(&self) -> bool {
         match self {
             ApiError::Status { status, .. } => matches!(status, 408 | 429 | 500..),
+            ApiError::SessionDead { .. } => false,
             _ => true,
         }
     }
@@ -242,6 +247,7 @@ impl fmt::Display for ApiError {
                 format!("{op}: unexpected API response: {detail}")
             }
             ApiError::Empty { op } => format!("{op}: the API returned no results"),
+            ApiError::SessionDead { message, .. } => message.clone(),
         };
         // Network details and our own text are already safe; redaction is defence in depth.
         f.write_str(&crate::debug::redact(&text))

@@ -35,7 +35,8 @@ pub struct ClientOptions {
 pub struct ApiClient {
     agent: ureq::Agent,
     base_url: String,
-    auth_headers: Vec<(String, String)>,
+    /// Shared by every clone, so a refreshed session reaches every user of the client.
+    auth_headers: std::sync::Arc<std::sync::RwLock<Vec<(String, String)>>>,
     /// The API host for error messages, with " via proxy host:port" when one applies.
     host: String,
     timings: Timings,
@@ -110,10 +111,29 @@ impl ApiClient {
         ApiClient {
             agent: agent::api_agent(&opts.timings, proxy),
             base_url,
-            auth_headers: opts.auth_headers,
+            auth_headers: std::sync::Arc::new(std::sync::RwLock::new(opts.auth_headers)),
             host,
             timings: opts.timings,
         }
+    }
+
+    /// The auth headers requests carry now.
+    pub(super) fn auth_headers(&self) -> Vec<(String, String)> {
+        self.auth_headers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the auth headers (a refreshed session) for this client and all its clones.
+    pub fn set_auth_headers(&self, headers: Vec<(String, String)>) {
+        for (_, v) in &headers {
+            crate::debug::add_secret(v);
+            if let Some(token) = v.strip_prefix("Bearer ") {
+                crate::debug::add_secret(token);
+            }
+        }
+        *self.auth_headers.write().unwrap_or_else(|e| e.into_inner()) = headers;
     }
 
     /// The API base URL, without a trailing slash.
@@ -144,13 +164,11 @@ impl ApiClient {
     ) -> Result<Reply, ApiError> {
         let url = format!("{}{}", self.base_url, path_and_query);
         let mut builder = ureq::http::Request::builder().method(method).uri(&url);
-        for (k, v) in self
-            .auth_headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .chain(extra.iter().copied())
-        {
+        for (k, v) in self.auth_headers() {
             builder = builder.header(k, v);
+        }
+        for (k, v) in extra {
+            builder = builder.header(*k, *v);
         }
         if let Some((content_type, _)) = body {
             builder = builder.header("content-type", content_type);

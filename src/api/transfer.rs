@@ -142,8 +142,8 @@ impl ApiClient {
             .uri(url)
             .header("accept", "*/*");
         if with_auth {
-            for (k, v) in &self.auth_headers {
-                builder = builder.header(k.as_str(), v.as_str());
+            for (k, v) in self.auth_headers() {
+                builder = builder.header(k, v);
             }
         }
         let body = match json {

@@ -29,6 +29,9 @@ pub struct StoredConfig {
     pub session: Option<Session>,
     pub current_org_id: Option<String>,
     pub current_org_name: Option<String>,
+    /// Top-level keys this dcd does not know, kept so that writing the file back loses
+    /// nothing another version of dcd put there.
+    pub extra: serde_json::Map<String, Value>,
 }
 
 /// What loading found.
@@ -84,6 +87,17 @@ pub fn load() -> Loaded {
     )
 }
 
+/// The keys of the schema.
+const KNOWN: [&str; 7] = [
+    "version",
+    "env",
+    "api_url",
+    "supabase_url",
+    "session",
+    "current_org_id",
+    "current_org_name",
+];
+
 /// Parses the bytes of `config.json`. The error is a short reason for the warning.
 pub fn parse(bytes: &[u8]) -> Result<StoredConfig, String> {
     let v: Value =
@@ -114,6 +128,11 @@ pub fn parse(bytes: &[u8]) -> Result<StoredConfig, String> {
         session,
         current_org_id: str_field(o.get("current_org_id")),
         current_org_name: str_field(o.get("current_org_name")),
+        extra: o
+            .iter()
+            .filter(|(k, _)| !KNOWN.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     })
 }
 

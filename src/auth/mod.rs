@@ -5,6 +5,8 @@
 //! secret is registered with the debug redactor as soon as it is read.
 
 pub mod config;
+pub mod refresh;
+pub mod store;
 
 use crate::domain::environments::{self, Environment};
 use crate::exit::CliError;
@@ -24,6 +26,8 @@ pub struct AuthContext {
     pub headers: Vec<(String, String)>,
     /// Bearer only: the Supabase JWT (realtime uses it).
     pub access_token: Option<String>,
+    /// Bearer only: what a refresh trades in for a new token.
+    pub refresh_token: Option<String>,
     /// Bearer only: the environment the session belongs to.
     pub env: Option<Environment>,
     /// Bearer only: the Supabase project the token was minted by, as stored.
@@ -59,16 +63,7 @@ pub fn resolve(src: &Sources<'_>) -> Result<AuthContext, CliError> {
     .find(|k| !k.is_empty());
     if let Some(key) = key {
         crate::debug::add_secret(&key);
-        return Ok(AuthContext {
-            mode: Mode::ApiKey,
-            headers: vec![("x-app-api-key".into(), key)],
-            access_token: None,
-            env: None,
-            supabase_url: None,
-            org_id: None,
-            user_email: None,
-            expires_at: None,
-        });
+        return Ok(AuthContext::api_key(&key));
     }
     let Some(cfg) = src.stored else {
         return Err(CliError::new(NOT_AUTHENTICATED));
@@ -85,19 +80,6 @@ pub fn resolve(src: &Sources<'_>) -> Result<AuthContext, CliError> {
             "No active organization set. Run `dcd switch-org <slug>` to pick one.",
         ));
     };
-    if let Some(exp) = session.expires_at
-        && exp <= src.now
-    {
-        return Err(CliError::new(format!(
-            "Your dcd session{} expired at {}. Run `dcd login` to sign in again, or use an API key (--api-key or DEVICE_CLOUD_API_KEY).",
-            session
-                .user_email
-                .as_deref()
-                .map(|e| format!(" for {e}"))
-                .unwrap_or_default(),
-            crate::render::time::unix_utc(exp)
-        )));
-    }
     let env = cfg
         .env
         .as_deref()
@@ -113,12 +95,47 @@ pub fn resolve(src: &Sources<'_>) -> Result<AuthContext, CliError> {
             ("x-dcd-org".into(), org.clone()),
         ],
         access_token: Some(session.access_token.clone()),
+        refresh_token: session.refresh_token.clone(),
         env,
         supabase_url: cfg.supabase_url.clone(),
         org_id: Some(org),
         user_email: session.user_email.clone(),
         expires_at: session.expires_at,
     })
+}
+
+impl AuthContext {
+    /// API-key credentials.
+    pub fn api_key(key: &str) -> AuthContext {
+        AuthContext {
+            mode: Mode::ApiKey,
+            headers: vec![("x-app-api-key".into(), key.to_string())],
+            access_token: None,
+            refresh_token: None,
+            env: None,
+            supabase_url: None,
+            org_id: None,
+            user_email: None,
+            expires_at: None,
+        }
+    }
+}
+
+/// The Supabase project of a session — its base URL and anon key — for realtime and for
+/// refreshing: `DCD_SUPABASE_URL` > the session's stored `supabase_url` > its environment's;
+/// the anon key: `DCD_SUPABASE_ANON_KEY` > the environment's. `None` for API keys.
+pub fn supabase_project(auth: &AuthContext) -> Option<(String, String)> {
+    if auth.mode != Mode::Bearer {
+        return None;
+    }
+    let env = auth.env?;
+    let env_var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let url = env_var("DCD_SUPABASE_URL")
+        .or_else(|| auth.supabase_url.clone())
+        .unwrap_or_else(|| env.supabase_url.to_string());
+    let anon_key =
+        env_var("DCD_SUPABASE_ANON_KEY").unwrap_or_else(|| env.supabase_anon_key.to_string());
+    Some((url, anon_key))
 }
 
 /// Unix seconds now.
@@ -176,7 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_credentials_org_or_expired_session_are_clear_errors() {
+    fn missing_credentials_or_org_are_clear_errors_and_expiry_is_left_to_the_refresh() {
         let none = Sources::default();
         assert!(
             resolve(&none)
@@ -197,8 +214,8 @@ mod tests {
             now: 3_000,
             ..Default::default()
         };
-        let e = resolve(&src).unwrap_err().message;
-        assert!(e.contains("expired") && e.contains("dcd login"), "{e}");
-        assert!(!e.contains("jwt-token-123"));
+        let a = resolve(&src).expect("an expired session still resolves: it is refreshed next");
+        assert!(refresh::expiring(&a, 3_000));
+        assert_eq!(a.expires_at, Some(2_000));
     }
 }

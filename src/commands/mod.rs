@@ -12,6 +12,7 @@ pub mod wait;
 
 use crate::api::{ApiClient, ClientOptions};
 use crate::auth::config::{Loaded, StoredConfig};
+use crate::auth::refresh::{self, RefreshError};
 use crate::auth::{self, AuthContext};
 use crate::cli::args::Connection;
 use crate::cli::{Command, Common, Options};
@@ -91,15 +92,41 @@ pub fn load_config(ctx: &Ctx) -> Option<StoredConfig> {
     }
 }
 
+/// A session that expires within a minute is refreshed before the first request. When the
+/// auth server cannot be reached, a token that is still valid is used as it is (the poll
+/// refreshes later); an expired one ends the command.
+fn fresh_at_start(auth: &mut AuthContext, ctx: &Ctx) -> Result<(), CliError> {
+    let now = auth::unix_now();
+    match refresh::refresh_if_expiring(auth, &ctx.timings, now) {
+        Ok(_) => Ok(()),
+        Err(RefreshError::Definitive(m)) => Err(CliError::new(m)),
+        Err(RefreshError::Transient(m)) if auth.expires_at.is_some_and(|e| e <= now) => {
+            Err(CliError::new(format!(
+                "Your dcd session{} expired at {} and could not be refreshed: {m}. Try again, run `dcd login`, or use an API key (--api-key or DEVICE_CLOUD_API_KEY).",
+                auth.user_email
+                    .as_deref()
+                    .map(|e| format!(" for {e}"))
+                    .unwrap_or_default(),
+                crate::render::time::unix_utc(auth.expires_at.unwrap_or(0))
+            )))
+        }
+        Err(RefreshError::Transient(m)) => {
+            crate::debug!("Session refresh failed, using the current token meanwhile: {m}");
+            Ok(())
+        }
+    }
+}
+
 /// Auth and the API client for a command with `--api-key` / `--api-url`.
 pub fn connect(conn: &Connection, ctx: &Ctx) -> Result<(AuthContext, ApiClient), CliError> {
     let stored = load_config(ctx);
-    let auth = auth::resolve(&auth::Sources {
+    let mut auth = auth::resolve(&auth::Sources {
         flag_api_key: conn.api_key.as_deref(),
         env_api_key: std::env::var("DEVICE_CLOUD_API_KEY").ok(),
         stored: stored.as_ref(),
         now: auth::unix_now(),
     })?;
+    fresh_at_start(&mut auth, ctx)?;
     let api_url = environments::resolve_api_url(
         conn.api_url.as_deref(),
         stored.as_ref().and_then(|c| c.api_url.as_deref()),

@@ -70,6 +70,7 @@ pub fn wait_and_finish(
         },
     )?;
     if !args.downloads.is_empty() {
+        fresh_for_downloads(ctx, conn, done.auth.clone());
         crate::report::download_after_run(&conn.client, &run.upload_id, &args.downloads, &ctx.out)
             .map_err(|stop| CliError::stopped(stop, None))?;
     }
@@ -87,6 +88,20 @@ pub fn wait_and_finish(
         ctx.out.json(&doc);
     }
     Ok(done.verdict.exit(args.json_file_given()))
+}
+
+/// A login session that expires within a minute is refreshed before the downloads; if it
+/// cannot be, the downloads try with what there is (their failures only warn).
+fn fresh_for_downloads(ctx: &Ctx, conn: &Connected, mut auth: crate::auth::AuthContext) {
+    match crate::auth::refresh::refresh_if_expiring(
+        &mut auth,
+        &ctx.timings,
+        crate::auth::unix_now(),
+    ) {
+        Ok(true) => conn.client.set_auth_headers(auth.headers),
+        Ok(false) => {}
+        Err(e) => ctx.out.warn(&e.to_string()),
+    }
 }
 
 /// `--json-file`: `--json-file-name`, else `<uploadId>_dcd.json` (the id reduced to a safe

@@ -3,6 +3,7 @@
 
 use super::{Done, Request};
 use crate::api::ApiClient;
+use crate::auth::AuthContext;
 use crate::commands::Ctx;
 use crate::domain::environments;
 use crate::domain::results::ResultRow;
@@ -11,7 +12,13 @@ use crate::output::Event;
 use crate::output::event::Finished;
 use crate::render::table;
 
-pub fn finish(ctx: &Ctx, client: &ApiClient, req: &Request<'_>, rows: Vec<ResultRow>) -> Done {
+pub fn finish(
+    ctx: &Ctx,
+    client: &ApiClient,
+    req: &Request<'_>,
+    rows: Vec<ResultRow>,
+    auth: AuthContext,
+) -> Done {
     let latest = verdict::latest_tries(&rows);
     let v = verdict::verdict(&latest);
     let console_url = req.console_url.clone().unwrap_or_else(|| {
@@ -37,6 +44,7 @@ pub fn finish(ctx: &Ctx, client: &ApiClient, req: &Request<'_>, rows: Vec<Result
         rows,
         latest,
         console_url,
+        auth,
     }
 }
 

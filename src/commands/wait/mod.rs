@@ -31,6 +31,8 @@ pub struct Done {
     /// The newest try of each retry chain.
     pub latest: Vec<ResultRow>,
     pub console_url: String,
+    /// The credentials as they are now (a session may have been refreshed while waiting).
+    pub auth: AuthContext,
 }
 
 /// How to pick the run up again: it keeps going in the cloud whatever happens here.
@@ -56,6 +58,6 @@ pub fn run(
     if let Some(s) = subscription {
         s.stop();
     }
-    let rows = rows?;
-    Ok(finish::finish(ctx, client, req, rows))
+    let (rows, auth) = rows?;
+    Ok(finish::finish(ctx, client, req, rows, auth))
 }

@@ -3,7 +3,9 @@
 
 use super::Request;
 use crate::api::{ApiClient, ApiError, EtagCache, NetKind};
+use crate::auth::refresh::{self, RefreshError};
 use crate::auth::{AuthContext, Mode};
+use crate::clock::Timings;
 use crate::commands::Ctx;
 use crate::domain::results::ResultRow;
 use crate::exit::{CliError, signal};
@@ -22,7 +24,7 @@ pub fn until_done(
     req: &Request<'_>,
     pokes: &Receiver<()>,
     subscription: Option<&Realtime>,
-) -> Result<Vec<ResultRow>, CliError> {
+) -> Result<(Vec<ResultRow>, AuthContext), CliError> {
     let t = ctx.timings;
     let interval = match auth.mode {
         Mode::Bearer => t.backstop_bearer,
@@ -48,6 +50,9 @@ pub fn until_done(
         client: client.clone(),
         upload_id: req.upload_id.to_string(),
         cache: Some(EtagCache::default()),
+        auth: auth.clone(),
+        timings: t,
+        subscription,
     };
     let input = Inputs {
         fetcher: &mut fetcher,
@@ -59,7 +64,8 @@ pub fn until_done(
         let mut sink = ctx.out.sink();
         watch::wait(&pace, input, sink.as_mut())
     };
-    waited.map_err(|e| {
+    let auth = fetcher.auth;
+    waited.map(|rows| (rows, auth)).map_err(|e| {
         ctx.out.emit(Event::WaitAborted);
         wait_error(e, client, ctx, &super::reattach_hint(req.upload_id))
     })
@@ -86,18 +92,51 @@ fn wait_error(e: WaitError<ApiError>, client: &ApiClient, ctx: &Ctx, hint: &str)
 }
 
 /// `GET /results/{id}?view=summary` with the ETag cache, on a worker thread so that a stop
-/// does not wait for a slow answer.
-struct ResultsFetcher {
+/// does not wait for a slow answer; a login session is refreshed first when it expires
+/// within a minute, and the new token goes to the client and the realtime channel.
+struct ResultsFetcher<'a> {
     client: ApiClient,
     upload_id: String,
     /// `None` only while a fetch that was abandoned by a stop holds it.
     cache: Option<EtagCache>,
+    auth: AuthContext,
+    timings: Timings,
+    subscription: Option<&'a Realtime>,
 }
 
-impl Fetch for ResultsFetcher {
+impl ResultsFetcher<'_> {
+    /// A refusal ends the wait (only `dcd login` helps); an unreachable auth server is a
+    /// failed poll, retried with the backoff while the current token lasts.
+    fn keep_fresh(&mut self) -> Result<(), ApiError> {
+        const OP: &str = "Refreshing the session";
+        match refresh::refresh_if_expiring(&mut self.auth, &self.timings, crate::auth::unix_now()) {
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                self.client.set_auth_headers(self.auth.headers.clone());
+                if let (Some(rt), Some(token)) = (self.subscription, &self.auth.access_token) {
+                    rt.update_access_token(token);
+                }
+                Ok(())
+            }
+            Err(RefreshError::Definitive(message)) => Err(ApiError::SessionDead {
+                op: OP.into(),
+                message,
+            }),
+            Err(RefreshError::Transient(detail)) => Err(ApiError::Network {
+                op: OP.into(),
+                host: "the auth server".into(),
+                kind: NetKind::Other,
+                detail,
+            }),
+        }
+    }
+}
+
+impl Fetch for ResultsFetcher<'_> {
     type Error = ApiError;
 
     fn fetch(&mut self) -> Result<Vec<ResultRow>, ApiError> {
+        self.keep_fresh()?;
         let (client, id) = (self.client.clone(), self.upload_id.clone());
         let mut cache = self.cache.take().unwrap_or_default();
         let worked = signal::run(move || {

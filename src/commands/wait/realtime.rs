@@ -2,7 +2,7 @@
 //! an org and an environment, realtime not switched off — and never for API keys.
 
 use super::Request;
-use crate::auth::{AuthContext, Mode};
+use crate::auth::AuthContext;
 use crate::commands::Ctx;
 use crate::realtime::{Realtime, Target};
 use crossbeam_channel::Sender;
@@ -26,20 +26,9 @@ pub fn start(
     Some(r)
 }
 
-/// The Supabase project for realtime: `DCD_SUPABASE_URL` > the session's stored
-/// `supabase_url` > its environment's; the anon key: `DCD_SUPABASE_ANON_KEY` > the
-/// environment's.
+/// What to subscribe with: the session's Supabase project, token and org.
 fn target(auth: &AuthContext) -> Option<Target> {
-    if auth.mode != Mode::Bearer {
-        return None;
-    }
-    let env = auth.env?;
-    let env_var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let url = env_var("DCD_SUPABASE_URL")
-        .or_else(|| auth.supabase_url.clone())
-        .unwrap_or_else(|| env.supabase_url.to_string());
-    let anon_key =
-        env_var("DCD_SUPABASE_ANON_KEY").unwrap_or_else(|| env.supabase_anon_key.to_string());
+    let (url, anon_key) = crate::auth::supabase_project(auth)?;
     Some(Target {
         url,
         anon_key,
