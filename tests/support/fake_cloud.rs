@@ -41,11 +41,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-// Each fake also compiles alone (its own tests, the examples), so both load this file.
-#[allow(clippy::duplicate_mod)]
-#[path = "iso.rs"]
-mod iso;
-pub use iso::iso_now;
+// A sibling module in the test support tree and in the examples that load the fakes.
+use super::iso::iso_now;
 
 /// The upload id every scenario uses unless told otherwise.
 pub const DEFAULT_UPLOAD_ID: &str = "11111111-2222-3333-4444-555555555555";

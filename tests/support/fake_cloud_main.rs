@@ -3,10 +3,14 @@
 //!
 //! Usage: `cargo run --example fake-cloud -- [--port N] [--port-file PATH] [--scenario demo]`
 
+// The fakes of the test support tree, with the sibling module they share (`iso`), laid out
+// as in `tests/support/mod.rs`.
 #[path = "fake_cloud.rs"]
 mod fake_cloud;
 #[path = "fake_realtime.rs"]
 mod fake_realtime;
+#[path = "iso.rs"]
+mod iso;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

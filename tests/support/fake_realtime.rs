@@ -7,8 +7,8 @@
 //! 2.0.0 array frames), and misbehaves on cue: join errors, withheld replies, token
 //! expiry, channel crashes, server-side closes, rejected upgrades, idle timeouts. It
 //! records everything it saw and sent so tests can assert on the wire. The conformance
-//! test (`tests/realtime_conformance.rs`) runs the real `@supabase/realtime-js` client
-//! against it, which keeps this fake honest.
+//! test (`tests/integration/realtime_conformance.rs`) runs the real `@supabase/realtime-js`
+//! client against it, which keeps this fake honest.
 //!
 //! Like `fake_cloud.rs` it is std threads only: a `TcpListener`, one thread per
 //! connection doing the tungstenite handshake and then a poll loop (a short read timeout
@@ -18,13 +18,9 @@
 
 #![allow(dead_code)]
 
+// A sibling module in the test support tree and in the examples that load the fakes.
+use super::iso::iso_now;
 use std::cell::Cell;
-
-// Each fake also compiles alone (its own tests, the examples), so both load this file.
-#[allow(clippy::duplicate_mod)]
-#[path = "iso.rs"]
-mod iso;
-use iso::iso_now;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

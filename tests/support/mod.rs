@@ -2,10 +2,10 @@
 //! markers, no API key, a private config dir, scaled time), optionally under a
 //! pseudo-terminal, and the loopback fake cloud.
 
-#![allow(dead_code)]
-
 pub mod fake_cloud;
 pub mod fake_realtime;
+pub mod iso;
+pub mod rng;
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -171,6 +171,11 @@ pub fn run_pty(mut c: Command, cols: u16, rows: u16, limit: Duration) -> (i32, S
             0
         );
         use std::os::fd::FromRawFd;
+        // openpty's fds are inheritable: a child another test spawns meanwhile (they share
+        // this process under `cargo test`) would hold the slave open and delay our EIO.
+        for fd in [m, s] {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
         (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s))
     };
     let start = Instant::now();
@@ -242,4 +247,51 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// Marks a test binary run by [`rerun_in_own_process`]; its value is the test it runs.
+const OWN_PROCESS: &str = "DCD_TEST_OWN_PROCESS";
+
+/// True in the child process [`rerun_in_own_process`] started.
+pub fn in_own_process() -> bool {
+    std::env::var_os(OWN_PROCESS).is_some()
+}
+
+/// Runs one test again in a process of its own and fails if it fails there.
+///
+/// nextest runs every test in a process of its own, but `cargo test` runs them as threads of
+/// one process. A test that needs process-wide state (an environment variable the library
+/// reads, `RUSAGE_CHILDREN`) starts with `if !in_own_process() { return
+/// rerun_in_own_process(module_path!(), "its_name", &env); }`: this runs the test binary
+/// filtered to exactly that test, with `env` set at spawn (`None` removes the variable), never
+/// on this process.
+pub fn rerun_in_own_process(module: &str, test: &str, env: &[(&str, Option<&str>)]) {
+    // `module_path!()` starts with the crate name, which test filters leave out.
+    let module = module.split_once("::").map_or("", |(_, m)| m);
+    let name = if module.is_empty() {
+        test.to_string()
+    } else {
+        format!("{module}::{test}")
+    };
+    let mut c = Command::new(std::env::current_exe().expect("the test binary"));
+    c.args([name.as_str(), "--exact", "--include-ignored", "--nocapture"])
+        .arg("--test-threads=1")
+        .env(OWN_PROCESS, &name)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let out = c.output().expect("re-run the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{name} in its own process: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        out.status
+    );
+    print!("{stdout}");
+    eprint!("{stderr}");
 }

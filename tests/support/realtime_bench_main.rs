@@ -9,10 +9,14 @@
 //!
 //! Usage: `realtime-bench <path to dcd>`. Prints a report; exits 1 if a run fails.
 
+// The fakes of the test support tree, with the sibling module they share (`iso`), laid out
+// as in `tests/support/mod.rs`.
 #[path = "fake_cloud.rs"]
 mod fake_cloud;
 #[path = "fake_realtime.rs"]
 mod fake_realtime;
+#[path = "iso.rs"]
+mod iso;
 
 use fake_cloud::{FakeCloud, Scenario, row};
 use fake_realtime::{FakeRealtime, RtScript};

@@ -3,14 +3,12 @@
 //! JSON, the multipart fallback, a submit that fails is not retried, downloads, and the
 //! validation errors of spec A.2.
 
-mod support;
-
+use crate::support::fake_cloud::*;
+use crate::support::*;
 use serde_json::Value;
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
-use support::fake_cloud::*;
-use support::*;
 
 const KEY: &str = "cloud-test-key-123456";
 const LIMIT: Duration = Duration::from_secs(30);

@@ -3,14 +3,12 @@
 //! every realtime failure still ends with the right verdict by polling, and the client
 //! reconnects; API-key runs never open a socket; the token never reaches the output.
 
-mod support;
-
+use crate::support::fake_cloud::*;
+use crate::support::fake_realtime::*;
+use crate::support::*;
 use serde_json::{Value, json};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use support::fake_cloud::*;
-use support::fake_realtime::*;
-use support::*;
 
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.realtime-user-token.sig";
 const ORG: &str = "42";

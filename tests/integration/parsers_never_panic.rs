@@ -5,9 +5,7 @@
 use dcd::api::dto::{ResultRow, UploadStatus, parse_results};
 use serde_json::{Map, Value, json};
 
-#[path = "support/rng.rs"]
-mod rng;
-use rng::Rng;
+use crate::support::rng::Rng;
 
 const KEYS: &[&str] = &[
     "id",

@@ -1,17 +1,15 @@
 //! The realtime client thread on its own (the library, not the binary) against the fake
 //! Realtime server: a refreshed access token is pushed to the joined channel and carried by
-//! later re-joins; a long failure streak gives realtime up. (The proxy test has a binary of its
-//! own, `realtime_proxy.rs`, because it sets process environment variables.)
+//! later re-joins; a long failure streak gives realtime up. (The proxy test, `realtime_proxy.rs`,
+//! runs its client in a process of its own: it needs `HTTPS_PROXY` in the environment.)
 
-mod support;
-
+use crate::support::fake_realtime::*;
 use dcd::clock::Timings;
 use dcd::realtime::client::{self, Config, Shared};
 use dcd::realtime::frame::Vsn;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use support::fake_realtime::*;
 
 fn config(url: &str, scale: f64) -> Config {
     Config {
@@ -68,7 +66,9 @@ fn a_refreshed_token_is_pushed_and_carried_by_re_joins() {
     let rt = FakeRealtime::start(RtScript::default());
     let r = start(config(&rt.url(), 0.01));
     wait("joined", || !rt.joined().is_empty());
-    assert!(r.shared.connected.load(Ordering::Relaxed));
+    // The fake counts the channel as joined when it sends the ok reply; the client flags
+    // itself connected when it has read that reply, a moment later.
+    wait("connected", || r.shared.connected.load(Ordering::Relaxed));
     assert!(
         r.pokes.recv_timeout(Duration::from_secs(2)).is_ok(),
         "SUBSCRIBED pokes"
