@@ -1,7 +1,8 @@
 //! The integration tests: one test binary (`cargo test --test integration`), one module per
 //! area, and the shared helpers and loopback fakes of `tests/support/` compiled once.
 //!
-//! Most modules drive the real `dcd` binary (`CARGO_BIN_EXE_dcd`) against the fakes.
+//! Most modules drive the real `dcd` binary (`CARGO_BIN_EXE_dcd`) against the fakes; the few
+//! library items some tests call directly are all named in `support/lib.rs`.
 //!
 //! Under nextest every test runs in a process of its own; under plain `cargo test` they are
 //! threads of this one process. A test that needs process-wide state (an environment

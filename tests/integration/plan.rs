@@ -3,7 +3,7 @@
 //! warnings and the exact error texts users and wrappers grep for. Also: the zip is
 //! deterministic, and the YAML reader, header split and whole planner never panic on junk.
 
-use dcd::plan::{self, Plan, PlanOptions, bundle, yaml};
+use crate::support::lib::plan::{self, Plan, PlanOptions, bundle, yaml};
 use serde_json::{Value, json};
 use std::fs;
 use std::path::{Path, PathBuf};

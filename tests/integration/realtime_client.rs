@@ -4,16 +4,15 @@
 //! runs its client in a process of its own: it needs `HTTPS_PROXY` in the environment.)
 
 use crate::support::fake_realtime::*;
-use dcd::clock::Timings;
-use dcd::realtime::client::{self, Config, Shared};
-use dcd::realtime::frame::Vsn;
+use crate::support::lib::realtime::client::{self, Config, Shared};
+use crate::support::lib::realtime::{Timings, Vsn, websocket_url};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 fn config(url: &str, scale: f64) -> Config {
     Config {
-        url: dcd::realtime::socket::websocket_url(url, "anon-key", "2.0.0").unwrap(),
+        url: websocket_url(url, "anon-key", "2.0.0").unwrap(),
         vsn: Vsn::V2,
         access_token: "first-token-123".into(),
         org_id: "42".into(),

@@ -4,10 +4,9 @@
 //! (`support::rerun_in_own_process`); no test ever sets a variable on a shared process.
 
 use crate::support::fake_realtime::*;
+use crate::support::lib::realtime::client::{self, Config, Shared};
+use crate::support::lib::realtime::{Timings, Vsn, websocket_url};
 use crate::support::{in_own_process, rerun_in_own_process};
-use dcd::clock::Timings;
-use dcd::realtime::client::{self, Config, Shared};
-use dcd::realtime::frame::Vsn;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
@@ -106,7 +105,7 @@ fn join_through_the_proxy(rt_url: &str) {
     let (_tokens, tokens_rx) = crossbeam_channel::unbounded();
     let (poke_tx, _pokes) = crossbeam_channel::bounded(1);
     let cfg = Config {
-        url: dcd::realtime::socket::websocket_url(rt_url, "anon-key", "2.0.0").unwrap(),
+        url: websocket_url(rt_url, "anon-key", "2.0.0").unwrap(),
         vsn: Vsn::V2,
         access_token: "token-123456".into(),
         org_id: "42".into(),

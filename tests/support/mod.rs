@@ -5,6 +5,7 @@
 pub mod fake_cloud;
 pub mod fake_realtime;
 pub mod iso;
+pub mod lib;
 pub mod rng;
 
 use std::io::Read;
@@ -40,7 +41,7 @@ impl Drop for TempDir {
 }
 
 /// The variables a test must not inherit from the machine besides the CI markers
-/// (`dcd::term::CI_VARS`): credentials, colour, proxy and dcd settings.
+/// (`lib::CI_VARS`): credentials, colour, proxy and dcd settings.
 const SCRUB: &[&str] = &[
     "DEVICE_CLOUD_API_KEY",
     "NO_COLOR",
@@ -67,7 +68,7 @@ const SCRUB: &[&str] = &[
 pub fn dcd() -> (Command, TempDir) {
     let dir = TempDir::new();
     let mut c = Command::new(env!("CARGO_BIN_EXE_dcd"));
-    for k in dcd::term::CI_VARS.iter().chain(SCRUB) {
+    for k in lib::CI_VARS.iter().chain(SCRUB) {
         c.env_remove(k);
     }
     c.env("DCD_CONFIG_DIR", dir.path().join("config"))
