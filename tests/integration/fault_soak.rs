@@ -203,11 +203,10 @@ fn play(seed: u64) -> Result<(), String> {
                     u
                 }
             };
-            let mut cfg: Value =
-                serde_json::from_str(&session_config(&cloud.url(), TOKEN, "7", unix_now() + 3600))
-                    .unwrap();
-            cfg["supabase_url"] = json!(rt_url);
-            write_config(&dir, &cfg.to_string());
+            write_config(
+                &dir,
+                &realtime_session_config(&cloud.url(), &rt_url, TOKEN, "7"),
+            );
         }
     }
     let o = run(c, Duration::from_secs(60));

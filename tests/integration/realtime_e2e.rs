@@ -39,10 +39,10 @@ fn logged_in(
     extra: &[&str],
 ) -> (std::process::Command, TempDir) {
     let (mut c, dir) = dcd();
-    let mut cfg: Value =
-        serde_json::from_str(&session_config(&cloud.url(), TOKEN, ORG, unix_now() + 3600)).unwrap();
-    cfg["supabase_url"] = json!(rt_url);
-    write_config(&dir, &cfg.to_string());
+    write_config(
+        &dir,
+        &realtime_session_config(&cloud.url(), rt_url, TOKEN, ORG),
+    );
     c.env("DCD_TIME_SCALE", scale)
         .args([
             "status",

@@ -3,15 +3,12 @@
 //! client runs in a process of its own that gets `HTTPS_PROXY` at spawn
 //! (`support::rerun_in_own_process`); no test ever sets a variable on a shared process.
 
+use crate::support::client_thread::{config, start};
 use crate::support::fake_realtime::*;
-use crate::support::lib::realtime::client::{self, Config, Shared};
-use crate::support::lib::realtime::{Timings, Vsn, websocket_url};
-use crate::support::{in_own_process, rerun_in_own_process};
+use crate::support::{in_own_process, rerun_in_own_process, wait_for};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 /// A minimal HTTP CONNECT proxy on loopback that records the CONNECT targets.
 fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
@@ -101,27 +98,7 @@ fn the_socket_goes_through_an_http_connect_proxy() {
 
 /// In the child, with `HTTPS_PROXY` from its spawn: the client connects and joins.
 fn join_through_the_proxy(rt_url: &str) {
-    let shared = Arc::new(Shared::default());
-    let (_tokens, tokens_rx) = crossbeam_channel::unbounded();
-    let (poke_tx, _pokes) = crossbeam_channel::bounded(1);
-    let cfg = Config {
-        url: websocket_url(rt_url, "anon-key", "2.0.0").unwrap(),
-        vsn: Vsn::V2,
-        access_token: "token-123456".into(),
-        org_id: "42".into(),
-        upload_id: "u1".into(),
-        timings: Timings::scaled(0.01),
-    };
-    let s = shared.clone();
-    let thread = std::thread::spawn(move || client::run(cfg, s, poke_tx, tokens_rx));
-    let t = Instant::now();
-    while !shared.connected.load(Ordering::Relaxed) {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "never connected through the proxy"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    shared.stop.store(true, Ordering::Relaxed);
-    thread.join().unwrap();
+    let r = start(config(rt_url, 0.01));
+    wait_for("the join through the proxy", || r.connected());
+    r.stop();
 }

@@ -2,6 +2,7 @@
 //! markers, no API key, a private config dir, scaled time), optionally under a
 //! pseudo-terminal, and the loopback fake cloud.
 
+pub mod client_thread;
 pub mod fake_cloud;
 pub mod fake_realtime;
 pub mod iso;
@@ -224,6 +225,18 @@ pub fn run_pty(mut c: Command, cols: u16, rows: u16, limit: Duration) -> (i32, S
     )
 }
 
+/// Polls `f` every 5 ms until it holds; fails after 10 s, saying what it waited for.
+pub fn wait_for(what: &str, f: impl Fn() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Writes a `config.json` into the command's config dir.
 pub fn write_config(dir: &TempDir, body: &str) {
     let d = dir.path().join("config");
@@ -231,11 +244,32 @@ pub fn write_config(dir: &TempDir, body: &str) {
     std::fs::write(d.join("config.json"), body).unwrap();
 }
 
-/// A logged-in session for the fake cloud at `api_url`.
+/// A logged-in session for the fake cloud at `api_url` (Realtime unreachable).
 pub fn session_config(api_url: &str, token: &str, org: &str, expires_at: i64) -> String {
+    session_json(api_url, "http://127.0.0.1:9", token, org, expires_at)
+}
+
+/// A logged-in session, valid for an hour, for the fake cloud at `api_url` and the fake
+/// Realtime server at `supabase_url`.
+pub fn realtime_session_config(
+    api_url: &str,
+    supabase_url: &str,
+    token: &str,
+    org: &str,
+) -> String {
+    session_json(api_url, supabase_url, token, org, unix_now() + 3600)
+}
+
+fn session_json(
+    api_url: &str,
+    supabase_url: &str,
+    token: &str,
+    org: &str,
+    expires_at: i64,
+) -> String {
     serde_json::json!({
         "version": 1, "env": "dev", "api_url": api_url,
-        "supabase_url": "http://127.0.0.1:9",
+        "supabase_url": supabase_url,
         "session": {"access_token": token, "refresh_token": "refresh-secret-value",
                     "expires_at": expires_at, "user_email": "dev@example.com", "user_id": "u-1"},
         "current_org_id": org, "current_org_name": "Acme"
