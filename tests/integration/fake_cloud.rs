@@ -1,4 +1,4 @@
-//! Tests of the fake devicecloud API itself (tests/support/fake_cloud.rs), over raw TCP,
+//! Tests of the fake devicecloud API itself (tests/support/fake_cloud/), over raw TCP,
 //! so that an end-to-end test failing means the CLI is wrong, not the fake.
 
 use std::io::{self, BufRead, BufReader, Read, Write};

@@ -4,8 +4,9 @@
 //! Usage: `cargo run --example fake-cloud -- [--port N] [--port-file PATH] [--scenario demo]`
 
 // The fakes of the test support tree, with the sibling module they share (`iso`), laid out
-// as in `tests/support/mod.rs`.
-#[path = "fake_cloud.rs"]
+// as in `tests/support/mod.rs`. An example uses only part of what they export.
+#[path = "fake_cloud/mod.rs"]
+#[allow(unused_imports)]
 mod fake_cloud;
 #[path = "fake_realtime.rs"]
 mod fake_realtime;

@@ -10,7 +10,7 @@
 //! test (`tests/integration/realtime_conformance.rs`) runs the real `@supabase/realtime-js`
 //! client against it, which keeps this fake honest.
 //!
-//! Like `fake_cloud.rs` it is std threads only: a `TcpListener`, one thread per
+//! Like the fake cloud it is std threads only: a `TcpListener`, one thread per
 //! connection doing the tungstenite handshake and then a poll loop (a short read timeout
 //! on the socket) that also drains the connection's control queue and fires its timers.
 //! Live controls (`push_change`, `phx_error`, `close_all`, ...) are applied by every open

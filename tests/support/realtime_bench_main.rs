@@ -10,8 +10,9 @@
 //! Usage: `realtime-bench <path to dcd>`. Prints a report; exits 1 if a run fails.
 
 // The fakes of the test support tree, with the sibling module they share (`iso`), laid out
-// as in `tests/support/mod.rs`.
-#[path = "fake_cloud.rs"]
+// as in `tests/support/mod.rs`. An example uses only part of what they export.
+#[path = "fake_cloud/mod.rs"]
+#[allow(unused_imports)]
 mod fake_cloud;
 #[path = "fake_realtime.rs"]
 mod fake_realtime;
