@@ -3,7 +3,7 @@
 //!
 //! Usage: `cargo run --example fake-cloud -- [--port N] [--port-file PATH] [--scenario demo]`
 
-// The fakes of the test support tree, with the sibling module they share (`iso`), laid out
+// The fakes of the test support tree, with the sibling modules they share, laid out
 // as in `tests/support/mod.rs`. An example uses only part of what they export.
 #[path = "fake_cloud/mod.rs"]
 #[allow(unused_imports)]
@@ -12,6 +12,8 @@ mod fake_cloud;
 mod fake_realtime;
 #[path = "iso.rs"]
 mod iso;
+#[path = "url.rs"]
+mod url;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

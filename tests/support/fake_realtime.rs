@@ -18,8 +18,9 @@
 
 #![allow(dead_code)]
 
-// A sibling module in the test support tree and in the examples that load the fakes.
+// Sibling modules in the test support tree and in the examples that load the fakes.
 use super::iso::iso_now;
+use super::url::parse_query;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -1427,41 +1428,6 @@ fn pg_type(v: &Value) -> &'static str {
         Value::Object(_) | Value::Array(_) => "jsonb",
         Value::String(_) | Value::Null => "text",
     }
-}
-
-fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(hi), Some(lo)) => {
-                    out.push(hi << 4 | lo);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 fn truncate(s: &str, max: usize) -> &str {

@@ -8,6 +8,7 @@ pub mod fake_realtime;
 pub mod iso;
 pub mod lib;
 pub mod rng;
+pub mod url;
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;

@@ -9,7 +9,7 @@
 //!
 //! Usage: `realtime-bench <path to dcd>`. Prints a report; exits 1 if a run fails.
 
-// The fakes of the test support tree, with the sibling module they share (`iso`), laid out
+// The fakes of the test support tree, with the sibling modules they share, laid out
 // as in `tests/support/mod.rs`. An example uses only part of what they export.
 #[path = "fake_cloud/mod.rs"]
 #[allow(unused_imports)]
@@ -18,6 +18,8 @@ mod fake_cloud;
 mod fake_realtime;
 #[path = "iso.rs"]
 mod iso;
+#[path = "url.rs"]
+mod url;
 
 use fake_cloud::{FakeCloud, Scenario, row};
 use fake_realtime::{FakeRealtime, RtScript};

@@ -52,7 +52,6 @@ mod uploads;
 
 pub use artifacts::Download;
 pub use compat::default_compat;
-pub use http::{parse_query, percent_decode};
 pub use list::{listed, parse_date, wildcard_match};
 pub use results::latest_rows;
 pub use scenario::{
@@ -72,7 +71,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
+// Sibling modules in the test support tree and in the examples that load the fakes.
 use super::iso::iso_now;
+pub use super::url::{parse_query, percent_decode};
 use artifacts::{Body, download_body};
 use http::{Action, Request, Response, reason, serve_connection};
 use routes::{Route, dispatch, route};

@@ -1,16 +1,16 @@
 //! Method and path to handler: the whole API surface of the fake in one table.
 
-use super::Shared;
 use super::artifacts::{
     Download, artifacts_inline, artifacts_manifest, bundle_post, html_manifest, report,
 };
 use super::compat::compat;
-use super::http::{Action, Request, Response, percent_decode};
+use super::http::{Action, Request, Response};
 use super::list::list_uploads;
 use super::results::{results, upload_status};
 use super::storage::{TUS_PATH, b2_part, b2_s3, b2_simple, tus_create, tus_upload};
 use super::submit::{estimate_matrix, submit_json, submit_multipart};
 use super::uploads::{check_existing, finalise, finish_large_file, upload_url};
+use super::{Shared, percent_decode};
 
 pub(super) enum Route {
     Results(String),

@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use super::http::{Request, Response, percent_decode, reason};
-use super::{Shared, empty, sha1_hex};
+use super::http::{Request, Response, reason};
+use super::{Shared, empty, percent_decode, sha1_hex};
 
 pub(super) const TUS_PATH: &str = "/storage/v1/upload/resumable";
 
