@@ -1,4 +1,4 @@
-//! Tests of the fake Realtime server itself (tests/support/fake_realtime.rs), driven by a
+//! Tests of the fake Realtime server itself (tests/support/fake_realtime/), driven by a
 //! plain tungstenite client over loopback `ws://`.
 //!
 //! The realtime client's end-to-end tests are only as good as the fake they run against,

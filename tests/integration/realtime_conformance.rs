@@ -1,8 +1,8 @@
 //! Conformance: the real `@supabase/realtime-js` client (pinned in
 //! tests/conformance/package.json) against the Rust fake Realtime server.
 //!
-//! The `dcd` realtime client is tested end to end against `fake_realtime.rs`; those tests
-//! prove nothing if the fake drifts from the real server. The reference client is the
+//! The `dcd` realtime client is tested end to end against `tests/support/fake_realtime/`;
+//! those tests prove nothing if the fake drifts from the real server. The reference client is the
 //! best available oracle short of a live project: if realtime-js reaches SUBSCRIBED,
 //! decodes our `postgres_changes` frames, and reacts to our errors, closes and withheld
 //! replies exactly as it did against the real server (protocol doc s.12), the fake is

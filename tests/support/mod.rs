@@ -1,6 +1,11 @@
-//! Shared helpers for the end-to-end tests: run the real `dcd` binary hermetically (no CI
-//! markers, no API key, a private config dir, scaled time), optionally under a
-//! pseudo-terminal, and the loopback fake cloud.
+//! Shared helpers for the integration tests, compiled once into their one binary: run the
+//! real `dcd` binary hermetically (no CI markers, no API key, a private config dir, scaled
+//! time), optionally under a pseudo-terminal; re-run a test in a process of its own.
+//!
+//! Beside this file: the loopback fakes (`fake_cloud/`, `fake_realtime/`, also loaded by the
+//! `fake-cloud` and `realtime-bench` examples with `iso.rs` and `url.rs`, which they share),
+//! `lib.rs` (every library item the tests call directly), `client_thread.rs` (the realtime
+//! client thread run in-process) and `rng.rs` (the seeded generator of the property tests).
 
 pub mod client_thread;
 pub mod fake_cloud;

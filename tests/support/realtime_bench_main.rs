@@ -14,7 +14,8 @@
 #[path = "fake_cloud/mod.rs"]
 #[allow(unused_imports)]
 mod fake_cloud;
-#[path = "fake_realtime.rs"]
+#[path = "fake_realtime/mod.rs"]
+#[allow(unused_imports)]
 mod fake_realtime;
 #[path = "iso.rs"]
 mod iso;
