@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Conformance driver: runs the real @supabase/realtime-js client against the Rust fake
-// Realtime server (tests/support/fake_realtime.rs), started by tests/realtime_conformance.rs.
+// Realtime server (tests/support/fake_realtime/), started by
+// tests/integration/realtime_conformance.rs.
 //
 // Why: the fake is what the dcd realtime client's end-to-end tests run against, so it
 // must behave like the real server as far as the reference client can tell. This script

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Installs the pinned @supabase/realtime-js + ws used by tests/realtime_conformance.rs
-# (the real JS client run against the Rust fake Realtime server to keep the fake honest).
+# Installs the pinned @supabase/realtime-js + ws used by
+# tests/integration/realtime_conformance.rs (the real JS client run against the Rust fake
+# Realtime server to keep the fake honest).
 #
 # Idempotent: runs `npm ci` only when node_modules is missing or older than
 # package-lock.json. Without node/npm it says so and exits 0 (the test then skips).

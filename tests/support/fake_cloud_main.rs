@@ -3,10 +3,18 @@
 //!
 //! Usage: `cargo run --example fake-cloud -- [--port N] [--port-file PATH] [--scenario demo]`
 
-#[path = "fake_cloud.rs"]
+// The fakes of the test support tree, with the sibling modules they share, laid out
+// as in `tests/support/mod.rs`. An example uses only part of what they export.
+#[path = "fake_cloud/mod.rs"]
+#[allow(unused_imports)]
 mod fake_cloud;
-#[path = "fake_realtime.rs"]
+#[path = "fake_realtime/mod.rs"]
+#[allow(unused_imports)]
 mod fake_realtime;
+#[path = "iso.rs"]
+mod iso;
+#[path = "url.rs"]
+mod url;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

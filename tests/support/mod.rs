@@ -1,11 +1,19 @@
-//! Shared helpers for the end-to-end tests: run the real `dcd` binary hermetically (no CI
-//! markers, no API key, a private config dir, scaled time), optionally under a
-//! pseudo-terminal, and the loopback fake cloud.
+//! Shared helpers for the integration tests, compiled once into their one binary: run the
+//! real `dcd` binary hermetically (no CI markers, no API key, a private config dir, scaled
+//! time), optionally under a pseudo-terminal; re-run a test in a process of its own.
+//!
+//! Beside this file: the loopback fakes (`fake_cloud/`, `fake_realtime/`, also loaded by the
+//! `fake-cloud` and `realtime-bench` examples with `iso.rs` and `url.rs`, which they share),
+//! `lib.rs` (every library item the tests call directly), `client_thread.rs` (the realtime
+//! client thread run in-process) and `rng.rs` (the seeded generator of the property tests).
 
-#![allow(dead_code)]
-
+pub mod client_thread;
 pub mod fake_cloud;
 pub mod fake_realtime;
+pub mod iso;
+pub mod lib;
+pub mod rng;
+pub mod url;
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -40,7 +48,7 @@ impl Drop for TempDir {
 }
 
 /// The variables a test must not inherit from the machine besides the CI markers
-/// (`dcd::term::CI_VARS`): credentials, colour, proxy and dcd settings.
+/// (`lib::CI_VARS`): credentials, colour, proxy and dcd settings.
 const SCRUB: &[&str] = &[
     "DEVICE_CLOUD_API_KEY",
     "NO_COLOR",
@@ -67,7 +75,7 @@ const SCRUB: &[&str] = &[
 pub fn dcd() -> (Command, TempDir) {
     let dir = TempDir::new();
     let mut c = Command::new(env!("CARGO_BIN_EXE_dcd"));
-    for k in dcd::term::CI_VARS.iter().chain(SCRUB) {
+    for k in lib::CI_VARS.iter().chain(SCRUB) {
         c.env_remove(k);
     }
     c.env("DCD_CONFIG_DIR", dir.path().join("config"))
@@ -171,6 +179,11 @@ pub fn run_pty(mut c: Command, cols: u16, rows: u16, limit: Duration) -> (i32, S
             0
         );
         use std::os::fd::FromRawFd;
+        // openpty's fds are inheritable: a child another test spawns meanwhile (they share
+        // this process under `cargo test`) would hold the slave open and delay our EIO.
+        for fd in [m, s] {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
         (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s))
     };
     let start = Instant::now();
@@ -218,6 +231,18 @@ pub fn run_pty(mut c: Command, cols: u16, rows: u16, limit: Duration) -> (i32, S
     )
 }
 
+/// Polls `f` every 5 ms until it holds; fails after 10 s, saying what it waited for.
+pub fn wait_for(what: &str, f: impl Fn() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Writes a `config.json` into the command's config dir.
 pub fn write_config(dir: &TempDir, body: &str) {
     let d = dir.path().join("config");
@@ -225,11 +250,32 @@ pub fn write_config(dir: &TempDir, body: &str) {
     std::fs::write(d.join("config.json"), body).unwrap();
 }
 
-/// A logged-in session for the fake cloud at `api_url`.
+/// A logged-in session for the fake cloud at `api_url` (Realtime unreachable).
 pub fn session_config(api_url: &str, token: &str, org: &str, expires_at: i64) -> String {
+    session_json(api_url, "http://127.0.0.1:9", token, org, expires_at)
+}
+
+/// A logged-in session, valid for an hour, for the fake cloud at `api_url` and the fake
+/// Realtime server at `supabase_url`.
+pub fn realtime_session_config(
+    api_url: &str,
+    supabase_url: &str,
+    token: &str,
+    org: &str,
+) -> String {
+    session_json(api_url, supabase_url, token, org, unix_now() + 3600)
+}
+
+fn session_json(
+    api_url: &str,
+    supabase_url: &str,
+    token: &str,
+    org: &str,
+    expires_at: i64,
+) -> String {
     serde_json::json!({
         "version": 1, "env": "dev", "api_url": api_url,
-        "supabase_url": "http://127.0.0.1:9",
+        "supabase_url": supabase_url,
         "session": {"access_token": token, "refresh_token": "refresh-secret-value",
                     "expires_at": expires_at, "user_email": "dev@example.com", "user_id": "u-1"},
         "current_org_id": org, "current_org_name": "Acme"
@@ -242,4 +288,51 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// Marks a test binary run by [`rerun_in_own_process`]; its value is the test it runs.
+const OWN_PROCESS: &str = "DCD_TEST_OWN_PROCESS";
+
+/// True in the child process [`rerun_in_own_process`] started.
+pub fn in_own_process() -> bool {
+    std::env::var_os(OWN_PROCESS).is_some()
+}
+
+/// Runs one test again in a process of its own and fails if it fails there.
+///
+/// nextest runs every test in a process of its own, but `cargo test` runs them as threads of
+/// one process. A test that needs process-wide state (an environment variable the library
+/// reads, `RUSAGE_CHILDREN`) starts with `if !in_own_process() { return
+/// rerun_in_own_process(module_path!(), "its_name", &env); }`: this runs the test binary
+/// filtered to exactly that test, with `env` set at spawn (`None` removes the variable), never
+/// on this process.
+pub fn rerun_in_own_process(module: &str, test: &str, env: &[(&str, Option<&str>)]) {
+    // `module_path!()` starts with the crate name, which test filters leave out.
+    let module = module.split_once("::").map_or("", |(_, m)| m);
+    let name = if module.is_empty() {
+        test.to_string()
+    } else {
+        format!("{module}::{test}")
+    };
+    let mut c = Command::new(std::env::current_exe().expect("the test binary"));
+    c.args([name.as_str(), "--exact", "--include-ignored", "--nocapture"])
+        .arg("--test-threads=1")
+        .env(OWN_PROCESS, &name)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let out = c.output().expect("re-run the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{name} in its own process: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        out.status
+    );
+    print!("{stdout}");
+    eprint!("{stderr}");
 }

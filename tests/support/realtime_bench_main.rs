@@ -9,10 +9,18 @@
 //!
 //! Usage: `realtime-bench <path to dcd>`. Prints a report; exits 1 if a run fails.
 
-#[path = "fake_cloud.rs"]
+// The fakes of the test support tree, with the sibling modules they share, laid out
+// as in `tests/support/mod.rs`. An example uses only part of what they export.
+#[path = "fake_cloud/mod.rs"]
+#[allow(unused_imports)]
 mod fake_cloud;
-#[path = "fake_realtime.rs"]
+#[path = "fake_realtime/mod.rs"]
+#[allow(unused_imports)]
 mod fake_realtime;
+#[path = "iso.rs"]
+mod iso;
+#[path = "url.rs"]
+mod url;
 
 use fake_cloud::{FakeCloud, Scenario, row};
 use fake_realtime::{FakeRealtime, RtScript};

@@ -1,8 +1,6 @@
 //! A seeded xorshift64* generator for the property and soak tests: small, reproducible from
 //! a printed seed, and good enough to explore input shapes. No crate needed.
 
-#![allow(dead_code)]
-
 pub struct Rng(u64);
 
 impl Rng {

@@ -3,14 +3,12 @@
 //! every realtime failure still ends with the right verdict by polling, and the client
 //! reconnects; API-key runs never open a socket; the token never reaches the output.
 
-mod support;
-
+use crate::support::fake_cloud::*;
+use crate::support::fake_realtime::*;
+use crate::support::*;
 use serde_json::{Value, json};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use support::fake_cloud::*;
-use support::fake_realtime::*;
-use support::*;
 
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.realtime-user-token.sig";
 const ORG: &str = "42";
@@ -41,10 +39,10 @@ fn logged_in(
     extra: &[&str],
 ) -> (std::process::Command, TempDir) {
     let (mut c, dir) = dcd();
-    let mut cfg: Value =
-        serde_json::from_str(&session_config(&cloud.url(), TOKEN, ORG, unix_now() + 3600)).unwrap();
-    cfg["supabase_url"] = json!(rt_url);
-    write_config(&dir, &cfg.to_string());
+    write_config(
+        &dir,
+        &realtime_session_config(&cloud.url(), rt_url, TOKEN, ORG),
+    );
     c.env("DCD_TIME_SCALE", scale)
         .args([
             "status",

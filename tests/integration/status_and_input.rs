@@ -1,12 +1,10 @@
 //! End-to-end: one-shot `dcd status`, and bad input of every kind — each a clear message,
 //! exit 1, never a panic.
 
-mod support;
-
+use crate::support::fake_cloud::*;
+use crate::support::*;
 use serde_json::Value;
 use std::time::Duration;
-use support::fake_cloud::*;
-use support::*;
 
 const KEY: &str = "test-api-key-0123456789";
 const LIMIT: Duration = Duration::from_secs(30);

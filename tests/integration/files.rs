@@ -3,14 +3,12 @@
 //! leaves no partial `--json-file` and still reports the verdict, and a hostile upload id
 //! cannot put the JSON file outside the working directory.
 
-mod support;
-
+use crate::support::fake_cloud::*;
+use crate::support::*;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use support::fake_cloud::*;
-use support::*;
 
 const KEY: &str = "files-test-key-123456";
 const LIMIT: Duration = Duration::from_secs(30);

@@ -1,19 +1,16 @@
-//! Tests of the fake Realtime server itself (tests/support/fake_realtime.rs), driven by a
+//! Tests of the fake Realtime server itself (tests/support/fake_realtime/), driven by a
 //! plain tungstenite client over loopback `ws://`.
 //!
 //! The realtime client's end-to-end tests are only as good as the fake they run against,
 //! so every behaviour they rely on is pinned here at the wire level: frame shapes in both
 //! serializer versions, replies and their refs, the scripted misbehaviours and the live
-//! controls. (`tests/realtime_conformance.rs` checks the same fake against the real
+//! controls. (`realtime_conformance.rs` checks the same fake against the real
 //! `@supabase/realtime-js` client.)
-
-#[path = "support/fake_realtime.rs"]
-mod fake_realtime;
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use fake_realtime::{
+use crate::support::fake_realtime::{
     FakeRealtime, JOIN_ERROR_REASON, JoinBehaviour, RtScript, TOKEN_EXPIRED_MESSAGE, binding_id,
 };
 use serde_json::{Value, json};

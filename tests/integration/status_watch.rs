@@ -2,12 +2,10 @@
 //! state, every injected fault, the retry collapse, the ETag path, giving up, `--timeout`,
 //! the CI line sequence, the TTY frame, `--json`, and Ctrl-C.
 
-mod support;
-
+use crate::support::fake_cloud::*;
+use crate::support::*;
 use serde_json::Value;
 use std::time::Duration;
-use support::fake_cloud::*;
-use support::*;
 
 const KEY: &str = "test-api-key-0123456789";
 const LIMIT: Duration = Duration::from_secs(30);

@@ -7,19 +7,15 @@
 //! A failure prints its seed; replay one with `DCD_SOAK_SEED=<seed>`, change the number of
 //! runs with `DCD_SOAK_RUNS=<n>`.
 
-mod support;
-
+use crate::support::fake_cloud::*;
+use crate::support::fake_realtime::*;
+use crate::support::*;
 use serde_json::{Value, json};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use support::fake_cloud::*;
-use support::fake_realtime::*;
-use support::*;
 
-#[path = "support/rng.rs"]
-mod rng;
-use rng::Rng;
+use crate::support::rng::Rng;
 
 const TOKEN: &str = "soak-token-abcdefgh";
 const KEY: &str = "soak-api-key-12345678";
@@ -207,11 +203,10 @@ fn play(seed: u64) -> Result<(), String> {
                     u
                 }
             };
-            let mut cfg: Value =
-                serde_json::from_str(&session_config(&cloud.url(), TOKEN, "7", unix_now() + 3600))
-                    .unwrap();
-            cfg["supabase_url"] = json!(rt_url);
-            write_config(&dir, &cfg.to_string());
+            write_config(
+                &dir,
+                &realtime_session_config(&cloud.url(), &rt_url, TOKEN, "7"),
+            );
         }
     }
     let o = run(c, Duration::from_secs(60));

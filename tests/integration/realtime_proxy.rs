@@ -1,17 +1,14 @@
 //! The realtime socket goes through an HTTP CONNECT proxy when `HTTPS_PROXY` says so (a
-//! locked-down network). Alone in its test binary: it sets process environment variables.
+//! locked-down network). The library reads the proxy from the process environment, so the
+//! client runs in a process of its own that gets `HTTPS_PROXY` at spawn
+//! (`support::rerun_in_own_process`); no test ever sets a variable on a shared process.
 
-mod support;
-
-use dcd::clock::Timings;
-use dcd::realtime::client::{self, Config, Shared};
-use dcd::realtime::frame::Vsn;
+use crate::support::client_thread::{config, start};
+use crate::support::fake_realtime::*;
+use crate::support::{in_own_process, rerun_in_own_process, wait_for};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use support::fake_realtime::*;
 
 /// A minimal HTTP CONNECT proxy on loopback that records the CONNECT targets.
 fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
@@ -64,40 +61,31 @@ fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
     (format!("http://{addr}"), seen)
 }
 
+/// Where the child process finds the fake Realtime server the parent started.
+const RT_URL: &str = "DCD_TEST_REALTIME_URL";
+
 #[test]
 fn the_socket_goes_through_an_http_connect_proxy() {
+    if in_own_process() {
+        return join_through_the_proxy(&std::env::var(RT_URL).unwrap());
+    }
     let rt = FakeRealtime::start(RtScript::default());
     let (proxy, seen) = connect_proxy();
-    // SAFETY: the only test in this binary; no other thread reads the environment yet.
-    unsafe {
-        std::env::set_var("HTTPS_PROXY", &proxy);
-        std::env::remove_var("NO_PROXY");
-        std::env::remove_var("no_proxy");
-    }
-    let shared = Arc::new(Shared::default());
-    let (_tokens, tokens_rx) = crossbeam_channel::unbounded();
-    let (poke_tx, _pokes) = crossbeam_channel::bounded(1);
-    let cfg = Config {
-        url: dcd::realtime::socket::websocket_url(&rt.url(), "anon-key", "2.0.0").unwrap(),
-        vsn: Vsn::V2,
-        access_token: "token-123456".into(),
-        org_id: "42".into(),
-        upload_id: "u1".into(),
-        timings: Timings::scaled(0.01),
-    };
-    let s = shared.clone();
-    let thread = std::thread::spawn(move || client::run(cfg, s, poke_tx, tokens_rx));
-    let t = Instant::now();
-    while rt.joined().is_empty() {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "never joined through the proxy"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(shared.connected.load(Ordering::Relaxed));
-    shared.stop.store(true, Ordering::Relaxed);
-    thread.join().unwrap();
+    rerun_in_own_process(
+        module_path!(),
+        "the_socket_goes_through_an_http_connect_proxy",
+        &[
+            ("HTTPS_PROXY", Some(&proxy)),
+            ("NO_PROXY", None),
+            ("no_proxy", None),
+            (RT_URL, Some(&rt.url())),
+        ],
+    );
+    // The child saw the join's ok reply; it has closed the socket since, so look at the log.
+    assert!(
+        !rt.events("phx_join").is_empty(),
+        "no join came through the proxy"
+    );
     let port = rt.url().rsplit(':').next().unwrap().to_string();
     let seen = seen.lock().unwrap();
     assert!(
@@ -106,4 +94,11 @@ fn the_socket_goes_through_an_http_connect_proxy() {
         ),
         "{seen:?}"
     );
+}
+
+/// In the child, with `HTTPS_PROXY` from its spawn: the client connects and joins.
+fn join_through_the_proxy(rt_url: &str) {
+    let r = start(config(rt_url, 0.01));
+    wait_for("the join through the proxy", || r.connected());
+    r.stop();
 }

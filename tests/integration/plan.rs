@@ -3,14 +3,12 @@
 //! warnings and the exact error texts users and wrappers grep for. Also: the zip is
 //! deterministic, and the YAML reader, header split and whole planner never panic on junk.
 
-use dcd::plan::{self, Plan, PlanOptions, bundle, yaml};
+use crate::support::lib::plan::{self, Plan, PlanOptions, bundle, yaml};
 use serde_json::{Value, json};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-#[path = "support/rng.rs"]
-mod rng;
-use rng::Rng;
+use crate::support::rng::Rng;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -754,7 +752,8 @@ fn the_planner_never_panics_on_junk_workspaces() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Bench (not in the default run): `cargo test --release --test plan -- --ignored --nocapture`
+// Bench (not in the default run):
+// `cargo test --release --test integration -- --ignored --nocapture plan::bench`
 
 #[test]
 #[ignore]

@@ -1,8 +1,8 @@
 //! Conformance: the real `@supabase/realtime-js` client (pinned in
 //! tests/conformance/package.json) against the Rust fake Realtime server.
 //!
-//! The `dcd` realtime client is tested end to end against `fake_realtime.rs`; those tests
-//! prove nothing if the fake drifts from the real server. The reference client is the
+//! The `dcd` realtime client is tested end to end against `tests/support/fake_realtime/`;
+//! those tests prove nothing if the fake drifts from the real server. The reference client is the
 //! best available oracle short of a live project: if realtime-js reaches SUBSCRIBED,
 //! decodes our `postgres_changes` frames, and reacts to our errors, closes and withheld
 //! replies exactly as it did against the real server (protocol doc s.12), the fake is
@@ -13,17 +13,16 @@
 //! Without `node` (or when the npm modules cannot be installed) every test prints a
 //! `SKIPPED:` line and passes, so `cargo test` works on machines without Node.
 
-#[path = "support/fake_realtime.rs"]
-mod fake_realtime;
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
+use crate::support::fake_realtime::{
+    FakeRealtime, JOIN_ERROR_REASON, JoinBehaviour, RtScript, TOKEN_EXPIRED_MESSAGE,
+};
 use crossbeam_channel::Receiver;
-use fake_realtime::{FakeRealtime, JOIN_ERROR_REASON, JoinBehaviour, RtScript};
 use serde_json::{Value, json};
 
 const UPLOAD_ID: &str = "11111111-2222-3333-4444-555555555555";
@@ -478,7 +477,7 @@ fn token_expiry_closes_the_channel() {
     assert_eq!(
         system["payload"],
         json!({"extension": "system", "status": "error",
-               "message": fake_realtime::TOKEN_EXPIRED_MESSAGE, "channel": channel_name()})
+               "message": TOKEN_EXPIRED_MESSAGE, "channel": channel_name()})
     );
     d.status(&fake, i, "CLOSED");
     d.done(&fake);

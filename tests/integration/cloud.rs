@@ -3,14 +3,13 @@
 //! JSON, the multipart fallback, a submit that fails is not retried, downloads, and the
 //! validation errors of spec A.2.
 
-mod support;
-
+use crate::support::fake_cloud::*;
+use crate::support::lib;
+use crate::support::*;
 use serde_json::Value;
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
-use support::fake_cloud::*;
-use support::*;
 
 const KEY: &str = "cloud-test-key-123456";
 const LIMIT: Duration = Duration::from_secs(30);
@@ -484,7 +483,7 @@ fn every_fixture_that_plans_submits_exactly_the_planned_zip_and_names() {
         if !dir.is_dir() {
             continue;
         }
-        let opts = dcd::plan::PlanOptions {
+        let opts = lib::plan::PlanOptions {
             flows: dir.clone(),
             cwd: repo(),
             config: None,
@@ -503,14 +502,14 @@ fn every_fixture_that_plans_submits_exactly_the_planned_zip_and_names() {
             &fc,
             &["--app-binary-id", "bin-1", &rel, "--async", "--json"],
         );
-        let Ok(plan) = dcd::plan::plan(&opts) else {
+        let Ok(plan) = lib::plan::plan(&opts) else {
             // A fixture that must fail to plan fails the command the same way.
             o.assert_code(1).assert_no_panic();
             assert!(fc.submissions().is_empty(), "{rel}");
             continue;
         };
         o.assert_code(0).assert_no_panic();
-        let bundle = dcd::plan::bundle(&plan).unwrap();
+        let bundle = lib::plan::bundle(&plan).unwrap();
         let sub = &fc.submissions()[0];
         assert_eq!(sub.str("sha"), Some(bundle.sha256.as_str()), "{rel}");
         let stored = fc.stored_object(sub.str("path").unwrap()).unwrap();

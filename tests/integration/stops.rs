@@ -4,15 +4,13 @@
 //! flight is finished first. A closed stdout ends quietly (141), a failed stdout write
 //! exits 1, and values that used to panic or slip through are refused up front.
 
-mod support;
-
+use crate::support::fake_cloud::*;
+use crate::support::*;
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::fake_cloud::*;
-use support::*;
 
 const KEY: &str = "stops-test-key-123456";
 const LIMIT: Duration = Duration::from_secs(30);

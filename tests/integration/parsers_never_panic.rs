@@ -2,12 +2,10 @@
 //! server text, argv) survives arbitrary input without panicking, and keeps its invariants.
 //! Seeded, so a failure names the seed that reproduces it.
 
-use dcd::domain::results::{ResultRow, UploadStatus, parse_results};
+use crate::support::lib::parsers::{self, ResultRow, UploadStatus, parse_results};
 use serde_json::{Map, Value, json};
 
-#[path = "support/rng.rs"]
-mod rng;
-use rng::Rng;
+use crate::support::rng::Rng;
 
 const KEYS: &[&str] = &[
     "id",
@@ -85,9 +83,9 @@ fn api_dto_parsers_never_panic_on_arbitrary_json() {
             let _ = parse_results(&v);
             if let Ok(rows) = parse_results(&wrapped) {
                 // Invariants the loop relies on.
-                let latest = dcd::domain::verdict::latest_tries(&rows);
+                let latest = parsers::latest_tries(&rows);
                 assert!(latest.len() <= rows.len());
-                let _ = dcd::domain::verdict::verdict(&latest);
+                let _ = parsers::verdict(&latest);
                 for row in &rows {
                     assert!(row.duration_seconds.is_none_or(f64::is_finite));
                 }
@@ -117,7 +115,7 @@ fn config_parser_never_panics_on_arbitrary_bytes_or_json() {
             let i = r.below(bytes.len() as u64) as usize;
             bytes[i] ^= 1 << r.below(8);
         }
-        let res = std::panic::catch_unwind(|| dcd::auth::config::parse(&bytes));
+        let res = std::panic::catch_unwind(|| parsers::parse_config(&bytes));
         assert!(
             res.is_ok(),
             "seed {seed} panicked on {:?}",
@@ -143,17 +141,17 @@ fn text_parsers_never_panic_and_sanitised_text_is_safe() {
             })
             .collect();
         let res = std::panic::catch_unwind(|| {
-            let _ = dcd::render::time::parse_iso(&s);
-            let _ = dcd::render::time::iso_utc(&s);
-            let clean = dcd::render::sanitize::clean(&s);
+            let _ = parsers::parse_iso(&s);
+            let _ = parsers::iso_utc(&s);
+            let clean = parsers::clean(&s);
             assert!(
                 !clean.chars().any(|c| c.is_control()),
                 "control char left: {clean:?}"
             );
             assert!(!clean.starts_with("::"));
             assert!(!clean.contains('\u{202e}'));
-            let t = dcd::render::truncate(&clean, 10);
-            assert!(dcd::render::visible_width(&t) <= 10);
+            let t = parsers::truncate(&clean, 10);
+            assert!(parsers::visible_width(&t) <= 10);
         });
         assert!(res.is_ok(), "seed {seed} panicked on {s:?}");
     }
@@ -205,7 +203,7 @@ fn argv_parser_never_panics() {
             (0..r.below(7)).map(|_| r.pick(&words).into()).collect();
         let shown = args.clone();
         let res = std::panic::catch_unwind(|| {
-            let _ = dcd::cli::parse(args);
+            let _ = parsers::parse_args(args);
         });
         assert!(res.is_ok(), "seed {seed} panicked on {shown:?}");
     }

@@ -1,81 +1,30 @@
 //! The realtime client thread on its own (the library, not the binary) against the fake
 //! Realtime server: a refreshed access token is pushed to the joined channel and carried by
-//! later re-joins; a long failure streak gives realtime up. (The proxy test has a binary of its
-//! own, `realtime_proxy.rs`, because it sets process environment variables.)
+//! later re-joins; a long failure streak gives realtime up. (The proxy test, `realtime_proxy.rs`,
+//! runs its client in a process of its own: it needs `HTTPS_PROXY` in the environment.)
 
-mod support;
-
-use dcd::clock::Timings;
-use dcd::realtime::client::{self, Config, Shared};
-use dcd::realtime::frame::Vsn;
-use std::sync::Arc;
+use crate::support::client_thread::{config, start};
+use crate::support::fake_realtime::*;
+use crate::support::lib::realtime::client;
+use crate::support::wait_for;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use support::fake_realtime::*;
-
-fn config(url: &str, scale: f64) -> Config {
-    Config {
-        url: dcd::realtime::socket::websocket_url(url, "anon-key", "2.0.0").unwrap(),
-        vsn: Vsn::V2,
-        access_token: "first-token-123".into(),
-        org_id: "42".into(),
-        upload_id: "u1".into(),
-        timings: Timings::scaled(scale),
-    }
-}
-
-struct Running {
-    shared: Arc<Shared>,
-    tokens: crossbeam_channel::Sender<String>,
-    pokes: crossbeam_channel::Receiver<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-fn start(cfg: Config) -> Running {
-    let shared = Arc::new(Shared::default());
-    let (tokens, tokens_rx) = crossbeam_channel::unbounded();
-    let (poke_tx, pokes) = crossbeam_channel::bounded(1);
-    let s = shared.clone();
-    let thread = std::thread::spawn(move || client::run(cfg, s, poke_tx, tokens_rx));
-    Running {
-        shared,
-        tokens,
-        pokes,
-        thread,
-    }
-}
-
-impl Running {
-    fn stop(self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap();
-    }
-}
-
-fn wait(what: &str, f: impl Fn() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 #[test]
 fn a_refreshed_token_is_pushed_and_carried_by_re_joins() {
     let rt = FakeRealtime::start(RtScript::default());
     let r = start(config(&rt.url(), 0.01));
-    wait("joined", || !rt.joined().is_empty());
-    assert!(r.shared.connected.load(Ordering::Relaxed));
+    wait_for("joined", || !rt.joined().is_empty());
+    // The fake counts the channel as joined when it sends the ok reply; the client flags
+    // itself connected when it has read that reply, a moment later.
+    wait_for("connected", || r.connected());
     assert!(
         r.pokes.recv_timeout(Duration::from_secs(2)).is_ok(),
         "SUBSCRIBED pokes"
     );
     r.tokens.send("first-token-123".into()).unwrap(); // unchanged: nothing sent
     r.tokens.send("second-token-456".into()).unwrap();
-    wait("access_token push", || {
+    wait_for("access_token push", || {
         !rt.events("access_token").is_empty()
     });
     let push = &rt.events("access_token")[0];
@@ -83,7 +32,7 @@ fn a_refreshed_token_is_pushed_and_carried_by_re_joins() {
     assert_eq!(push.join_ref, rt.events("phx_join")[0].join_ref);
     assert_eq!(rt.events("access_token").len(), 1);
     rt.close_all(1012, "restart");
-    wait("re-join", || {
+    wait_for("re-join", || {
         rt.events("phx_join").len() >= 2 && !rt.joined().is_empty()
     });
     assert_eq!(
@@ -92,7 +41,7 @@ fn a_refreshed_token_is_pushed_and_carried_by_re_joins() {
     );
     r.stop();
     // A clean end: phx_leave, then a close frame.
-    wait("leave", || !rt.events("phx_leave").is_empty());
+    wait_for("leave", || !rt.events("phx_leave").is_empty());
 }
 
 #[test]

@@ -1,14 +1,12 @@
-//! Tests of the fake devicecloud API itself (tests/support/fake_cloud.rs), over raw TCP,
+//! Tests of the fake devicecloud API itself (tests/support/fake_cloud/), over raw TCP,
 //! so that an end-to-end test failing means the CLI is wrong, not the fake.
-
-#[path = "support/fake_cloud.rs"]
-mod fake_cloud;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use fake_cloud::*;
+use crate::support::fake_cloud::*;
+use crate::support::iso::iso_now;
 use serde_json::{Value, json};
 
 const ID: &str = DEFAULT_UPLOAD_ID;

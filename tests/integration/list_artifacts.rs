@@ -3,14 +3,12 @@
 //! prints it, bundle downloads with their fallbacks, files streamed to the right place, and
 //! credentials never sent to a bundle URL.
 
-mod support;
-
+use crate::support::fake_cloud::*;
+use crate::support::*;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::fake_cloud::*;
-use support::*;
 
 const KEY: &str = "test-api-key-0123456789";
 const LIMIT: Duration = Duration::from_secs(30);
@@ -787,7 +785,9 @@ fn a_logged_in_session_never_reaches_a_bundle_url_and_debug_hides_secrets() {
 
 /// Runs to completion; returns the exit code, both streams and the peak RSS in KiB of the
 /// largest child this test process has reaped so far (`RUSAGE_CHILDREN`): an upper bound
-/// for this child, since the other tests' children are small.
+/// for this child. Only call it from a test running in a process of its own
+/// ([`rerun_in_own_process`]): under `cargo test` the other tests' children (Node among them)
+/// are reaped by the same process.
 fn run_measured(mut c: Command) -> (i32, String, String, i64) {
     use std::io::Read;
     let mut child = c
@@ -850,6 +850,13 @@ fn big_download(bytes: u64) -> (Duration, i64) {
 
 #[test]
 fn a_large_download_is_streamed_not_buffered() {
+    if !in_own_process() {
+        return rerun_in_own_process(
+            module_path!(),
+            "a_large_download_is_streamed_not_buffered",
+            &[],
+        );
+    }
     const SIZE: u64 = 96 << 20;
     let (_took, rss_kib) = big_download(SIZE);
     // Far below the file size: the body never sits in memory.
@@ -860,10 +867,14 @@ fn a_large_download_is_streamed_not_buffered() {
     );
 }
 
-/// `cargo test --release --test list_artifacts -- --ignored --nocapture` prints the figures.
+/// `cargo test --release --test integration -- --ignored --nocapture list_artifacts::bench`
+/// prints the figures.
 #[test]
 #[ignore = "benchmark: a 1 GiB download"]
 fn bench_one_gib_download() {
+    if !in_own_process() {
+        return rerun_in_own_process(module_path!(), "bench_one_gib_download", &[]);
+    }
     const SIZE: u64 = 1 << 30;
     let (took, rss_kib) = big_download(SIZE);
     let mib_s = (SIZE as f64 / (1 << 20) as f64) / took.as_secs_f64();

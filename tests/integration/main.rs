@@ -1,0 +1,32 @@
+//! The integration tests: one test binary (`cargo test --test integration`), one module per
+//! area, and the shared helpers and loopback fakes of `tests/support/` compiled once.
+//!
+//! Most modules drive the real `dcd` binary (`CARGO_BIN_EXE_dcd`) against the fakes; the few
+//! library items some tests call directly are all named in `support/lib.rs`.
+//!
+//! Under nextest every test runs in a process of its own; under plain `cargo test` they are
+//! threads of this one process. A test that needs process-wide state (an environment
+//! variable the library reads, the peak RSS of its children) runs its body in a child
+//! process of its own: see `support::in_own_process`.
+
+mod architecture;
+mod cloud;
+mod fake_cloud;
+mod fake_realtime;
+mod fault_soak;
+mod files;
+mod list_artifacts;
+mod parsers_never_panic;
+mod plan;
+mod realtime_client;
+mod realtime_conformance;
+mod realtime_e2e;
+mod realtime_proxy;
+mod status_and_input;
+mod status_watch;
+mod stops;
+
+// The helpers live beside the other test assets (`tests/conformance/`, `tests/scripts/`) and
+// are shared with the `fake-cloud` and `realtime-bench` examples.
+#[path = "../support/mod.rs"]
+mod support;
