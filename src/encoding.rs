@@ -21,6 +21,33 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
+/// base64url without padding (RFC 4648 §5), as PKCE uses it.
+pub fn base64url(data: &[u8]) -> String {
+    base64(data)
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_")
+}
+
+/// `n` bytes from the operating system's random source.
+pub fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    let mut filled = 0;
+    while filled < n {
+        // SAFETY: getrandom writes at most `n - filled` bytes into our buffer.
+        let got = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), n - filled, 0) };
+        if got < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        filled += got as usize;
+    }
+    Ok(buf)
+}
+
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     const H: &[u8; 16] = b"0123456789abcdef";
@@ -49,6 +76,15 @@ pub fn encode_query_component(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64url_has_no_padding_and_the_url_alphabet() {
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+        assert_eq!(base64url(b"f"), "Zg");
+        let r = random_bytes(32).unwrap();
+        assert_eq!(r.len(), 32);
+        assert_ne!(r, random_bytes(32).unwrap());
+    }
 
     #[test]
     fn base64_matches_rfc4648_vectors() {

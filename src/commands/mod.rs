@@ -4,6 +4,7 @@
 //! Dispatch is an exhaustive `match` on [`Command`]: a new command does not compile until
 //! it is dispatched.
 
+pub mod account;
 pub mod artifacts;
 pub mod cloud;
 pub mod list;
@@ -62,11 +63,11 @@ pub fn run(opts: &Options) -> Exit {
         Command::Status(a) => status::run(a, &ctx),
         Command::List(a) => list::run(a, &ctx),
         Command::Artifacts(a) => artifacts::run(a, &ctx),
-        Command::Upload(_)
-        | Command::Login(_)
-        | Command::Logout
-        | Command::Whoami(_)
-        | Command::SwitchOrg(_) => Err(CliError::new(format!(
+        Command::Login(a) => account::login::run(a, &ctx),
+        Command::Logout => account::logout(&ctx),
+        Command::Whoami(a) => account::whoami(a, &ctx),
+        Command::SwitchOrg(a) => account::switch_org(a, &ctx),
+        Command::Upload(_) => Err(CliError::new(format!(
             "`dcd {}` is not available in this build of dcd yet. The TypeScript CLI (npm install -g @devicecloud.dev/dcd) has it.",
             opts.command.name()
         ))),

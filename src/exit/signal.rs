@@ -144,6 +144,15 @@ pub fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Resu
     wait_either(&done, &stopped)
 }
 
+/// Sleeps for `d`, or until a stop is recorded (then `Err` at once).
+pub fn sleep(d: std::time::Duration) -> Result<(), Stop> {
+    check()?;
+    let (tx, rx) = bounded::<()>(1);
+    let _waker = waker(tx);
+    let _ = rx.recv_timeout(d);
+    check()
+}
+
 fn wait_either<T>(done: &Receiver<T>, stopped: &Receiver<()>) -> Result<T, Stop> {
     crossbeam_channel::select! {
         recv(done) -> v => match v {

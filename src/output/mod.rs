@@ -134,6 +134,16 @@ impl Output {
         crate::term::out_line(&crate::render::json::pretty(doc));
     }
 
+    /// Asks a yes/no question on the terminal (the caller checked that one can be asked).
+    pub fn confirm(&self, question: &str) -> Option<bool> {
+        crate::term::prompt::confirm(question)
+    }
+
+    /// Asks for one of `items` on the terminal; `None` when no valid answer comes.
+    pub fn choose(&self, title: &str, items: &[String]) -> Option<usize> {
+        crate::term::prompt::choose(title, items)
+    }
+
     /// The error that ends the command, in this mode's form.
     pub fn error(&self, e: &CliError) {
         report_error(e, self.mode == Mode::Json, &self.caps);

@@ -3,6 +3,7 @@
 //! Nothing here touches a terminal, a clock or the network, so every frame and line can be
 //! snapshot-tested. [`crate::term`] decides where the text goes and redraws it.
 
+pub mod account;
 pub mod cloud;
 pub mod diagnosis;
 pub mod json;

@@ -77,6 +77,12 @@ fn write_all(fd: i32, s: &str) {
     }
 }
 
+/// Writes `s` to stdout as it is (a prompt that waits on the same line).
+pub fn out_raw(s: &str) {
+    let _st = lock();
+    write_all(1, s);
+}
+
 /// Prints lines to stdout (above the live frame, if one is up).
 pub fn out_line(s: &str) {
     print_above(1, s);

@@ -6,6 +6,7 @@
 //! handler can erase the live frame and print its hint without interleaving with a redraw.
 
 pub mod live;
+pub mod prompt;
 
 pub use live::{Live, err_line, out_line, stdout_failure, warn};
 

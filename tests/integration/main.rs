@@ -9,6 +9,7 @@
 //! variable the library reads, the peak RSS of its children) runs its body in a child
 //! process of its own: see `support::in_own_process`.
 
+mod account;
 mod architecture;
 mod cloud;
 mod fake_cloud;

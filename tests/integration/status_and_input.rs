@@ -264,18 +264,17 @@ fn an_expired_session_is_reported_clearly() {
 
 #[test]
 fn commands_not_ported_yet_say_so_and_help_and_version_work() {
-    for cmd in ["upload", "login", "logout", "whoami", "switch-org"] {
-        let (mut c, _dir) = dcd();
-        c.arg(cmd);
-        let o = run(c, LIMIT);
-        o.assert_code(1).assert_no_panic();
-        assert!(o.stderr.contains("not available"), "{cmd}: {o}");
-        let (mut c, _dir) = dcd();
-        c.args([cmd, "--help"]);
-        let o = run(c, LIMIT);
-        o.assert_code(0);
-        assert!(o.stdout.contains(&format!("dcd {cmd}")), "{cmd}: {o}");
-    }
+    let cmd = "upload";
+    let (mut c, _dir) = dcd();
+    c.arg(cmd);
+    let o = run(c, LIMIT);
+    o.assert_code(1).assert_no_panic();
+    assert!(o.stderr.contains("not available"), "{cmd}: {o}");
+    let (mut c, _dir) = dcd();
+    c.args([cmd, "--help"]);
+    let o = run(c, LIMIT);
+    o.assert_code(0);
+    assert!(o.stdout.contains(&format!("dcd {cmd}")), "{cmd}: {o}");
     let (mut c, _dir) = dcd();
     c.arg("--version");
     let o = run(c, LIMIT);

@@ -167,7 +167,18 @@ pub fn run(mut c: Command, limit: Duration) -> Output {
 
 /// Runs under a pseudo-terminal (stdout, stderr and stdin all on the pty slave, the child a
 /// session leader with it as controlling terminal) and returns everything it wrote.
-pub fn run_pty(mut c: Command, cols: u16, rows: u16, limit: Duration) -> (i32, String) {
+pub fn run_pty(c: Command, cols: u16, rows: u16, limit: Duration) -> (i32, String) {
+    run_pty_answering(c, cols, rows, limit, &[])
+}
+
+/// [`run_pty`], typing each answer once the output so far contains its prompt (in order).
+pub fn run_pty_answering(
+    mut c: Command,
+    cols: u16,
+    rows: u16,
+    limit: Duration,
+    answers: &[(&str, &str)],
+) -> (i32, String) {
     let (mut master, slave) = unsafe {
         let mut m = 0;
         let mut s = 0;
@@ -202,6 +213,11 @@ pub fn run_pty(mut c: Command, cols: u16, rows: u16, limit: Duration) -> (i32, S
     let mut child = c.spawn().expect("spawn dcd on a pty");
     drop(slave);
     drop(c);
+    let mut writer = master.try_clone().unwrap();
+    let mut pending: Vec<(String, String)> = answers
+        .iter()
+        .map(|(p, a)| (p.to_string(), a.to_string()))
+        .collect();
     let reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
@@ -211,6 +227,13 @@ pub fn run_pty(mut c: Command, cols: u16, rows: u16, limit: Duration) -> (i32, S
                 break;
             }
             buf.extend_from_slice(&chunk[..n]);
+            if let Some((prompt, answer)) = pending.first()
+                && String::from_utf8_lossy(&buf).contains(prompt.as_str())
+            {
+                use std::io::Write;
+                let _ = writer.write_all(answer.as_bytes());
+                pending.remove(0);
+            }
         }
         buf
     });

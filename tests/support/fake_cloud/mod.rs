@@ -39,6 +39,7 @@
 
 #![allow(dead_code)]
 
+mod account;
 mod artifacts;
 mod compat;
 mod http;
@@ -50,6 +51,7 @@ mod storage;
 mod submit;
 mod uploads;
 
+pub use account::{Accounts, org};
 pub use artifacts::Download;
 pub use compat::default_compat;
 pub use list::{listed, parse_date, wildcard_match};
@@ -164,6 +166,8 @@ struct State {
     binaries: Vec<(String, String)>,
     finalised: Vec<Value>,
     next_id: u64,
+    /// Sessions the fake's login and token endpoints minted.
+    auth: account::AuthState,
 }
 
 struct Shared {
@@ -268,6 +272,7 @@ impl FakeCloud {
                 binaries,
                 finalised: Vec::new(),
                 next_id: 1,
+                auth: account::AuthState::default(),
             }),
         });
         let accept_shared = Arc::clone(&shared);
@@ -481,7 +486,7 @@ fn handle(shared: &Shared, req: &Request, slot: usize) -> Action {
         }
     }
     let denied = if route.is_api() {
-        check_auth(&shared.scenario, req)
+        check_auth(shared, req)
     } else {
         None
     };
@@ -542,9 +547,31 @@ fn fault_message(code: u16) -> String {
 }
 
 /// None = allowed; Some(response) = rejected.
-fn check_auth(s: &Scenario, req: &Request) -> Option<Response> {
-    if s.api_key.is_none() && s.bearer.is_none() {
+fn check_auth(shared: &Shared, req: &Request) -> Option<Response> {
+    let s = &shared.scenario;
+    if s.api_key.is_none() && s.bearer.is_none() && s.accounts.is_none() {
         return None;
+    }
+    let sent_bearer = req
+        .header("authorization")
+        .and_then(|a| a.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_string());
+    if let (Some(accounts), Some(token)) = (&s.accounts, &sent_bearer)
+        && let Some(valid) = shared.lock().auth.valid(token)
+    {
+        if !valid {
+            return Some(Response::json(
+                401,
+                &json!({"statusCode": 401, "message": "JWT expired"}),
+            ));
+        }
+        let org = req.header("x-dcd-org").unwrap_or("");
+        let member = accounts
+            .orgs
+            .iter()
+            .any(|o| o.get("id").and_then(Value::as_str) == Some(org));
+        return (!member).then(|| Response::json(403, &json!({"message": "Access denied to org"})));
     }
     if let (Some(key), Some(sent)) = (&s.api_key, req.header("x-app-api-key"))
         && sent == key

@@ -37,6 +37,10 @@ pub(super) enum Route {
     B2Simple,
     B2S3(String),
     B2Part(String),
+    // Accounts: auth rules of their own.
+    Claim,
+    MyOrgs,
+    Token,
     Other,
 }
 
@@ -51,6 +55,9 @@ impl Route {
                 | Route::B2Simple
                 | Route::B2S3(_)
                 | Route::B2Part(_)
+                | Route::Claim
+                | Route::MyOrgs
+                | Route::Token
         )
     }
 }
@@ -78,6 +85,9 @@ pub(super) fn route(req: &Request) -> Route {
         ("POST", "/uploads/estimateMatrix") => return Route::Estimate,
         ("POST", TUS_PATH) => return Route::TusCreate,
         ("POST", "/b2/upload/simple") => return Route::B2Simple,
+        ("POST", "/cli-login/claim") => return Route::Claim,
+        ("GET", "/me/orgs") => return Route::MyOrgs,
+        ("POST", "/auth/v1/token") => return Route::Token,
         _ => {}
     }
     if let Some(id) = path
@@ -159,6 +169,9 @@ pub(super) fn dispatch(shared: &Shared, req: &Request, route: Route) -> Action {
         Route::B2Simple => answer(b2_simple(shared, req)),
         Route::B2S3(name) => answer(b2_s3(shared, req, &name)),
         Route::B2Part(file_id) => answer(b2_part(shared, req, &file_id)),
+        Route::Claim => answer(super::account::claim(shared, req)),
+        Route::MyOrgs => answer(super::account::my_orgs(shared, req)),
+        Route::Token => answer(super::account::token(shared, req)),
         Route::Other => answer(Response::nest(
             404,
             &format!("Cannot {} {}", req.method, req.path),

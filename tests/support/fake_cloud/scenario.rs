@@ -102,6 +102,8 @@ pub struct Scenario {
     pub known_binaries: Vec<(String, String)>,
     /// `Some(t)`: TUS requests must carry `authorization: Bearer <t>` (else any bearer).
     pub tus_bearer: Option<String>,
+    /// Logins, orgs and the token endpoint; minted tokens are accepted by the API.
+    pub accounts: Option<super::Accounts>,
 }
 
 /// The Backblaze strategy offered by `getBinaryUploadUrl` / `getFlowUploadUrl` (spec D.1).
@@ -165,6 +167,7 @@ impl Default for Scenario {
             uploads: Vec::new(),
             known_binaries: Vec::new(),
             tus_bearer: None,
+            accounts: None,
         }
     }
 }
@@ -279,6 +282,10 @@ impl Scenario {
     }
     pub fn tus_bearer(mut self, token: &str) -> Self {
         self.tus_bearer = Some(token.to_string());
+        self
+    }
+    pub fn accounts(mut self, a: super::Accounts) -> Self {
+        self.accounts = Some(a);
         self
     }
 }

@@ -1,0 +1,43 @@
+//! Questions on a terminal: a yes/no confirmation and a numbered choice. Only asked when both
+//! stdin and stdout are a terminal; callers decide what happens otherwise (never a hang
+//! waiting for input that cannot come).
+
+use std::io::BufRead;
+
+/// Whether a question can be asked: stdin and stdout are both a terminal.
+pub fn can_prompt() -> bool {
+    super::isatty(0) && super::isatty(1)
+}
+
+fn read_answer() -> Option<String> {
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(line.trim().to_string()),
+    }
+}
+
+/// `question [y/N] `: true only for y/yes; `None` when stdin closes (Ctrl-D).
+pub fn confirm(question: &str) -> Option<bool> {
+    super::live::out_raw(&format!("{question} [y/N] "));
+    read_answer().map(|a| matches!(a.to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+/// A numbered list and `Choose 1-N: `, asked again (up to 5 times) until the answer is one
+/// of the numbers; `None` when stdin closes or no valid answer comes.
+pub fn choose(title: &str, items: &[String]) -> Option<usize> {
+    super::live::out_raw(&format!("{title}\n"));
+    for (i, item) in items.iter().enumerate() {
+        super::live::out_raw(&format!("  {}) {item}\n", i + 1));
+    }
+    for _ in 0..5 {
+        super::live::out_raw(&format!("Choose 1-{}: ", items.len()));
+        let answer = read_answer()?;
+        if let Ok(n) = answer.parse::<usize>()
+            && (1..=items.len()).contains(&n)
+        {
+            return Some(n - 1);
+        }
+    }
+    None
+}
