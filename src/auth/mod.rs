@@ -138,6 +138,14 @@ pub fn supabase_project(auth: &AuthContext) -> Option<(String, String)> {
     Some((url, anon_key))
 }
 
+/// Unix milliseconds now.
+pub fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// Unix seconds now.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -215,7 +223,11 @@ mod tests {
             ..Default::default()
         };
         let a = resolve(&src).expect("an expired session still resolves: it is refreshed next");
-        assert!(refresh::expiring(&a, 3_000));
+        assert!(refresh::expiring(
+            &a,
+            3_000_000,
+            &crate::clock::Timings::scaled(1.0)
+        ));
         assert_eq!(a.expires_at, Some(2_000));
     }
 }

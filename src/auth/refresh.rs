@@ -17,8 +17,9 @@ use super::{AuthContext, Mode, store};
 use crate::clock::Timings;
 use serde_json::{Value, json};
 
-/// A session is refreshed when it expires within this many seconds.
-pub const SKEW_SECS: i64 = 60;
+/// A session is refreshed when it expires within this many seconds (scaled by
+/// `DCD_TIME_SCALE` like every timer, so tests can live through several token lifetimes).
+pub const SKEW_SECS: f64 = 60.0;
 
 /// Why a refresh did not happen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,18 +38,25 @@ impl std::fmt::Display for RefreshError {
     }
 }
 
-/// Whether a bearer session expires within [`SKEW_SECS`] of `now`.
-pub fn expiring(auth: &AuthContext, now: i64) -> bool {
-    auth.mode == Mode::Bearer && auth.expires_at.is_some_and(|e| e <= now + SKEW_SECS)
+/// Whether a bearer session expires within the (scaled) skew of `now_ms` (unix
+/// milliseconds: a scaled skew below a second still means something).
+pub fn expiring(auth: &AuthContext, now_ms: i64, timings: &Timings) -> bool {
+    auth.mode == Mode::Bearer && auth.expires_at.is_some_and(|e| soon(e, now_ms, timings))
 }
 
-/// Refreshes `auth` when it is expiring. `Ok(true)` when its token changed.
+/// `expires_at` (unix seconds) lies within the skew of `now_ms`.
+fn soon(expires_at: i64, now_ms: i64, timings: &Timings) -> bool {
+    expires_at * 1000 <= now_ms + (SKEW_SECS * 1000.0 * timings.scale) as i64
+}
+
+/// Refreshes `auth` when it is expiring at `now_ms` (unix milliseconds). `Ok(true)` when
+/// its token changed.
 pub fn refresh_if_expiring(
     auth: &mut AuthContext,
     timings: &Timings,
-    now: i64,
+    now_ms: i64,
 ) -> Result<bool, RefreshError> {
-    if !expiring(auth, now) {
+    if !expiring(auth, now_ms, timings) {
         return Ok(false);
     }
     let _lock = store::lock(timings)
@@ -56,7 +64,7 @@ pub fn refresh_if_expiring(
     let stored = stored_config();
     if let Some(s) = stored.as_ref().and_then(|c| c.session.as_ref())
         && Some(&s.access_token) != auth.access_token.as_ref()
-        && s.expires_at.is_none_or(|e| e > now + SKEW_SECS)
+        && s.expires_at.is_none_or(|e| !soon(e, now_ms, timings))
     {
         crate::debug!("Adopting the session another dcd refreshed");
         adopt(auth, s);
@@ -210,10 +218,14 @@ mod tests {
             expires_at: Some(1_000),
             ..AuthContext::api_key("k")
         };
-        assert!(expiring(&a, 1_000 - SKEW_SECS));
-        assert!(!expiring(&a, 1_000 - SKEW_SECS - 1));
+        let t = Timings::scaled(1.0);
+        assert!(expiring(&a, (1_000 - 60) * 1000, &t));
+        assert!(!expiring(&a, (1_000 - 61) * 1000, &t));
+        let fast = Timings::scaled(0.01);
+        assert!(!expiring(&a, 999_000, &fast), "the skew scales: 0.6 s");
+        assert!(expiring(&a, 999_500, &fast));
         a.mode = Mode::ApiKey;
-        assert!(!expiring(&a, 10_000));
+        assert!(!expiring(&a, 10_000_000, &t));
     }
 
     #[test]

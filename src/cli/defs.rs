@@ -775,7 +775,19 @@ mod tests {
             .filter(|c| c.available)
             .map(|c| c.name)
             .collect();
-        assert_eq!(available, ["cloud", "status", "list", "artifacts"]);
+        assert_eq!(
+            available,
+            [
+                "cloud",
+                "status",
+                "list",
+                "artifacts",
+                "login",
+                "logout",
+                "whoami",
+                "switch-org"
+            ]
+        );
     }
 
     #[test]

@@ -352,10 +352,10 @@ mod tests {
       status       Show the status of an upload, or wait for it with --watch
       list         List recent uploads
       artifacts    Download the artifacts or a report of a finished upload
-      login        Sign in with your devicecloud.dev account in the browser (not available yet)
-      logout       Sign out and delete the stored session (not available yet)
-      whoami       Show who is signed in and which org commands use (not available yet)
-      switch-org   Choose the org that signed-in commands use (not available yet)
+      login        Sign in with your devicecloud.dev account in the browser
+      logout       Sign out and delete the stored session
+      whoami       Show who is signed in and which org commands use
+      switch-org   Choose the org that signed-in commands use
 
     Run dcd <command> --help for the flags of a command, dcd --version for the version.
 

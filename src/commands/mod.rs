@@ -98,7 +98,7 @@ pub fn load_config(ctx: &Ctx) -> Option<StoredConfig> {
 /// refreshes later); an expired one ends the command.
 fn fresh_at_start(auth: &mut AuthContext, ctx: &Ctx) -> Result<(), CliError> {
     let now = auth::unix_now();
-    match refresh::refresh_if_expiring(auth, &ctx.timings, now) {
+    match refresh::refresh_if_expiring(auth, &ctx.timings, auth::unix_now_ms()) {
         Ok(_) => Ok(()),
         Err(RefreshError::Definitive(m)) => Err(CliError::new(m)),
         Err(RefreshError::Transient(m)) if auth.expires_at.is_some_and(|e| e <= now) => {

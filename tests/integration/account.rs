@@ -515,16 +515,18 @@ fn an_unreachable_auth_server_with_a_valid_token_goes_on() {
             .endpoint_fault("/auth/v1/token", 0, Fault::Status(503)),
     );
     let (_, dir) = dcd();
-    // Valid for 30 s: inside the refresh window, still usable.
+    // Valid for 30 s: inside the refresh window (60 s at real speed), still usable.
     logged_in(&fc, &dir, Duration::from_secs(30));
-    let o = run(status(&dir, &fc, &[]), LIMIT);
+    let mut c = status(&dir, &fc, &[]);
+    c.env("DCD_TIME_SCALE", "1");
+    let o = run(c, LIMIT);
     o.assert_code(0).assert_no_panic();
 }
 
 #[test]
 fn a_token_expiring_mid_wait_is_refreshed_and_the_next_poll_carries_it() {
-    // Minted tokens live 62 s: about two seconds after the start they are within the
-    // refresh window (60 s), so the wait refreshes once it has been running that long.
+    // Minted tokens live 3 s and the refresh window is 0.6 s at this time scale: the wait
+    // refreshes about two seconds in, and again later.
     let snapshots: Vec<Vec<Value>> = (0..12)
         .map(|_| vec![row(1, "./a.yaml", "RUNNING")])
         .chain([vec![row(1, "./a.yaml", "PASSED")]])
@@ -532,10 +534,10 @@ fn a_token_expiring_mid_wait_is_refreshed_and_the_next_poll_carries_it() {
     let fc = FakeCloud::start(
         Scenario::new(snapshots)
             .every(Duration::from_millis(400))
-            .accounts(Accounts::new(one_org()).token_lifetime(Duration::from_secs(62))),
+            .accounts(Accounts::new(one_org()).token_lifetime(Duration::from_secs(3))),
     );
     let (_, dir) = dcd();
-    let (first, _) = logged_in(&fc, &dir, Duration::from_secs(62));
+    let (first, _) = logged_in(&fc, &dir, Duration::from_secs(3));
     let o = run(
         status(&dir, &fc, &["--watch", "--no-realtime", "--debug"]),
         LIMIT,
@@ -578,7 +580,7 @@ fn a_session_refreshed_by_another_process_is_adopted_and_pushed_to_the_realtime_
     let rt = FakeRealtime::start(RtScript::default());
     let (_, dir) = dcd();
     // The token this process starts with is within the refresh window two seconds in.
-    let (first, refresh, expires) = fc.mint_session(Duration::from_secs(62));
+    let (first, refresh, expires) = fc.mint_session(Duration::from_secs(3));
     let stored = |access: &str, refresh: &str, expires_at: i64| {
         json!({
             "version": 1, "env": "dev", "api_url": fc.url(), "supabase_url": rt.url(),

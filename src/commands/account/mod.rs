@@ -93,7 +93,7 @@ pub fn switch_org(args: &SwitchOrgArgs, ctx: &Ctx) -> Result<Exit, CliError> {
     let session = cfg.session.clone().ok_or_else(not_logged_in)?;
     let api_url = environments::resolve_api_url(args.api_url.as_deref(), cfg.api_url.as_deref());
     let mut auth = session_auth(&cfg, &session);
-    refresh::refresh_if_expiring(&mut auth, &ctx.timings, auth::unix_now())
+    refresh::refresh_if_expiring(&mut auth, &ctx.timings, auth::unix_now_ms())
         .map_err(|e| CliError::new(e.to_string()))?;
     let client = ApiClient::new(ClientOptions {
         base_url: api_url,

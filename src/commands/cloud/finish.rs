@@ -96,7 +96,7 @@ fn fresh_for_downloads(ctx: &Ctx, conn: &Connected, mut auth: crate::auth::AuthC
     match crate::auth::refresh::refresh_if_expiring(
         &mut auth,
         &ctx.timings,
-        crate::auth::unix_now(),
+        crate::auth::unix_now_ms(),
     ) {
         Ok(true) => conn.client.set_auth_headers(auth.headers),
         Ok(false) => {}

@@ -109,7 +109,11 @@ impl ResultsFetcher<'_> {
     /// failed poll, retried with the backoff while the current token lasts.
     fn keep_fresh(&mut self) -> Result<(), ApiError> {
         const OP: &str = "Refreshing the session";
-        match refresh::refresh_if_expiring(&mut self.auth, &self.timings, crate::auth::unix_now()) {
+        match refresh::refresh_if_expiring(
+            &mut self.auth,
+            &self.timings,
+            crate::auth::unix_now_ms(),
+        ) {
             Ok(false) => Ok(()),
             Ok(true) => {
                 self.client.set_auth_headers(self.auth.headers.clone());
