@@ -308,7 +308,7 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
     let meta = std::fs::metadata(&input).map_err(|_| not_found())?;
     let is_dir = meta.is_dir();
     let name = input.to_string_lossy();
-    if !is_dir && !(name.ends_with(".yaml") || name.ends_with(".yml")) {
+    if !(is_dir || name.ends_with(".yaml") || name.ends_with(".yml")) {
         // The TS CLI appends `/` to such a path and then cannot find it.
         return Err(not_found());
     }
