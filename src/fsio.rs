@@ -224,9 +224,15 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-/// Reads a regular file of at most `cap` bytes.
+/// Reads a regular file of at most `cap` bytes. Opened non-blocking, so a FIFO without a
+/// writer is refused at once instead of hanging the open.
 pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
-    let file = File::open(path).map_err(ReadError::Io)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(ReadError::Io)?;
     let meta = file.metadata().map_err(ReadError::Io)?;
     if !meta.is_file() {
         return Err(ReadError::NotAFile);
@@ -357,6 +363,19 @@ mod tests {
             Err(ReadError::TooLarge { cap: 1024 })
         ));
         assert!(matches!(read_capped(&d, 1024), Err(ReadError::NotAFile)));
+        // A FIFO nobody writes to is refused at once (a blocking open would hang here).
+        let fifo = d.join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            assert!(matches!(read_capped(&fifo, 1024), Err(ReadError::NotAFile)));
+        }
+        // A huge sparse file is refused by its size, without reading it.
+        let sparse = d.join("sparse");
+        File::create(&sparse).unwrap().set_len(1 << 40).unwrap();
+        assert!(matches!(
+            read_capped(&sparse, 4 << 20),
+            Err(ReadError::TooLarge { .. })
+        ));
         assert_eq!(
             ReadError::TooLarge { cap: 4 << 20 }.to_string(),
             "larger than 4 MiB"

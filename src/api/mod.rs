@@ -394,6 +394,37 @@ mod tests {
     }
 
     #[test]
+    fn unreadable_rows_are_a_transient_failed_poll_that_clears_the_cache() {
+        let bad = r#"{"results":[{"id":1,"test_file_name":"a.yaml","status":"PASSED"},
+            {"id":null,"test_file_name":"b.yaml","status":"RUNNING"}]}"#;
+        let srv = serve(vec![
+            resp("200 OK", &[("etag", "W/\"v1\"")], ROWS),
+            resp("200 OK", &[("etag", "W/\"v2\"")], bad),
+            resp("200 OK", &[], ROWS),
+        ]);
+        let c = client(&srv.base);
+        let mut cache = EtagCache::default();
+        c.results_summary("u", &mut cache).unwrap();
+        let e = c.results_summary("u", &mut cache).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Fetching results: unexpected API response: 1 row could not be read: row 2 has an \
+             \"id\" that is null"
+        );
+        // The poll loop retries it, and never from the snapshot cached before it.
+        assert!(crate::watch::PollError::is_transient(&e));
+        assert_eq!(cache.etag(), None);
+        c.results_summary("u", &mut cache).unwrap();
+        let _ = srv.requests.recv().unwrap();
+        let _ = srv.requests.recv().unwrap();
+        let third = srv.requests.recv().unwrap();
+        assert!(
+            !third.to_ascii_lowercase().contains("if-none-match"),
+            "{third}"
+        );
+    }
+
+    #[test]
     fn statuses_become_api_errors() {
         let srv = serve(vec![
             resp("401 Unauthorized", &[], r#"{"message":"jwt expired"}"#),

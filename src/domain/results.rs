@@ -3,8 +3,14 @@
 //! The server adds fields and statuses over time; a CLI that refuses a response because of a
 //! field it does not know (or a number sent as a string) stops working on the day the server
 //! changes. So rows are read field by field from a `serde_json::Value`: unknown fields are
-//! ignored, unknown status strings are kept as [`Status::Other`], and a field of the wrong type
-//! is treated as absent.
+//! ignored, unknown status strings are kept as [`Status::Other`], and a descriptive field of
+//! the wrong type is treated as absent.
+//!
+//! Leniency stops where the verdict starts: a result row whose `id`, `status`,
+//! `test_file_name` or `retry_of` cannot be read, or an element of `results` that is not an
+//! object, is never dropped — it makes the whole poll fail ([`parse_results`]), because a
+//! verdict over the rows that remain could be green while the unread one is still running or
+//! failed.
 
 use serde_json::Value;
 
@@ -95,10 +101,47 @@ impl ResultRow {
         }
     }
 
-    /// Reads a row leniently. `None` only when the value is not an object or has no usable id.
-    pub fn from_value(v: &Value) -> Option<ResultRow> {
-        let o = v.as_object()?;
-        let id = int_field(o.get("id")?)?;
+    /// Reads a row. The fields the verdict rests on must be readable: `id` (an integer or a
+    /// numeric string), `status` (a string), `test_file_name` (absent, null, a string or a
+    /// number) and `retry_of` (absent, null or an integer); the error says which one is not,
+    /// by JSON type only (no server text). Other fields of the wrong type count as absent.
+    pub fn from_value(v: &Value) -> Result<ResultRow, String> {
+        let o = v
+            .as_object()
+            .ok_or_else(|| format!("is {}, not an object", json_type(v)))?;
+        let id = match o.get("id") {
+            None => return Err("has no \"id\"".to_string()),
+            Some(v) => int_field(v).ok_or_else(|| format!("has an \"id\" that is {}", kind(v)))?,
+        };
+        let status = match o.get("status") {
+            Some(Value::String(s)) => Status::parse(s),
+            None => return Err(format!("(id {id}) has no \"status\"")),
+            Some(v) => {
+                return Err(format!(
+                    "(id {id}) has a \"status\" that is {}",
+                    json_type(v)
+                ));
+            }
+        };
+        let retry_of = match o.get("retry_of") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                int_field(v)
+                    .ok_or_else(|| format!("(id {id}) has a \"retry_of\" that is {}", kind(v)))?,
+            ),
+        };
+        let test_file_name = match o.get("test_file_name") {
+            None | Some(Value::Null) => String::new(),
+            Some(v @ (Value::String(_) | Value::Number(_))) => {
+                str_field(Some(v)).unwrap_or_default()
+            }
+            Some(v) => {
+                return Err(format!(
+                    "(id {id}) has a \"test_file_name\" that is {}",
+                    json_type(v)
+                ));
+            }
+        };
         let config = o
             .get("config")
             .and_then(Value::as_object)
@@ -106,15 +149,11 @@ impl ResultRow {
                 device_name: str_field(c.get("deviceName")),
                 os_version: str_field(c.get("osVersion")),
             });
-        Some(ResultRow {
+        Ok(ResultRow {
             id,
-            test_file_name: str_field(o.get("test_file_name")).unwrap_or_default(),
-            status: o
-                .get("status")
-                .and_then(Value::as_str)
-                .map(Status::parse)
-                .unwrap_or(Status::Other(String::new())),
-            retry_of: o.get("retry_of").and_then(int_field),
+            test_file_name,
+            status,
+            retry_of,
             fail_reason: str_field(o.get("fail_reason")),
             duration_seconds: o.get("duration_seconds").and_then(num_field),
             simulator_name: str_field(o.get("simulator_name")),
@@ -124,10 +163,15 @@ impl ResultRow {
     }
 }
 
+/// Most reasons an unreadable-rows error spells out.
+const MAX_REASONS: usize = 3;
+
 /// Parses the body of `GET /results/{id}`: `{statusCode?, results: [...]}`.
 ///
 /// Errors are short reasons for a failed poll: an error envelope delivered with HTTP 200
-/// (`statusCode` not 2xx), or no `results` array. Rows that cannot be read are skipped.
+/// (`statusCode` not 2xx), no `results` array, or elements of `results` that cannot be read
+/// as rows — `N rows could not be read: row 2 has no "id"; …` — which fail the whole poll
+/// rather than leave a verdict over the rest.
 pub fn parse_results(body: &Value) -> Result<Vec<ResultRow>, String> {
     if let Some(code) = body.get("statusCode").and_then(int_field)
         && !(200..300).contains(&code)
@@ -142,7 +186,51 @@ pub fn parse_results(body: &Value) -> Result<Vec<ResultRow>, String> {
         .get("results")
         .and_then(Value::as_array)
         .ok_or_else(|| "response has no results array".to_string())?;
-    Ok(rows.iter().filter_map(ResultRow::from_value).collect())
+    let mut out = Vec::with_capacity(rows.len());
+    let mut bad: Vec<String> = Vec::new();
+    let mut unread = 0usize;
+    for (i, v) in rows.iter().enumerate() {
+        match ResultRow::from_value(v) {
+            Ok(r) => out.push(r),
+            Err(why) => {
+                unread += 1;
+                if bad.len() < MAX_REASONS {
+                    bad.push(format!("row {} {why}", i + 1));
+                }
+            }
+        }
+    }
+    if unread == 0 {
+        return Ok(out);
+    }
+    let more = if unread > bad.len() { "; …" } else { "" };
+    Err(format!(
+        "{unread} {} could not be read: {}{more}",
+        if unread == 1 { "row" } else { "rows" },
+        bad.join("; ")
+    ))
+}
+
+/// "null", "a string", "an object", …: the JSON type of a value, for error text.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The JSON type of a field that could not be read ("a string that is not an integer" for a
+/// string or number that is not one).
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string that is not an integer",
+        Value::Number(_) => "a number that is not an integer",
+        other => json_type(other),
+    }
 }
 
 /// One test of `GET /uploads/status`.
@@ -254,8 +342,6 @@ mod tests {
              "new_field": {"x": 1}, "config": {"deviceName": "pixel-7"}},
             {"id": "2", "test_file_name": "./b.yaml", "status": "WARP_SPEED", "retry_of": 1,
              "duration_seconds": "nope", "config": "weird"},
-            {"no_id": true},
-            "garbage"
         ]});
         let rows = parse_results(&body).unwrap();
         assert_eq!(rows.len(), 2);
@@ -294,5 +380,55 @@ mod tests {
         assert_eq!(s.superseded_by.as_deref(), Some("u2"));
         assert_eq!(s.tests[0].fail_reason.as_deref(), Some("boom"));
         assert!(UploadStatus::from_value(&json!([])).is_err());
+    }
+
+    #[test]
+    fn a_row_that_cannot_be_read_fails_the_whole_poll() {
+        let ok = json!({"id": 1, "test_file_name": "./a.yaml", "status": "PASSED"});
+        let err = |bad: Value| parse_results(&json!({"results": [ok.clone(), bad]})).unwrap_err();
+        assert_eq!(
+            err(json!({"id": null, "test_file_name": "./b.yaml", "status": "RUNNING"})),
+            "1 row could not be read: row 2 has an \"id\" that is null"
+        );
+        assert_eq!(
+            err(json!({"test_file_name": "./b.yaml", "status": "RUNNING"})),
+            "1 row could not be read: row 2 has no \"id\""
+        );
+        assert_eq!(
+            err(json!("garbage")),
+            "1 row could not be read: row 2 is a string, not an object"
+        );
+        assert_eq!(
+            err(json!({"id": {"x": 1}, "status": "PASSED"})),
+            "1 row could not be read: row 2 has an \"id\" that is an object"
+        );
+        assert_eq!(
+            err(json!({"id": 2, "status": 7})),
+            "1 row could not be read: row 2 (id 2) has a \"status\" that is a number"
+        );
+        assert_eq!(
+            err(json!({"id": 2})),
+            "1 row could not be read: row 2 (id 2) has no \"status\""
+        );
+        assert_eq!(
+            err(json!({"id": 2, "status": "PASSED", "retry_of": "one"})),
+            "1 row could not be read: row 2 (id 2) has a \"retry_of\" that is a string that is \
+             not an integer"
+        );
+        assert_eq!(
+            err(json!({"id": 2, "status": "PASSED", "test_file_name": ["x"]})),
+            "1 row could not be read: row 2 (id 2) has a \"test_file_name\" that is a list"
+        );
+        // Every row unreadable: said so, not "no results"; at most three reasons spelled out.
+        let all_bad = json!({"results": [null, 1, [], {"id": true, "status": "PASSED"}]});
+        assert_eq!(
+            parse_results(&all_bad).unwrap_err(),
+            "4 rows could not be read: row 1 is null, not an object; row 2 is a number, not an \
+             object; row 3 is a list, not an object; …"
+        );
+        // A null retry_of and a numeric file name are fine.
+        let fine = json!({"results": [{"id": 3, "status": "FAILED", "retry_of": null,
+            "test_file_name": 12}]});
+        assert_eq!(parse_results(&fine).unwrap()[0].test_file_name, "12");
     }
 }

@@ -6,7 +6,7 @@
 
 use super::results::{ResultRow, Status};
 use crate::exit::Exit;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The verdict of a completed run: SUPERSEDED if any newest try was superseded, else PASSED
 /// if every newest try passed, else FAILED.
@@ -50,40 +50,62 @@ pub fn all_complete(rows: &[ResultRow]) -> bool {
 /// `filterLatestResults`).
 ///
 /// Each row's `retry_of` chain is walked to its root; a missing parent makes the `retry_of`
-/// value itself the root, and a cycle stops the walk. Among rows sharing a root the one with
-/// the highest `id` is kept.
+/// value itself the root; the members of a cycle share one root, the smallest id in it, and
+/// rows leading into a cycle belong to that chain too. Among rows sharing a root the one with
+/// the highest `id` is kept. Linear in the number of rows, however deep the chains are (a
+/// hostile server can send a chain of any depth).
 pub fn latest_tries(rows: &[ResultRow]) -> Vec<ResultRow> {
-    let by_id: HashMap<i64, &ResultRow> = rows.iter().map(|r| (r.id, r)).collect();
-    let root_of = |row: &ResultRow| -> i64 {
-        let mut visited = vec![row.id];
-        let mut current = row;
-        while let Some(p) = current.retry_of {
-            if visited.contains(&p) {
-                // A cycle: every member gets the same root, the smallest id in it.
-                return visited.into_iter().min().unwrap_or(row.id);
-            }
-            match by_id.get(&p) {
-                Some(r) => {
-                    visited.push(p);
-                    current = r;
-                }
-                None => return p,
-            }
-        }
-        current.id
-    };
+    let (root, _) = chain_roots(rows);
     let mut best: HashMap<i64, i64> = HashMap::new();
     for r in rows {
-        let root = root_of(r);
-        let e = best.entry(root).or_insert(r.id);
+        let e = best.entry(root[&r.id]).or_insert(r.id);
         *e = (*e).max(r.id);
     }
-    let keep: std::collections::HashSet<i64> = best.into_values().collect();
-    let mut seen = std::collections::HashSet::new();
+    let keep: HashSet<i64> = best.into_values().collect();
+    let mut seen = HashSet::new();
     rows.iter()
         .filter(|r| keep.contains(&r.id) && seen.insert(r.id))
         .cloned()
         .collect()
+}
+
+/// The chain root of every row id, and how many links were followed to find them all (each
+/// link at most once: the walk stops at an id whose root is already known).
+fn chain_roots(rows: &[ResultRow]) -> (HashMap<i64, i64>, usize) {
+    // A repeated id: the last row with it speaks for it.
+    let parent: HashMap<i64, Option<i64>> = rows.iter().map(|r| (r.id, r.retry_of)).collect();
+    let mut root: HashMap<i64, i64> = HashMap::with_capacity(parent.len());
+    // Ids on the chain being walked, with their position in `path`.
+    let mut on_path: HashMap<i64, usize> = HashMap::new();
+    let mut steps = 0usize;
+    for r in rows {
+        let mut path: Vec<i64> = Vec::new();
+        let mut cur = r.id;
+        let found = loop {
+            if let Some(&known) = root.get(&cur) {
+                break known;
+            }
+            if let Some(&pos) = on_path.get(&cur) {
+                // A cycle: its members are path[pos..].
+                break path[pos..].iter().copied().min().unwrap_or(cur);
+            }
+            on_path.insert(cur, path.len());
+            path.push(cur);
+            match parent.get(&cur).copied().flatten() {
+                None => break cur,
+                Some(p) if !parent.contains_key(&p) => break p,
+                Some(p) => {
+                    steps += 1;
+                    cur = p;
+                }
+            }
+        };
+        for id in path {
+            on_path.remove(&id);
+            root.insert(id, found);
+        }
+    }
+    (root, steps)
 }
 
 /// The verdict over the newest tries: superseded beats everything, then all passed, else failed.
@@ -187,6 +209,51 @@ mod tests {
         assert_eq!(latest_tries(&rows).len(), 1);
         let rows = vec![row(4, Passed, Some(4))];
         assert_eq!(ids(&latest_tries(&rows)), vec![4]);
+    }
+
+    #[test]
+    fn rows_leading_into_a_cycle_join_its_chain() {
+        use Status::*;
+        // 9 → 3 → 4 → 3: one chain, rooted at 3; 9 is its newest try.
+        let rows = vec![
+            row(9, Passed, Some(3)),
+            row(3, Failed, Some(4)),
+            row(4, Failed, Some(3)),
+        ];
+        assert_eq!(ids(&latest_tries(&rows)), vec![9]);
+    }
+
+    #[test]
+    fn a_deep_retry_chain_collapses_in_linear_steps() {
+        use Status::*;
+        const DEPTH: i64 = 20_000;
+        // Newest first, so a naive walk would start at the deep end every time.
+        let rows: Vec<ResultRow> = (1..=DEPTH)
+            .rev()
+            .map(|id| {
+                row(
+                    id,
+                    if id == DEPTH { Passed } else { Failed },
+                    (id > 1).then(|| id - 1),
+                )
+            })
+            .collect();
+        let (roots, steps) = chain_roots(&rows);
+        assert!(roots.values().all(|&r| r == 1));
+        assert!(
+            steps < rows.len(),
+            "{steps} links followed for {} rows",
+            rows.len()
+        );
+        assert_eq!(ids(&latest_tries(&rows)), vec![DEPTH]);
+        assert_eq!(verdict(&latest_tries(&rows)), Verdict::Passed);
+        // Oldest first, and as one long cycle.
+        let mut rows: Vec<ResultRow> = rows.into_iter().rev().collect();
+        rows[0].retry_of = Some(DEPTH);
+        let (roots, steps) = chain_roots(&rows);
+        assert!(roots.values().all(|&r| r == 1));
+        assert!(steps <= rows.len());
+        assert_eq!(latest_tries(&rows).len(), 1);
     }
 
     #[test]

@@ -9,10 +9,11 @@
 //! fixed timestamp and mode, so the same workspace always gives the same bytes and SHA-256 —
 //! which is what the server's dedup keys on.
 
+use super::confine::{Origin, Workspace};
 use super::{Plan, PlanError};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use zip::write::SimpleFileOptions;
@@ -143,16 +144,31 @@ impl Plan {
         )
     }
 
-    /// The names the zip's entries will have, sorted (files only): what a dry run lists.
+    /// The names the zip's entries will have, as a dry run lists them: the flows that run
+    /// (parallel, then sequential in order), then every other bundled file (sub-flows,
+    /// scripts, media, included files), sorted.
     pub fn zip_entries(&self, root: &Path) -> Vec<String> {
-        let mut names: Vec<String> = self
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut names: Vec<String> = Vec::new();
+        let flows = self
+            .flows_to_run
+            .iter()
+            .chain(self.sequence.iter().flat_map(|s| s.flows.iter()));
+        for p in flows {
+            let name = entry_name(root, p);
+            if seen.insert(name.clone()) {
+                names.push(name);
+            }
+        }
+        let mut rest: Vec<String> = self
             .bundled_paths()
             .iter()
-            .filter(|p| p.is_file())
             .map(|p| entry_name(root, p))
+            .filter(|n| !seen.contains(n))
             .collect();
-        names.sort();
-        names.dedup();
+        rest.sort();
+        rest.dedup();
+        names.extend(rest);
         names
     }
 
@@ -174,15 +190,27 @@ impl Plan {
     }
 }
 
-/// Zips every bundled file of `plan` (files only; directories referenced by a flow are
-/// skipped) with entry names relative to the common root. Deterministic: sorted entries, a
-/// fixed 1980-01-01 timestamp and mode 0644, deflate.
+/// The most dcd reads of one file going into the zip (the zip is built in memory).
+pub const MAX_BUNDLED_FILE: u64 = 1 << 30;
+
+/// Zips every bundled file of `plan` with entry names relative to the common root.
+/// Deterministic: sorted entries, a fixed 1980-01-01 timestamp and mode 0644, deflate. Every
+/// path passes the workspace check again as it is read (the planner already refused what
+/// does not), so nothing from outside `plan.base_dir` and nothing but regular files is ever
+/// zipped.
 pub fn bundle(plan: &Plan) -> Result<Bundle, PlanError> {
     let root = plan.root();
+    let mut ws = Workspace::new(&plan.base_dir)?;
     let mut entries: BTreeMap<String, PathBuf> = BTreeMap::new();
     for p in plan.bundled_paths() {
-        entries.entry(entry_name(&root, &p)).or_insert(p);
+        match ws.admit(&p) {
+            Ok(real) => {
+                entries.entry(entry_name(&root, &p)).or_insert(real);
+            }
+            Err(r) => ws.refuse(super::confine::refusal_line(Origin::Zip, &p, &r)),
+        }
     }
+    ws.result()?;
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .last_modified_time(DateTime::DEFAULT)
@@ -191,10 +219,7 @@ pub fn bundle(plan: &Plan) -> Result<Bundle, PlanError> {
     let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let mut names = Vec::with_capacity(entries.len());
     for (name, path) in entries {
-        if !path.is_file() {
-            continue;
-        }
-        let bytes = std::fs::read(&path)
+        let bytes = crate::fsio::read_capped(&path, MAX_BUNDLED_FILE)
             .map_err(|e| PlanError(format!("Failed to read {}: {e}", path.display())))?;
         zip.start_file(name.as_str(), options).map_err(zerr)?;
         zip.write_all(&bytes)

@@ -9,6 +9,7 @@
 //! reference in one run. The walk is one breadth-first pass over all flows with a global
 //! visited set, so shared sub-flows are parsed once and cycles terminate.
 
+use super::confine::{Origin, Workspace};
 use super::glob::normalize;
 use super::yaml::{FlowFile, js_truthy, parse_flow_text};
 use serde_json::Value;
@@ -95,17 +96,44 @@ impl Cache {
     }
 }
 
+/// The most dcd reads of one flow or workspace config file.
+pub const MAX_YAML_BYTES: u64 = 4 << 20;
+
+/// The text of a flow or workspace config file: a regular file of at most
+/// [`MAX_YAML_BYTES`]. Errors are the complete one-line message naming the file.
+pub fn read_yaml_text(path: &Path) -> Result<String, String> {
+    use crate::fsio::{ReadError, read_capped};
+    let shown = path.display();
+    match read_capped(path, MAX_YAML_BYTES) {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(ReadError::Io(e)) => Err(format!("Error parsing YAML file {shown}: {e}")),
+        Err(e @ ReadError::NotAFile) => Err(format!("Error reading YAML file {shown}: {e}")),
+        Err(e @ ReadError::TooLarge { .. }) => Err(format!(
+            "Error reading YAML file {shown}: {e}, the most dcd reads from a flow or config file"
+        )),
+    }
+}
+
 fn read_and_parse(path: &Path) -> Result<FlowFile, String> {
-    let err = |e: String| format!("Error parsing YAML file {}: {e}", path.display());
-    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    parse_flow_text(&String::from_utf8_lossy(&bytes)).map_err(err)
+    let text = read_yaml_text(path)?;
+    parse_flow_text(&text).map_err(|e| format!("Error parsing YAML file {}: {e}", path.display()))
+}
+
+/// One existing path a command references.
+#[derive(Debug, PartialEq)]
+pub struct Ref {
+    /// Absolute, normalised.
+    pub path: PathBuf,
+    /// The command that names it (`runFlow`, `addMedia`, `assertScreenshot`, …).
+    pub command: String,
 }
 
 /// What one file references.
 #[derive(Debug, Default, PartialEq)]
 pub struct Scan {
-    /// Existing referenced files (absolute, normalised), in order of appearance.
-    pub files: Vec<PathBuf>,
+    /// Existing referenced paths, in order of appearance (not yet checked against the
+    /// workspace: a directory or a file outside it is refused by the walk).
+    pub files: Vec<Ref>,
     /// One `Flow file "…" has a command "…" that references a non-existent file …` line per
     /// missing reference.
     pub missing: Vec<String>,
@@ -197,7 +225,10 @@ fn check_refs(
         }
         let abs = normalize(&dir.join(rel));
         if abs.exists() {
-            scan.files.push(abs);
+            scan.files.push(Ref {
+                path: abs,
+                command: cmd.to_string(),
+            });
         } else {
             scan.missing.push(format!(
                 "Flow file \"{}\" has a command \"{cmd}\" that references a non-existent file {}",
@@ -227,9 +258,10 @@ fn check_refs(
     Ok(())
 }
 
-/// `assertScreenshot: path` or `{path: …}`: an existing baseline is bundled; a missing one is
-/// fine (the first run has none); `${…}` paths cannot be resolved statically and are skipped;
-/// no image extension → `.png` appended (Maestro's normalisation).
+/// `assertScreenshot: path` or `{path: …}`: an existing baseline is bundled (and, like every
+/// reference, must be a regular file inside the workspace); a missing one is fine (the first
+/// run has none); `${…}` paths cannot be resolved statically and are skipped; no image
+/// extension → `.png` appended (Maestro's normalisation).
 fn screenshot(value: &Value, dir: &Path, scan: &mut Scan) {
     let rel = match value {
         Value::String(s) => s,
@@ -252,16 +284,25 @@ fn screenshot(value: &Value, dir: &Path, scan: &mut Scan) {
         s.push(".png");
         abs = PathBuf::from(s);
     }
-    if abs.is_file() {
-        scan.files.push(abs);
+    if abs.exists() {
+        scan.files.push(Ref {
+            path: abs,
+            command: "assertScreenshot".to_string(),
+        });
     }
 }
 
 /// Walks every seed flow and what it references, transitively. Returns every scanned flow
 /// and every referenced file (seeds included, as the TS `referencedFiles`), sorted, or the
 /// first hard error (parse error, bad steps section) — unless missing files were already
-/// found, which are then reported together under [`MISSING_FILES_HEADER`].
-pub fn walk(seeds: &[PathBuf], cache: &mut Cache) -> Result<Vec<PathBuf>, String> {
+/// found, which are then reported together under [`MISSING_FILES_HEADER`]. Every reference
+/// goes through [`Workspace::check`] before it is read or kept: a refused one is recorded
+/// there and left out (the planner then fails with the workspace's list).
+pub fn walk(
+    seeds: &[PathBuf],
+    cache: &mut Cache,
+    ws: &mut Workspace,
+) -> Result<Vec<PathBuf>, String> {
     let mut visited: HashSet<PathBuf> = HashSet::new();
     let mut queue: VecDeque<PathBuf> = VecDeque::new();
     let mut found: HashSet<PathBuf> = HashSet::new();
@@ -291,7 +332,15 @@ pub fn walk(seeds: &[PathBuf], cache: &mut Cache) -> Result<Vec<PathBuf>, String
                 missing.push(m);
             }
         }
-        for f in scan.files {
+        for r in scan.files {
+            let origin = Origin::Command {
+                flow: &file,
+                command: &r.command,
+            };
+            if !ws.check(&r.path, origin) {
+                continue;
+            }
+            let f = r.path;
             if is_flow_file(&f) {
                 if visited.insert(f.clone()) {
                     queue.push_back(f);
@@ -328,6 +377,9 @@ mod tests {
         }
         fn p(&self, rel: &str) -> PathBuf {
             self.0.join(rel)
+        }
+        fn ws(&self) -> Workspace {
+            Workspace::new(&self.0).unwrap()
         }
         fn rel(&self, v: &[PathBuf]) -> Vec<String> {
             v.iter()
@@ -381,7 +433,7 @@ mod tests {
             ],
         );
         let mut cache = Cache::default();
-        let all = walk(&[ws.p("main.yaml")], &mut cache).unwrap();
+        let all = walk(&[ws.p("main.yaml")], &mut cache, &mut ws.ws()).unwrap();
         assert_eq!(
             ws.rel(&all),
             [
@@ -410,7 +462,7 @@ mod tests {
             ],
         );
         let mut cache = Cache::default();
-        let all = walk(&[ws.p("a.yaml"), ws.p("b.yaml")], &mut cache).unwrap();
+        let all = walk(&[ws.p("a.yaml"), ws.p("b.yaml")], &mut cache, &mut ws.ws()).unwrap();
         assert_eq!(ws.rel(&all), ["a.yaml", "b.yaml", "c.yaml"]);
     }
 
@@ -428,7 +480,7 @@ mod tests {
             ],
         );
         let mut cache = Cache::default();
-        let err = walk(&[ws.p("a.yaml"), ws.p("b.yaml")], &mut cache).unwrap_err();
+        let err = walk(&[ws.p("a.yaml"), ws.p("b.yaml")], &mut cache, &mut ws.ws()).unwrap_err();
         let a = ws.p("a.yaml").display().to_string();
         let b = ws.p("b.yaml").display().to_string();
         assert_eq!(
@@ -488,7 +540,7 @@ mod tests {
             ],
         );
         let mut cache = Cache::default();
-        let all = walk(&[ws.p("a.yaml")], &mut cache).unwrap();
+        let all = walk(&[ws.p("a.yaml")], &mut cache, &mut ws.ws()).unwrap();
         assert_eq!(ws.rel(&all), ["X.app/inner.yaml", "a.yaml"]);
     }
 
@@ -499,7 +551,7 @@ mod tests {
             &[("a.yaml", "- runFlow: b.yaml\n"), ("b.yaml", "[unclosed\n")],
         );
         let mut cache = Cache::default();
-        let err = walk(&[ws.p("a.yaml")], &mut cache).unwrap_err();
+        let err = walk(&[ws.p("a.yaml")], &mut cache, &mut ws.ws()).unwrap_err();
         assert!(
             err.starts_with(&format!(
                 "Error parsing YAML file {}: ",
@@ -507,5 +559,57 @@ mod tests {
             )),
             "{err}"
         );
+    }
+
+    #[test]
+    fn references_outside_the_workspace_or_not_files_are_refused_and_not_read() {
+        let ws = Ws::new(
+            "refuse",
+            &[
+                (
+                    "ws/flows/a.yaml",
+                    "- addMedia: /etc/passwd\n- runScript: ../../x.js\n- runFlow: sub\n\
+                     - runFlow: ../../outside.yaml\n- runScript: ok.js\n\
+                     - assertScreenshot: shots.png\n",
+                ),
+                ("ws/flows/ok.js", ""),
+                ("ws/flows/sub/keep", ""),
+                ("ws/flows/shots.png/keep", ""),
+                ("outside.yaml", "- runScript: never-read.js\n"),
+                ("x.js", ""),
+            ],
+        );
+        let mut cache = Cache::default();
+        let mut w = Workspace::new(&ws.p("ws")).unwrap();
+        let all = walk(&[ws.p("ws/flows/a.yaml")], &mut cache, &mut w).unwrap();
+        assert_eq!(ws.rel(&all), ["ws/flows/a.yaml", "ws/flows/ok.js"]);
+        let err = w.error().unwrap();
+        let a = ws.p("ws/flows/a.yaml").display().to_string();
+        let line = |cmd: &str, what: &str, rel: &str| {
+            format!(
+                "Flow file \"{a}\" has a command \"{cmd}\" that references {what}: {}",
+                ws.p(rel).display()
+            )
+        };
+        let lines: Vec<&str> = err.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            [
+                format!(
+                    "Flow file \"{a}\" has a command \"addMedia\" that references a file outside \
+                     the workspace: /etc/passwd"
+                ),
+                line("runScript", "a file outside the workspace", "x.js"),
+                line("runFlow", "a directory, not a file", "ws/flows/sub"),
+                line("runFlow", "a file outside the workspace", "outside.yaml"),
+                line(
+                    "assertScreenshot",
+                    "a directory, not a file",
+                    "ws/flows/shots.png"
+                ),
+            ]
+        );
+        // The refused sub-flow was never read.
+        assert_eq!(cache.map.len(), 1);
     }
 }

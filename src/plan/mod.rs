@@ -10,16 +10,19 @@
 //!
 //! Submodules: [`yaml`] (YAML → JSON, header/steps split), [`config`] (workspace config
 //! validation), [`glob`] (`flows:` / `includedPaths:` patterns), [`deps`] (dependency walk and
-//! parse cache), [`bundle`] (common root, portable keys, the zip).
+//! parse cache), [`confine`] (the workspace boundary every zipped file passes), [`bundle`]
+//! (common root, portable keys, the zip).
 
 pub mod bundle;
 pub mod config;
+pub mod confine;
 pub mod deps;
 pub mod glob;
 pub mod yaml;
 
 pub use bundle::{Bundle, bundle, common_root, entry_name, portable_key};
 
+use confine::{Origin, Workspace};
 use deps::{Cache, is_flow_file};
 use glob::normalize;
 use serde_json::{Map, Value};
@@ -190,6 +193,8 @@ struct Ctx<'a> {
     excludes: Vec<String>,
     /// `opts.cwd`, absolute.
     cwd: PathBuf,
+    /// The workspace root every zipped path is checked against, and the refusals so far.
+    ws: Workspace,
 }
 
 impl Ctx<'_> {
@@ -201,9 +206,9 @@ impl Ctx<'_> {
     /// Loads and validates a workspace config file.
     fn load_config(&mut self, path: &Path) -> Result<Value, PlanError> {
         let shown = path.display().to_string();
-        let err = |e: String| PlanError(format!("Error parsing YAML file {shown}: {e}"));
-        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        let raw = yaml::load_single(&String::from_utf8_lossy(&bytes)).map_err(err)?;
+        let text = deps::read_yaml_text(path)?;
+        let raw = yaml::load_single(&text)
+            .map_err(|e| PlanError(format!("Error parsing YAML file {shown}: {e}")))?;
         let cfg = config::validate(raw, &shown, &mut self.warnings)?;
         self.debug.push(format!("Using workspace config: {shown}"));
         Ok(cfg)
@@ -225,8 +230,9 @@ impl Ctx<'_> {
         Ok(Some((path, cfg)))
     }
 
-    /// `includedPaths` globs relative to `ws`: regular files only; escaping `ws` is an error,
-    /// matching nothing a warning.
+    /// `includedPaths` globs relative to `ws`: directories are skipped, anything else must
+    /// pass the workspace check; a pattern escaping `ws` as written is an error, matching
+    /// nothing a warning.
     fn included(&mut self, cfg: Option<&Value>, ws: &Path) -> Result<Vec<PathBuf>, PlanError> {
         let Some(Value::Array(patterns)) = cfg.and_then(|c| c.get("includedPaths")) else {
             return Ok(Vec::new());
@@ -247,9 +253,16 @@ impl Ctx<'_> {
                 if !m.starts_with(ws) {
                     return Err(outside());
                 }
-                if m.is_file() {
+                if m.is_dir() {
+                    continue;
+                }
+                n += 1;
+                let origin = Origin::Pattern {
+                    key: "includedPaths",
+                    pattern: p,
+                };
+                if self.ws.check(&m, origin) {
                     out.push(m);
-                    n += 1;
                 }
             }
             if n == 0 {
@@ -263,8 +276,12 @@ impl Ctx<'_> {
         Ok(out)
     }
 
+    /// The dependency walk; when it fails, paths refused so far are listed after its error.
     fn walk(&mut self, seeds: &[PathBuf]) -> Result<Vec<PathBuf>, PlanError> {
-        Ok(deps::walk(seeds, &mut self.cache)?)
+        deps::walk(seeds, &mut self.cache, &mut self.ws).map_err(|e| match self.ws.error() {
+            Some(refused) => PlanError(format!("{e}\n\n{refused}")),
+            None => PlanError(e),
+        })
     }
 
     fn header_of(&mut self, path: &Path) -> Result<Option<Map<String, Value>>, PlanError> {
@@ -287,6 +304,20 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
             .join(&opts.cwd)
     };
     let input = normalize(&cwd.join(&opts.flows));
+    let not_found = || PlanError(format!("Flow path does not exist: {}", input.display()));
+    let meta = std::fs::metadata(&input).map_err(|_| not_found())?;
+    let is_dir = meta.is_dir();
+    let name = input.to_string_lossy();
+    if !(is_dir || name.ends_with(".yaml") || name.ends_with(".yml")) {
+        // The TS CLI appends `/` to such a path and then cannot find it.
+        return Err(not_found());
+    }
+    // The workspace root: the flow directory, or the single flow file's directory.
+    let root = if is_dir {
+        input.clone()
+    } else {
+        input.parent().unwrap_or(Path::new("/")).to_path_buf()
+    };
     let mut ctx = Ctx {
         opts,
         cache: Cache::default(),
@@ -299,19 +330,14 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
             .map(|e| normalize(&cwd.join(e)).to_string_lossy().into_owned())
             .collect(),
         cwd,
+        ws: Workspace::new(&root)?,
     };
-    let not_found = || PlanError(format!("Flow path does not exist: {}", input.display()));
-    let meta = std::fs::metadata(&input).map_err(|_| not_found())?;
-    let mut plan = if meta.is_dir() {
+    let mut plan = if is_dir {
         plan_dir(&mut ctx, &input)?
     } else {
-        let name = input.to_string_lossy();
-        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
-            // The TS CLI appends `/` to such a path and then cannot find it.
-            return Err(not_found());
-        }
         plan_file(&mut ctx, &input)?
     };
+    ctx.ws.result()?;
 
     let without_included = common_root(
         &plan
@@ -334,6 +360,9 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
 }
 
 fn plan_file(ctx: &mut Ctx, file: &Path) -> Result<Plan, PlanError> {
+    // Checked before it is read.
+    ctx.ws.check(file, Origin::Flow);
+    ctx.ws.result()?;
     let parsed = ctx.cache.get(file);
     if is_config_name(file) || is_config_shaped(&parsed) {
         return Err(PlanError(CONFIG_AS_FLOW_ERROR.to_string()));
@@ -375,7 +404,8 @@ fn plan_dir(ctx: &mut Ctx, dir: &Path) -> Result<Plan, PlanError> {
     );
     // 6. Config-shaped files are not flows.
     drop_config_shaped(ctx, &mut flows);
-    // 7. Nothing left.
+    // 7. Nothing left (flows refused by the workspace check say so first).
+    ctx.ws.result()?;
     if flows.is_empty() {
         return Err(no_flows_error(dir, flow_globs.as_deref()));
     }
@@ -464,31 +494,46 @@ fn is_excluded_config(p: &Path, active_config: Option<&Path>) -> bool {
 }
 
 /// Step 5: the flows the `flows:` globs match (files, not config files, not excluded; sorted,
-/// deduplicated), or without globs the candidates minus config files.
+/// deduplicated), or without globs the candidates minus config files. Each flow must pass
+/// the workspace check (a refused one is recorded there and left out), and so must each
+/// pattern as written: one starting outside the workspace is refused whole.
 fn select_flows(
-    ctx: &Ctx,
+    ctx: &mut Ctx,
     dir: &Path,
     candidates: Vec<PathBuf>,
     flow_globs: Option<&[String]>,
     active_config: Option<&Path>,
 ) -> Vec<PathBuf> {
-    match flow_globs {
-        Some(globs) => {
-            let mut matched: Vec<PathBuf> = globs
-                .iter()
-                .flat_map(|g| glob::glob(dir, g))
-                .filter(|p| p.is_file() && !is_excluded_config(p, active_config) && is_flow_file(p))
-                .filter(|p| !ctx.excluded(p))
-                .collect();
-            sort_paths(&mut matched);
-            matched.dedup();
-            matched
-        }
-        None => candidates
+    let Some(globs) = flow_globs else {
+        return candidates
             .into_iter()
             .filter(|p| !is_excluded_config(p, active_config))
-            .collect(),
+            .filter(|p| ctx.ws.check(p, Origin::Flow))
+            .collect();
+    };
+    let mut matched: Vec<PathBuf> = Vec::new();
+    for g in globs {
+        if !glob::literal_base(dir, g).starts_with(dir) {
+            ctx.ws.refuse(format!(
+                "flows pattern \"{g}\" resolves outside the workspace ({})",
+                dir.display()
+            ));
+            continue;
+        }
+        let origin = Origin::Pattern {
+            key: "flows",
+            pattern: g,
+        };
+        for p in glob::glob(dir, g) {
+            let wanted = p.is_file() && !is_excluded_config(&p, active_config) && is_flow_file(&p);
+            if wanted && !ctx.excluded(&p) && ctx.ws.check(&p, origin) {
+                matched.push(p);
+            }
+        }
     }
+    sort_paths(&mut matched);
+    matched.dedup();
+    matched
 }
 
 /// Step 6: drops config-shaped files from `flows` (parsing them all into the cache first),

@@ -383,3 +383,108 @@ fn the_zip_root_rises_for_included_paths_and_a_debug_line_says_so() {
     );
     assert_eq!(p.test_file_names(&p.root()), ["./flows/a.yaml"]);
 }
+
+#[test]
+fn a_symlinked_flow_leading_outside_is_refused_before_it_is_read() {
+    let ws = Ws::new(
+        "linkflow",
+        &[("ws/a.yaml", FLOW), ("elsewhere/x.yaml", "[not yaml")],
+    );
+    std::os::unix::fs::symlink(ws.0.join("elsewhere/x.yaml"), ws.0.join("ws/b.yaml")).unwrap();
+    let dir = PlanOptions {
+        flows: PathBuf::from("ws"),
+        ..ws.opts()
+    };
+    let e = plan(&dir).unwrap_err().0;
+    let real = fs::canonicalize(ws.0.join("elsewhere/x.yaml")).unwrap();
+    assert!(
+        e.ends_with(&format!(
+            "\nThe flow is a file outside the workspace: {} (a link to {})",
+            ws.0.join("ws/b.yaml").display(),
+            real.display()
+        )),
+        "{e}"
+    );
+    // Given as a single file, its workspace is its directory: refused too, not parsed.
+    let file = PlanOptions {
+        flows: PathBuf::from("ws/b.yaml"),
+        ..ws.opts()
+    };
+    let e = plan(&file).unwrap_err().0;
+    assert!(
+        e.contains("The flow is a file outside the workspace"),
+        "{e}"
+    );
+    // A single file's references are confined to its directory.
+    fs::write(
+        ws.0.join("ws/c.yaml"),
+        "- runFlow: ../ws/a.yaml\n- runScript: ../x.js\n",
+    )
+    .unwrap();
+    fs::write(ws.0.join("x.js"), "").unwrap();
+    let e = plan(&PlanOptions {
+        flows: PathBuf::from("ws/c.yaml"),
+        ..ws.opts()
+    })
+    .unwrap_err()
+    .0;
+    assert_eq!(e.lines().count(), 2, "{e}");
+    assert!(e.contains(&format!(
+        "outside the workspace: {}",
+        ws.0.join("x.js").display()
+    )));
+}
+
+#[test]
+fn the_zip_builder_checks_every_path_again() {
+    let ws = Ws::new("rezip", &[("ws/a.yaml", FLOW), ("secret", "s")]);
+    let mut p = plan(&PlanOptions {
+        flows: PathBuf::from("ws"),
+        ..ws.opts()
+    })
+    .unwrap();
+    // A plan handed over with a path the planner would have refused.
+    p.included_files.push(ws.0.join("secret"));
+    let e = bundle(&p).unwrap_err().0;
+    assert!(
+        e.ends_with(&format!(
+            "\nThe flow zip would hold a file outside the workspace: {}",
+            ws.0.join("secret").display()
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn zip_entries_list_the_flows_first_then_their_dependencies() {
+    let ws = Ws::new(
+        "order",
+        &[
+            (
+                "config.yaml",
+                "executionOrder:\n  flowsOrder: [z-seq, b-seq]\nincludedPaths: ['0-assets/*']\n",
+            ),
+            ("m.yaml", "- runFlow: a-sub/login.yaml\n"),
+            ("z-seq.yaml", FLOW),
+            ("b-seq.yaml", FLOW),
+            ("a-sub/login.yaml", FLOW),
+            ("0-assets/font.ttf", ""),
+        ],
+    );
+    let p = plan(&ws.opts()).unwrap();
+    assert_eq!(
+        p.zip_entries(&p.root()),
+        [
+            "m.yaml",
+            "z-seq.yaml",
+            "b-seq.yaml",
+            "0-assets/font.ttf",
+            "a-sub/login.yaml"
+        ]
+    );
+    // The zip itself stays sorted (its bytes and sha are stable).
+    let b = bundle(&p).unwrap();
+    let mut sorted = b.entries.clone();
+    sorted.sort();
+    assert_eq!(b.entries, sorted);
+}

@@ -88,11 +88,13 @@ pub struct PlanListing {
     pub flows: Vec<String>,
     /// Portable keys of the flows that run one after another, in order.
     pub sequential: Vec<String>,
-    /// Every entry of the flow zip, flows first, then their dependencies.
+    /// Every entry of the flow zip (zip entry names), flows first, then their dependencies.
     pub files: Vec<String>,
 }
 
-/// The human dry-run listing (after the "Dry run mode" warning).
+/// The human dry-run listing (after the "Dry run mode" warning): the flows that would run,
+/// the sequence, and every file the flow zip would hold, so a user sees what leaves the
+/// machine.
 pub fn dry_run(p: &PlanListing, s: Style) -> Vec<String> {
     let mut out = section("The following tests would have been run", s);
     out.extend(p.flows.iter().map(|k| format!("  {}", clean(k))));
@@ -100,6 +102,11 @@ pub fn dry_run(p: &PlanListing, s: Style) -> Vec<String> {
         out.extend(section("Sequential flows", s));
         out.extend(p.sequential.iter().map(|k| format!("  {}", clean(k))));
     }
+    out.extend(section(
+        &format!("Files that would be uploaded ({})", p.files.len()),
+        s,
+    ));
+    out.extend(p.files.iter().map(|f| format!("  {}", clean(f))));
     out
 }
 
@@ -259,6 +266,12 @@ mod tests {
 
         ⏺ Sequential flows
           ./login.yaml
+
+        ⏺ Files that would be uploaded (4)
+          a.yaml
+          b.yaml
+          login.yaml
+          scripts/x.js
         ");
         let doc = dry_run_json(&listing());
         let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();

@@ -97,6 +97,45 @@ fn api_dto_parsers_never_panic_on_arbitrary_json() {
     }
 }
 
+/// A results array is read whole or not at all: either every element becomes a row, or the
+/// poll fails saying rows could not be read — never a verdict over a subset.
+#[test]
+fn results_are_read_whole_or_not_at_all() {
+    for seed in 1..=5_000u64 {
+        let mut r = Rng::new(seed);
+        let n = r.below(6) as usize;
+        let elems: Vec<Value> = (0..n)
+            .map(|i| {
+                if r.chance(30) {
+                    return value(&mut r, 1);
+                }
+                let mut row = json!({"id": i, "test_file_name": "./a.yaml",
+                    "status": r.pick(&["PASSED", "FAILED", "RUNNING"])});
+                if r.chance(50) {
+                    row["retry_of"] = json!(r.below(6));
+                }
+                if r.chance(20) {
+                    let k = r.pick(&["id", "status", "retry_of", "test_file_name"]);
+                    row[k] = value(&mut r, 2);
+                }
+                row
+            })
+            .collect();
+        let body = json!({ "results": elems });
+        match parse_results(&body) {
+            Ok(rows) => {
+                assert_eq!(rows.len(), n, "seed {seed}: {body}");
+                let latest = dcd::domain::verdict::latest_tries(&rows);
+                assert!(latest.len() <= rows.len());
+            }
+            Err(e) => assert!(
+                e.contains("could not be read") && !e.contains('\n'),
+                "seed {seed}: {e}"
+            ),
+        }
+    }
+}
+
 #[test]
 fn config_parser_never_panics_on_arbitrary_bytes_or_json() {
     for seed in 1..=20_000u64 {

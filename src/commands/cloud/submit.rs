@@ -185,7 +185,11 @@ fn created(client: &ApiClient, response: &Value) -> Result<Run, CliError> {
     let rows: Vec<ResultRow> = response
         .get("results")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(ResultRow::from_value).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| ResultRow::from_value(v).ok())
+                .collect()
+        })
         .unwrap_or_default();
     let upload_id = response
         .pointer("/results/0/test_upload_id")
