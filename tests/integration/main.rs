@@ -12,6 +12,7 @@
 mod account;
 mod architecture;
 mod cloud;
+mod confinement;
 mod fake_cloud;
 mod fake_realtime;
 mod fault_soak;
