@@ -91,7 +91,8 @@ pub fn load_config(ctx: &Ctx) -> Option<StoredConfig> {
     }
 }
 
-/// Auth and the API client for a command with `--api-key` / `--api-url`.
+/// Auth and the API client for a command with `--api-key` / `--api-url`; warns about proxy
+/// variables that cannot be used.
 pub fn connect(conn: &Connection, ctx: &Ctx) -> Result<(AuthContext, ApiClient), CliError> {
     let stored = load_config(ctx);
     let auth = auth::resolve(&auth::Sources {
@@ -117,6 +118,9 @@ pub fn connect(conn: &Connection, ctx: &Ctx) -> Result<(AuthContext, ApiClient),
             .map(|o| format!(", org {o}"))
             .unwrap_or_default()
     );
+    for w in crate::net::proxy::env().warnings() {
+        ctx.out.warn(w);
+    }
     let client = ApiClient::new(ClientOptions {
         base_url: api_url,
         auth_headers: auth.headers.clone(),
