@@ -17,12 +17,8 @@ pub fn open(
     port: u16,
     timeout: Duration,
 ) -> Result<TcpStream, String> {
-    if !matches!(server.kind(), Kind::Http | Kind::Socks5 | Kind::Socks5h) {
-        return Err(format!(
-            "{} ({}) cannot carry this connection: use an http://, socks5:// or socks5h:// proxy",
-            server.describe(),
-            server.var()
-        ));
+    if !carries(server.kind()) {
+        return Err(refusal(server));
     }
     let mut s = connect(server.host(), server.port(), timeout)
         .map_err(|e| format!("{}: {e}", server.describe()))?;
@@ -40,6 +36,20 @@ pub fn open(
     };
     result.map_err(|e| format!("{}: {e}", server.describe()))?;
     Ok(s)
+}
+
+/// Whether [`open`] can tunnel through this kind of proxy.
+pub fn carries(kind: Kind) -> bool {
+    matches!(kind, Kind::Http | Kind::Socks5 | Kind::Socks5h)
+}
+
+/// Why [`open`] refuses a proxy it cannot tunnel through.
+pub fn refusal(server: &Server) -> String {
+    format!(
+        "{} ({}) cannot carry this connection: use an http://, socks5:// or socks5h:// proxy",
+        server.describe(),
+        server.var()
+    )
 }
 
 /// TCP to the first address of `host:port` that accepts.
