@@ -7,7 +7,7 @@
 
 use crate::clock::Timings;
 pub use crate::net::failure::NetKind;
-use crate::net::failure::{Failure, classify, network_cause};
+use crate::net::failure::{Failure, classify_through, network_cause};
 use crate::render::sanitize::one_line;
 use serde_json::Value;
 use std::fmt;
@@ -137,7 +137,18 @@ impl ApiError {
 
     /// Maps a ureq failure. `host` names the server for the message; `t` gives the timeouts.
     pub fn from_ureq(op: &str, host: &str, e: &ureq::Error, t: &Timings) -> ApiError {
-        match classify(e) {
+        ApiError::from_ureq_through(op, host, e, t, false)
+    }
+
+    /// [`ApiError::from_ureq`] for a request sent through a SOCKS proxy when `socks`.
+    pub fn from_ureq_through(
+        op: &str,
+        host: &str,
+        e: &ureq::Error,
+        t: &Timings,
+        socks: bool,
+    ) -> ApiError {
+        match classify_through(e, socks) {
             Failure::Timeout { connecting } => ApiError::Timeout {
                 op: op.to_string(),
                 after: if connecting {

@@ -17,6 +17,7 @@ pub use error::{ApiError, NetKind};
 
 use crate::clock::Timings;
 pub use crate::encoding::encode_query_component;
+use crate::net::proxy::{self, Proxies, Server};
 use crate::net::{agent, tls};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -38,8 +39,12 @@ pub struct ApiClient {
     base_url: String,
     /// Shared by every clone, so a refreshed session reaches every user of the client.
     auth_headers: std::sync::Arc<std::sync::RwLock<Vec<(String, String)>>>,
-    /// The API host for error messages, with " via proxy host:port" when one applies.
+    /// The API host for error messages, with " via HTTP proxy host:port" when one applies.
     host: String,
+    /// The proxy settings, for URLs outside the API.
+    proxies: Proxies,
+    /// The proxy the API's own URL goes through.
+    via: Option<Server>,
     timings: Timings,
 }
 
@@ -81,11 +86,12 @@ impl Reply {
 }
 
 impl ApiClient {
+    /// The client for `opts.base_url`, through the environment's proxy for that URL.
     pub fn new(opts: ClientOptions) -> ApiClient {
-        ApiClient::with_proxy(opts, ureq::Proxy::try_from_env())
+        ApiClient::with_proxies(opts, proxy::env())
     }
 
-    fn with_proxy(opts: ClientOptions, proxy: Option<ureq::Proxy>) -> ApiClient {
+    fn with_proxies(opts: ClientOptions, proxies: &Proxies) -> ApiClient {
         tls::install_provider();
         for (_, v) in &opts.auth_headers {
             crate::debug::add_secret(v);
@@ -95,22 +101,21 @@ impl ApiClient {
         }
         let base_url = opts.base_url.trim_end_matches('/').to_string();
         let mut host = agent::host_of(&base_url);
-        let proxy = proxy.filter(|p| {
-            let bypass = base_url
-                .parse::<ureq::http::Uri>()
-                .is_ok_and(|u| p.is_no_proxy(&u));
-            !bypass
-        });
-        if let Some(p) = &proxy {
-            host = format!("{host} via proxy {}:{}", p.host(), p.port());
-            crate::debug!(
-                "HTTP proxy {}:{} (from the environment)",
-                p.host(),
-                p.port()
-            );
+        let via = proxies.for_url(&base_url);
+        match via {
+            Some(p) => {
+                host = format!("{host} via {}", p.describe());
+                crate::debug!("{} (from {})", p.describe(), p.var());
+            }
+            None if proxies.server().is_some() => {
+                crate::debug!("NO_PROXY: {host} is reached directly");
+            }
+            None => {}
         }
         ApiClient {
-            agent: agent::api_agent(&opts.timings, proxy),
+            agent: agent::api_agent(&opts.timings, via),
+            proxies: proxies.clone(),
+            via: via.cloned(),
             base_url,
             auth_headers: std::sync::Arc::new(std::sync::RwLock::new(opts.auth_headers)),
             host,
@@ -135,6 +140,23 @@ impl ApiClient {
             }
         }
         *self.auth_headers.write().unwrap_or_else(|e| e.into_inner()) = headers;
+    }
+
+    /// The agent for `url`: the client's own when the proxy decision for `url` is the API's,
+    /// else one configured for `url` (a bundle URL on another host may differ by `NO_PROXY`).
+    fn agent_for(&self, url: &str) -> ureq::Agent {
+        let via = self.proxies.for_url(url);
+        if via == self.via.as_ref() {
+            self.agent.clone()
+        } else {
+            agent::api_agent(&self.timings, via)
+        }
+    }
+
+    /// A transport failure as an API error; a SOCKS proxy's refusal is a proxy error.
+    fn transport_error(&self, op: &str, e: &ureq::Error) -> ApiError {
+        let socks = self.via.as_ref().is_some_and(|p| p.kind().is_socks());
+        ApiError::from_ureq_through(op, &self.host, e, &self.timings, socks)
     }
 
     /// The API base URL, without a trailing slash.
@@ -178,7 +200,7 @@ impl ApiClient {
         let result = builder
             .body(body.map(|(_, b)| b.to_vec()).unwrap_or_default())
             .map_err(ureq::Error::from)
-            .and_then(|req| self.agent.run(req))
+            .and_then(|req| self.agent_for(&url).run(req))
             .and_then(|mut resp| {
                 let body = resp
                     .body_mut()
@@ -199,7 +221,7 @@ impl ApiClient {
             }
             Err(e) => {
                 crate::debug!("{method} {url} failed after {ms} ms: {e}");
-                Err(ApiError::from_ureq(op, &self.host, &e, &self.timings))
+                Err(self.transport_error(op, &e))
             }
         }
     }
@@ -283,13 +305,13 @@ mod tests {
     use crate::net::testserver::{closed_port, resp, serve, stuck};
 
     fn client(base: &str) -> ApiClient {
-        ApiClient::with_proxy(
+        ApiClient::with_proxies(
             ClientOptions {
                 base_url: format!("{base}/"),
                 auth_headers: vec![("x-app-api-key".into(), "test-key-abcdef".into())],
                 timings: Timings::scaled(0.01),
             },
-            None,
+            &Proxies::only(None),
         )
     }
 
@@ -531,13 +553,13 @@ mod tests {
     #[test]
     fn a_refusing_connect_proxy_is_a_proxy_error() {
         let proxy = serve(vec![resp("407 Proxy Authentication Required", &[], "")]);
-        let c = ApiClient::with_proxy(
+        let c = ApiClient::with_proxies(
             ClientOptions {
                 base_url: "https://api.example.test".into(),
                 auth_headers: vec![],
                 timings: Timings::scaled(0.01),
             },
-            Some(ureq::Proxy::new(&proxy.base).unwrap()),
+            &Proxies::only(Some(Server::parse(&proxy.base, "HTTPS_PROXY").unwrap())),
         );
         let e = c.get_json("Fetching results", "/results/x").unwrap_err();
         assert!(
@@ -553,7 +575,7 @@ mod tests {
         assert!(e.never_reached_server());
         assert!(
             e.to_string()
-                .contains("api.example.test via proxy 127.0.0.1:"),
+                .contains("api.example.test via HTTP proxy 127.0.0.1:"),
             "{e}"
         );
         assert!(
@@ -562,6 +584,107 @@ mod tests {
                 .recv()
                 .unwrap()
                 .starts_with("CONNECT api.example.test:443 ")
+        );
+    }
+
+    /// A SOCKS5 server that refuses every CONNECT (reply 2, "not allowed by ruleset").
+    fn refusing_socks() -> u16 {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut c in l.incoming().flatten() {
+                let mut buf = [0u8; 512];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(&[5, 0]);
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]);
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn a_refusing_socks_proxy_is_a_proxy_error() {
+        let port = refusing_socks();
+        let proxies = Proxies::only(Some(
+            Server::parse(&format!("socks5h://127.0.0.1:{port}"), "ALL_PROXY").unwrap(),
+        ));
+        let c = ApiClient::with_proxies(
+            ClientOptions {
+                base_url: "http://api.example.test".into(),
+                auth_headers: vec![],
+                timings: Timings::scaled(0.01),
+            },
+            &proxies,
+        );
+        let e = c.get_json("Fetching results", "/results/x").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ApiError::Network {
+                    kind: NetKind::Proxy,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.never_reached_server());
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("via SOCKS5h proxy 127.0.0.1:{port}"))
+                && text.contains("connection not allowed by ruleset"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_url_outside_the_api_gets_its_own_proxy_decision() {
+        let api = serve(vec![resp("200 OK", &[], "{}")]);
+        let proxy = serve(vec![resp("403 Forbidden", &[], "")]);
+        let api_port = api.base.rsplit(':').next().unwrap().to_string();
+        let vars = [
+            ("HTTPS_PROXY".to_string(), proxy.base.clone()),
+            ("NO_PROXY".to_string(), format!("127.0.0.1:{api_port}")),
+        ];
+        let proxies =
+            Proxies::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()));
+        let c = ApiClient::with_proxies(
+            ClientOptions {
+                base_url: api.base.clone(),
+                auth_headers: vec![],
+                timings: Timings::scaled(0.01),
+            },
+            &proxies,
+        );
+        // The API is in NO_PROXY: direct.
+        c.get_json("Fetching results", "/results/x").unwrap();
+        assert!(api.requests.recv().unwrap().starts_with("GET /results/x "));
+        // A bundle URL elsewhere is not: through the proxy, never direct.
+        let e = c
+            .open_external(
+                "Downloading",
+                "GET",
+                "http://bundles.example.test/b.zip",
+                None,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ApiError::Network {
+                    kind: NetKind::Proxy,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            proxy
+                .requests
+                .recv()
+                .unwrap()
+                .starts_with("CONNECT bundles.example.test:80 ")
         );
     }
 

@@ -159,8 +159,8 @@ impl ApiClient {
             .body(body)
             .map_err(ureq::Error::from)
             .and_then(|req| {
-                let req = self
-                    .agent
+                let agent = self.agent_for(url);
+                let req = agent
                     .configure_request(req)
                     .timeout_global(None)
                     .timeout_per_call(None)
@@ -168,7 +168,7 @@ impl ApiClient {
                     .timeout_recv_body(None)
                     .timeout_per_read(Some(stall))
                     .build();
-                self.agent.run(req)
+                agent.run(req)
             });
         let ms = start.elapsed().as_millis();
         match result {
@@ -185,7 +185,7 @@ impl ApiClient {
             }
             Err(e) => {
                 crate::debug!("{method} {shown} failed after {ms} ms: {e}");
-                Err(ApiError::from_ureq(op, &self.host, &e, &self.timings))
+                Err(self.transport_error(op, &e))
             }
         }
     }
@@ -200,13 +200,13 @@ mod tests {
     use serde_json::json;
 
     fn client(base: &str) -> ApiClient {
-        ApiClient::with_proxy(
+        ApiClient::with_proxies(
             ClientOptions {
                 base_url: base.to_string(),
                 auth_headers: vec![("x-app-api-key".into(), "key-0123456789".into())],
                 timings: Timings::scaled(0.01),
             },
-            None,
+            &crate::net::proxy::Proxies::only(None),
         )
     }
 

@@ -58,9 +58,11 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "Set to non-zero to force colour under --color auto, even when not a terminal",
     ),
     (
-        "HTTPS_PROXY, NO_PROXY",
-        "Proxy for HTTPS and the realtime WebSocket (HTTP CONNECT); hosts that bypass it",
+        "HTTPS_PROXY, ALL_PROXY",
+        "Proxy for every connection, the realtime WebSocket included: http://, socks5:// or \
+         socks5h:// (ALL_PROXY first, then HTTPS_PROXY, then HTTP_PROXY)",
     ),
+    ("NO_PROXY", "Hosts reached without the proxy"),
     (
         "SSL_CERT_FILE, SSL_CERT_DIR",
         "Extra trusted CA certificates, added to the system store and Mozilla's roots",
@@ -377,8 +379,10 @@ mod tests {
       CLICOLOR                      Set to 0 to disable colour under --color auto
       CLICOLOR_FORCE                Set to non-zero to force colour under --color auto, even when not a
                                     terminal
-      HTTPS_PROXY, NO_PROXY         Proxy for HTTPS and the realtime WebSocket (HTTP CONNECT); hosts
-                                    that bypass it
+      HTTPS_PROXY, ALL_PROXY        Proxy for every connection, the realtime WebSocket included:
+                                    http://, socks5:// or socks5h:// (ALL_PROXY first, then HTTPS_PROXY,
+                                    then HTTP_PROXY)
+      NO_PROXY                      Hosts reached without the proxy
       SSL_CERT_FILE, SSL_CERT_DIR   Extra trusted CA certificates, added to the system store and
                                     Mozilla's roots
 

@@ -118,7 +118,8 @@ fn fresh_at_start(auth: &mut AuthContext, ctx: &Ctx) -> Result<(), CliError> {
     }
 }
 
-/// Auth and the API client for a command with `--api-key` / `--api-url`.
+/// Auth and the API client for a command with `--api-key` / `--api-url`; warns about proxy
+/// variables that cannot be used.
 pub fn connect(conn: &Connection, ctx: &Ctx) -> Result<(AuthContext, ApiClient), CliError> {
     let stored = load_config(ctx);
     let mut auth = auth::resolve(&auth::Sources {
@@ -145,6 +146,9 @@ pub fn connect(conn: &Connection, ctx: &Ctx) -> Result<(AuthContext, ApiClient),
             .map(|o| format!(", org {o}"))
             .unwrap_or_default()
     );
+    for w in crate::net::proxy::env().warnings() {
+        ctx.out.warn(w);
+    }
     let client = ApiClient::new(ClientOptions {
         base_url: api_url,
         auth_headers: auth.headers.clone(),

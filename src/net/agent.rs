@@ -2,6 +2,7 @@
 //! transfers, the diagnosis probe — gets the same timeouts, TLS trust, proxy choice and
 //! redirect policy from here.
 
+use super::proxy::{self, Server};
 use crate::clock::Timings;
 
 /// `dcd/<version> (rust; <os> <arch>)`.
@@ -14,9 +15,10 @@ pub fn user_agent() -> String {
     )
 }
 
-/// The agent config every dcd HTTP call uses: timeouts, TLS roots, the given proxy, no
-/// status-as-error, and no redirects (ureq would forward `x-app-api-key` to another host).
-pub fn api_agent(timings: &Timings, proxy: Option<ureq::Proxy>) -> ureq::Agent {
+/// The agent config every dcd HTTP call uses: timeouts, TLS roots, the given proxy (the
+/// decision of [`proxy::Proxies::for_url`] for the URLs it will fetch), no status-as-error,
+/// and no redirects (ureq would forward `x-app-api-key` to another host).
+pub fn api_agent(timings: &Timings, proxy: Option<&Server>) -> ureq::Agent {
     builder(timings, proxy)
         .timeout_global(Some(timings.http_request))
         .accept("application/json")
@@ -26,12 +28,12 @@ pub fn api_agent(timings: &Timings, proxy: Option<ureq::Proxy>) -> ureq::Agent {
 
 /// The agent for uploads to storage URLs (TUS, Backblaze): the same config without an
 /// overall deadline (a large upload takes what it takes) — connect, read and write each
-/// still time out — and the environment's proxy unless `NO_PROXY` covers `url`.
+/// still time out — and the environment's proxy for `url`.
 pub fn transfer_agent(timings: &Timings, url: &str) -> ureq::Agent {
-    let proxy = ureq::Proxy::try_from_env().filter(|p| {
-        !url.parse::<ureq::http::Uri>()
-            .is_ok_and(|u| p.is_no_proxy(&u))
-    });
+    let proxy = proxy::env().for_url(url);
+    if let Some(p) = proxy {
+        crate::debug!("{} for {}", p.describe(), host_of(url));
+    }
     builder(timings, proxy)
         .timeout_per_write(Some(timings.http_request))
         .build()
@@ -40,7 +42,7 @@ pub fn transfer_agent(timings: &Timings, url: &str) -> ureq::Agent {
 
 fn builder(
     timings: &Timings,
-    proxy: Option<ureq::Proxy>,
+    proxy: Option<&Server>,
 ) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -48,7 +50,7 @@ fn builder(
         .max_redirects_will_error(false)
         .timeout_connect(Some(timings.http_connect))
         .timeout_per_read(Some(timings.http_request))
-        .proxy(proxy)
+        .proxy(proxy.map(Server::ureq))
         .tls_config(super::tls::ureq_tls_config())
         .user_agent(user_agent())
 }

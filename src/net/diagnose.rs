@@ -6,6 +6,7 @@
 //! to do about it (DNS, firewall, proxy, a TLS-inspecting proxy's CA) without dcd talking
 //! to third-party sites.
 
+use super::proxy::Server;
 use crate::clock::Timings;
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -46,14 +47,14 @@ impl Diagnosis {
 
 /// Diagnoses the API host of `base_url`, through the environment's proxy if one applies.
 pub fn diagnose(base_url: &str, timings: &Timings) -> Diagnosis {
-    diagnose_with(base_url, timings, ureq::Proxy::try_from_env())
+    diagnose_with(base_url, timings, super::proxy::env().for_url(base_url))
 }
 
 fn ms(start: Instant) -> u64 {
     start.elapsed().as_millis() as u64
 }
 
-fn diagnose_with(base_url: &str, timings: &Timings, proxy: Option<ureq::Proxy>) -> Diagnosis {
+fn diagnose_with(base_url: &str, timings: &Timings, proxy: Option<&Server>) -> Diagnosis {
     super::tls::install_provider();
     let base = base_url.trim_end_matches('/').to_string();
     let mut d = Diagnosis {
@@ -81,19 +82,14 @@ fn diagnose_with(base_url: &str, timings: &Timings, proxy: Option<ureq::Proxy>) 
         .trim_end_matches(']')
         .to_string();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let proxy = proxy.filter(|p| !p.is_no_proxy(&uri));
-    let (dns_host, dns_port) = match &proxy {
+    let (dns_host, dns_port) = match proxy {
         Some(p) => {
-            d.via_proxy = Some(format!("{}:{}", p.host(), p.port()));
+            d.via_proxy = Some(p.addr());
             (p.host().to_string(), p.port())
         }
         None => (host.clone(), port),
     };
-    let connect_to = if dns_host.contains(':') {
-        format!("[{dns_host}]:{dns_port}")
-    } else {
-        format!("{dns_host}:{dns_port}")
-    };
+    let connect_to = super::proxy::authority(&dns_host, dns_port);
     let Some(addrs) = dns_step(&mut d, &dns_host, dns_port, timings) else {
         return d;
     };
@@ -196,13 +192,16 @@ fn tcp_step(
 }
 
 /// HTTP: any status means the API answered.
-fn http_step(d: &mut Diagnosis, base: &str, timings: &Timings, proxy: Option<ureq::Proxy>) {
+fn http_step(d: &mut Diagnosis, base: &str, timings: &Timings, proxy: Option<&Server>) {
     let start = Instant::now();
     let url = format!("{base}/");
     let agent = super::agent::api_agent(timings, proxy);
     let (ok, detail) = match agent.get(&url).call() {
         Ok(resp) => (true, format!("HTTP {}", resp.status().as_u16())),
-        Err(e) => (false, probe_cause(&e, timings)),
+        Err(e) => (
+            false,
+            probe_cause(&e, timings, proxy.is_some_and(|p| p.kind().is_socks())),
+        ),
     };
     d.steps.push(Step {
         name: "HTTP",
@@ -257,9 +256,9 @@ fn tls_handshake(mut stream: TcpStream, host: &str, timeout: Duration) -> Result
 }
 
 /// The cause of a failed probe, in the words the API errors use.
-fn probe_cause(e: &ureq::Error, timings: &Timings) -> String {
-    use super::failure::{Failure, classify, network_cause};
-    match classify(e) {
+fn probe_cause(e: &ureq::Error, timings: &Timings, socks: bool) -> String {
+    use super::failure::{Failure, classify_through, network_cause};
+    match classify_through(e, socks) {
         Failure::Timeout { connecting } => {
             let after = if connecting {
                 timings.http_connect
@@ -377,8 +376,8 @@ mod tests {
     #[test]
     fn a_proxy_is_diagnosed_instead_of_the_host() {
         let port = closed_port();
-        let proxy = ureq::Proxy::new(&format!("http://user:pw@127.0.0.1:{port}")).unwrap();
-        let d = diagnose_with("https://api.example.test", &t(), Some(proxy));
+        let proxy = Server::parse(&format!("http://user:pw@127.0.0.1:{port}"), "HTTPS_PROXY");
+        let d = diagnose_with("https://api.example.test", &t(), proxy.as_ref().ok());
         assert_eq!(d.via_proxy, Some(format!("127.0.0.1:{port}")));
         assert_eq!(names(&d), [("DNS", true), ("TCP connect", false)]);
         assert!(text::hint(&d).unwrap().contains("proxy"));
@@ -386,8 +385,8 @@ mod tests {
 
         // The proxy answers but refuses the tunnel: the HTTP step says so.
         let srv = serve(vec![resp("403 Forbidden", &[], ""); 2]);
-        let proxy = ureq::Proxy::new(&srv.base).unwrap();
-        let d = diagnose_with("https://api.example.test", &t(), Some(proxy));
+        let proxy = Server::parse(&srv.base, "HTTPS_PROXY").unwrap();
+        let d = diagnose_with("https://api.example.test", &t(), Some(&proxy));
         assert_eq!(
             names(&d),
             [("DNS", true), ("TCP connect", true), ("HTTP", false)]

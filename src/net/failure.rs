@@ -16,7 +16,7 @@ pub enum NetKind {
     Reset,
     /// The TLS handshake failed (certificate, protocol, not TLS at all).
     Tls,
-    /// The HTTP CONNECT proxy refused or did not answer.
+    /// The proxy (HTTP CONNECT or SOCKS) refused or did not answer.
     Proxy,
     Other,
 }
@@ -53,6 +53,25 @@ pub fn classify(e: &ureq::Error) -> Failure {
         }
         E::BodyExceedsLimit(n) => Failure::BodyTooLarge(*n),
         _ => net(NetKind::Other, e.to_string()),
+    }
+}
+
+/// Sorts a failure of a request made through a proxy of the SOCKS kind when `socks`: the
+/// proxy's refusals and protocol errors come as I/O errors without an OS error code, and
+/// are proxy errors.
+pub fn classify_through(e: &ureq::Error, socks: bool) -> Failure {
+    match (classify(e), e) {
+        (
+            Failure::Network {
+                kind: NetKind::Other,
+                detail,
+            },
+            ureq::Error::Io(io),
+        ) if socks && io.raw_os_error().is_none() => Failure::Network {
+            kind: NetKind::Proxy,
+            detail,
+        },
+        (f, _) => f,
     }
 }
 

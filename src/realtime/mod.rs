@@ -61,6 +61,12 @@ impl Realtime {
                 return None;
             }
         };
+        if let Some(p) = crate::net::proxy::env().for_url(&ws_url)
+            && !crate::net::tunnel::carries(p.kind())
+        {
+            crate::debug!("[realtime] not started: {}", crate::net::tunnel::refusal(p));
+            return None;
+        }
         crate::debug::add_secret(&token);
         let cfg = client::Config {
             url: ws_url,

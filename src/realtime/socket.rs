@@ -1,15 +1,17 @@
-//! Opening the Realtime WebSocket: TCP (directly or through an HTTP CONNECT proxy), TLS with
-//! the same trust store as the API client, then the WebSocket handshake.
+//! Opening the Realtime WebSocket: TCP (directly, or through the HTTP CONNECT or SOCKS5
+//! proxy the environment gives for its host), TLS with the same trust store as the API
+//! client, then the WebSocket handshake.
 //!
-//! tungstenite is built without proxy or TLS support, so both are done here: the proxy choice comes
-//! from ureq's reading of `HTTPS_PROXY`/`NO_PROXY`, the tunnel is a hand-written `CONNECT`,
-//! and TLS is a `rustls::StreamOwned`. The handshake runs with the connect timeout as read and
+//! tungstenite is built without proxy or TLS support, so both are done here: the proxy choice
+//! is the one every connection of dcd gets (`net::proxy`), the tunnel is `net::tunnel`, and
+//! TLS is a `rustls::StreamOwned`. The handshake runs with the connect timeout as read and
 //! write timeout (a silent server fails it); afterwards reads time out every
 //! [`POLL_INTERVAL`] so the reader thread can notice shutdown and timers.
 
 use crate::clock::Timings;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use crate::net::proxy::authority;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 use tungstenite::WebSocket;
 
@@ -110,95 +112,28 @@ pub fn target(url: &str) -> Result<Target, String> {
     Ok(Target { tls, host, port })
 }
 
-fn tcp_connect(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host} did not resolve"));
-    for addr in (host, port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = e,
+/// TCP to the target, directly or through the proxy the environment gives for it. A proxy
+/// that cannot carry the socket is an error, never a reason to go direct.
+fn open_tcp(t: &Target, timeout: Duration) -> Result<TcpStream, String> {
+    match crate::net::proxy::env().for_host(&t.host, t.port) {
+        Some(p) => {
+            crate::debug!(
+                "[realtime] {} for {}",
+                p.describe(),
+                authority(&t.host, t.port)
+            );
+            crate::net::tunnel::open(p, &t.host, t.port, timeout)
         }
+        None => crate::net::tunnel::connect(&t.host, t.port, timeout)
+            .map_err(|e| format!("connect {}: {e}", authority(&t.host, t.port))),
     }
-    Err(last)
-}
-
-/// The proxy to use for `host`, if any: an HTTP CONNECT proxy from the environment that
-/// `NO_PROXY` does not exclude. `Err` for a proxy we cannot tunnel through (SOCKS).
-fn proxy_for(t: &Target) -> Result<Option<ureq::Proxy>, String> {
-    let Some(p) = ureq::Proxy::try_from_env() else {
-        return Ok(None);
-    };
-    let scheme = if t.tls { "https" } else { "http" };
-    let uri: ureq::http::Uri = format!("{scheme}://{}:{}/", t.host, t.port)
-        .parse()
-        .map_err(|_| "bad host".to_string())?;
-    if p.is_no_proxy(&uri) {
-        return Ok(None);
-    }
-    match p.protocol() {
-        ureq::ProxyProtocol::Http => Ok(Some(p)),
-        other => Err(format!(
-            "proxy protocol {other:?} is not supported for realtime"
-        )),
-    }
-}
-
-/// `CONNECT host:port` through the proxy; a 200 leaves `stream` as a tunnel.
-fn tunnel(stream: &mut TcpStream, t: &Target, proxy: &ureq::Proxy) -> Result<(), String> {
-    let mut req = format!(
-        "CONNECT {h}:{p} HTTP/1.1\r\nHost: {h}:{p}\r\nUser-Agent: {ua}\r\n",
-        h = t.host,
-        p = t.port,
-        ua = crate::net::agent::user_agent()
-    );
-    if let Some(user) = proxy.username() {
-        let creds = format!("{user}:{}", proxy.password().unwrap_or_default());
-        req.push_str(&format!(
-            "Proxy-Authorization: Basic {}\r\n",
-            crate::encoding::base64(creds.as_bytes())
-        ));
-    }
-    req.push_str("\r\n");
-    stream
-        .write_all(req.as_bytes())
-        .map_err(|e| format!("proxy: {e}"))?;
-    let mut reader = BufReader::new(&mut *stream);
-    let mut status = String::new();
-    reader
-        .read_line(&mut status)
-        .map_err(|e| format!("proxy: {e}"))?;
-    loop {
-        let mut line = String::new();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|e| format!("proxy: {e}"))?;
-        if n == 0 || line == "\r\n" || line == "\n" {
-            break;
-        }
-    }
-    let code = status.split_whitespace().nth(1).unwrap_or("");
-    if code != "200" {
-        return Err(format!("proxy refused CONNECT: {}", status.trim()));
-    }
-    Ok(())
 }
 
 /// Opens the socket and performs the WebSocket handshake.
 pub fn connect(url: &str, timings: &Timings) -> Result<WebSocket<Stream>, String> {
     let t = target(url)?;
     let timeout = timings.http_connect;
-    let proxy = proxy_for(&t)?;
-    let tcp = match &proxy {
-        Some(p) => {
-            let mut s = tcp_connect(p.host(), p.port(), timeout)
-                .map_err(|e| format!("proxy {}:{}: {e}", p.host(), p.port()))?;
-            s.set_read_timeout(Some(timeout)).ok();
-            s.set_write_timeout(Some(timeout)).ok();
-            tunnel(&mut s, &t, p)?;
-            s
-        }
-        None => tcp_connect(&t.host, t.port, timeout)
-            .map_err(|e| format!("connect {}:{}: {e}", t.host, t.port))?,
-    };
+    let tcp = open_tcp(&t, timeout)?;
     tcp.set_nodelay(true).ok();
     tcp.set_read_timeout(Some(timeout)).ok();
     tcp.set_write_timeout(Some(timeout)).ok();

@@ -6,13 +6,12 @@
 //! be uploaded; and a results row that cannot be read never turns a failing run green.
 //! Workspaces are built in each test's own temp dir.
 
-
+use crate::support::fake_cloud::*;
+use crate::support::*;
 use serde_json::{Value, json};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use crate::support::fake_cloud::*;
-use crate::support::*;
 
 const KEY: &str = "confinement-test-key-123456";
 const LIMIT: Duration = Duration::from_secs(30);

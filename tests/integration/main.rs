@@ -20,6 +20,7 @@ mod files;
 mod list_artifacts;
 mod parsers_never_panic;
 mod plan;
+mod proxies;
 mod realtime_client;
 mod realtime_conformance;
 mod realtime_e2e;

@@ -244,7 +244,13 @@ impl FakeCloud {
 
     /// Start on a given loopback port (0 = ephemeral).
     pub fn start_on(scenario: Scenario, port: u16) -> io::Result<FakeCloud> {
-        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        FakeCloud::start_at(scenario, SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    /// Start on a given address (`[::1]:0` for the IPv6 loopback). `url()` then carries
+    /// the brackets.
+    pub fn start_at(scenario: Scenario, at: SocketAddr) -> io::Result<FakeCloud> {
+        let listener = TcpListener::bind(at)?;
         let addr = listener.local_addr()?;
         let binaries = scenario.known_binaries.clone();
         let shared = Arc::new(Shared {

@@ -130,8 +130,14 @@ pub struct FakeRealtime {
 impl FakeRealtime {
     /// Start on an ephemeral loopback port. Panics if it cannot bind (tests only).
     pub fn start(script: RtScript) -> FakeRealtime {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("fake realtime: bind");
-        let addr = listener.local_addr().expect("fake realtime: local addr");
+        FakeRealtime::start_at(script, SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("fake realtime: bind")
+    }
+
+    /// Start on a given address (`[::1]:0` for the IPv6 loopback).
+    pub fn start_at(script: RtScript, at: SocketAddr) -> std::io::Result<FakeRealtime> {
+        let listener = TcpListener::bind(at)?;
+        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             start: Instant::now(),
             stop: AtomicBool::new(false),
@@ -150,13 +156,12 @@ impl FakeRealtime {
         let accept_shared = Arc::clone(&shared);
         let accept = std::thread::Builder::new()
             .name("fake-realtime-accept".into())
-            .spawn(move || accept_loop(listener, accept_shared))
-            .expect("fake realtime: spawn");
-        FakeRealtime {
+            .spawn(move || accept_loop(listener, accept_shared))?;
+        Ok(FakeRealtime {
             addr,
             shared,
             accept: Some(accept),
-        }
+        })
     }
 
     /// `http://127.0.0.1:PORT`: a Supabase base URL (the socket lives at
