@@ -91,6 +91,7 @@ impl ApiClient {
                 crate::debug::add_secret(token);
             }
         }
+        crate::debug::add_url_secrets(&opts.base_url);
         let base_url = opts.base_url.trim_end_matches('/').to_string();
         let mut host = agent::host_of(&base_url);
         let proxy = proxy.filter(|p| {
@@ -173,6 +174,7 @@ impl ApiClient {
                 })
             });
         let ms = start.elapsed().as_millis();
+        let url = crate::debug::redact_url(&url);
         match result {
             Ok(reply) => {
                 crate::debug!("{method} {url} → {} ({ms} ms)", reply.status);
