@@ -111,6 +111,9 @@ pub fn connect(conn: &Connection, ctx: &Ctx) -> Result<(AuthContext, ApiClient),
         )));
     }
     crate::debug::add_url_secrets(&api_url);
+    for w in crate::net::tls::env_warnings() {
+        ctx.out.warn(&w);
+    }
     crate::debug!(
         "API {}; auth mode {:?}{}",
         crate::debug::redact_url(&api_url),
