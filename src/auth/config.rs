@@ -78,7 +78,7 @@ fn load_from(path: &std::path::Path) -> Loaded {
             path.display()
         ))
     };
-    let text = match crate::fsio::read_capped(&path, MAX_CONFIG) {
+    let text = match crate::fsio::read_capped(path, MAX_CONFIG) {
         Ok(t) => t,
         Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             return Loaded::Missing;
