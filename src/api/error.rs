@@ -97,6 +97,7 @@ impl ApiError {
                     | NetKind::Refused
                     | NetKind::Unreachable
                     | NetKind::Tls
+                    | NetKind::Certificate(_)
                     | NetKind::Proxy
             ),
             ApiError::Timeout { connecting, .. } => *connecting,
@@ -108,7 +109,9 @@ impl ApiError {
     /// within 30s", or the whole message for answers that were errors.
     pub fn cause(&self) -> String {
         match self {
-            ApiError::Network { kind, detail, .. } => network_cause(*kind, detail),
+            ApiError::Network { kind, detail, .. } => {
+                network_cause(*kind, &one_line(detail, MAX_MESSAGE))
+            }
             ApiError::Timeout { after, .. } => format!("no answer within {}", secs(*after)),
             _ => self.to_string(),
         }
@@ -265,6 +268,7 @@ impl crate::watch::PollError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::failure::CertIssue;
 
     fn st(status: u16, body: &str) -> ApiError {
         ApiError::from_status("Fetching results", status, body.as_bytes(), None)
@@ -413,7 +417,7 @@ mod tests {
                     ErrorKind::InvalidData,
                     rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
                 )),
-                NetKind::Tls,
+                NetKind::Certificate(CertIssue::Untrusted),
                 true,
             ),
             (
@@ -436,9 +440,19 @@ mod tests {
         assert_eq!(
             tls.to_string(),
             "Fetching results: could not reach api.test: TLS error: invalid peer certificate: \
-             UnknownIssuer (behind a TLS-inspecting proxy? set SSL_CERT_FILE to your \
-             organisation's CA bundle)"
+             UnknownIssuer (the certificate's issuer is not trusted: behind a TLS-inspecting \
+             proxy, add its CA with SSL_CERT_FILE or SSL_CERT_DIR)"
         );
+        let expired = map(ureq::Error::Rustls(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Expired,
+        )));
+        assert!(
+            expired.to_string().ends_with(
+                "(the server's certificate has expired, or this machine's clock is wrong)"
+            ),
+            "{expired}"
+        );
+        assert!(expired.never_reached_server());
         assert_eq!(
             map(ureq::Error::HostNotFound).to_string(),
             "Fetching results: could not reach api.test: could not resolve host"
