@@ -8,7 +8,8 @@
 //!
 //! Every CA file is read through [`crate::fsio::read_capped`]: only regular files, at most
 //! 16 MiB each and 64 MiB in all, so `SSL_CERT_FILE=/dev/zero`, a FIFO or a huge file is
-//! skipped at once. The list is built once, on first use. [`env_warnings`] checks the two
+//! skipped at once. The list is built once, when the first HTTP agent or TLS connection
+//! needs it. [`env_warnings`] checks the two
 //! variables without reading any certificate, for the command to warn about a path that
 //! cannot be used.
 
@@ -168,7 +169,7 @@ impl Scan {
 
 /// Warnings about `SSL_CERT_FILE` and `SSL_CERT_DIR` paths that cannot be used (missing,
 /// unreadable, not a regular file, too large), each naming the variable and the path. Opens
-/// the files without reading them; the roots are still loaded only when TLS is used.
+/// the files without reading them.
 pub fn env_warnings() -> Vec<String> {
     let mut scan = Scan::new(false);
     if let Some(f) = env_file() {
