@@ -3,7 +3,9 @@
 //! Secrets (API key, access and refresh tokens, signed URLs) are registered as soon as they
 //! are known; every debug line passes through [`redact`] before it is written, so a request
 //! header or a URL logged verbatim can never leak one. Redaction is by value, which also
-//! catches a secret echoed back by a server.
+//! catches a secret echoed back by a server. A URL is shown through [`redact_url`], which
+//! drops its `user:password@` part; [`add_url_secrets`] registers that part too, so it is
+//! redacted wherever the URL is echoed whole.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -48,6 +50,38 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// The `user:password@` part of a URL's authority, if any.
+fn userinfo(url: &str) -> Option<(usize, usize)> {
+    let start = url.find("://")? + 3;
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let at = url[start..end].rfind('@')?;
+    Some((start, start + at + 1))
+}
+
+/// `url` without the credentials of its authority: `http://user:pw@host/x` → `http://host/x`.
+/// Every place that shows a URL goes through this.
+pub fn redact_url(url: &str) -> String {
+    match userinfo(url) {
+        Some((start, end)) => format!("{}{}", &url[..start], &url[end..]),
+        None => url.to_string(),
+    }
+}
+
+/// Registers the credentials inside `url` (`user:password`, and the password alone) as
+/// secrets, so the URL echoed whole anywhere is redacted too.
+pub fn add_url_secrets(url: &str) {
+    let Some((start, end)) = userinfo(url) else {
+        return;
+    };
+    let info = &url[start..end - 1];
+    add_secret(info);
+    if let Some((_, password)) = info.split_once(':') {
+        add_secret(password);
+    }
+}
+
 /// Writes one `[DEBUG] ` line to stderr (redacted). Use the [`debug!`](crate::debug!) macro.
 pub fn write_line(msg: &str) {
     let line = redact(msg);
@@ -80,6 +114,22 @@ mod tests {
         assert_eq!(
             redact("k=abcdef123456-longer and abcdef123456, x"),
             "k=*** and ***, x"
+        );
+    }
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(
+            redact_url("http://user:pa@ss@host:8080/a@b?c=d@e"),
+            "http://host:8080/a@b?c=d@e"
+        );
+        assert_eq!(redact_url("https://api.test/x"), "https://api.test/x");
+        assert_eq!(redact_url("https://tok@api.test"), "https://api.test");
+        assert_eq!(redact_url("not a url @ all"), "not a url @ all");
+        add_url_secrets("http://someone:hunter2-secret@api.test/");
+        assert_eq!(
+            redact("GET http://someone:hunter2-secret@api.test/ and hunter2-secret"),
+            "GET http://***@api.test/ and ***"
         );
     }
 }

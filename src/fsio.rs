@@ -224,11 +224,10 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-/// Reads a regular file of at most `cap` bytes. Opened non-blocking, so a FIFO without a
-/// writer is refused at once instead of hanging the open.
-pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
+/// Opens a regular file of at most `cap` bytes for reading, without reading it. The open is
+/// non-blocking, so a FIFO nobody writes to is refused at once instead of hanging the open.
+pub fn open_capped(path: &Path, cap: u64) -> Result<(File, u64), ReadError> {
+    let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
@@ -240,7 +239,13 @@ pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
     if meta.len() > cap {
         return Err(ReadError::TooLarge { cap });
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    Ok((file, meta.len()))
+}
+
+/// Reads a regular file of at most `cap` bytes.
+pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+    let (file, len) = open_capped(path, cap)?;
+    let mut bytes = Vec::with_capacity(len as usize);
     file.take(cap + 1)
         .read_to_end(&mut bytes)
         .map_err(ReadError::Io)?;
@@ -363,17 +368,17 @@ mod tests {
             Err(ReadError::TooLarge { cap: 1024 })
         ));
         assert!(matches!(read_capped(&d, 1024), Err(ReadError::NotAFile)));
-        // A FIFO nobody writes to is refused at once (a blocking open would hang here).
-        let fifo = d.join("pipe");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-        if made.is_ok_and(|s| s.success()) {
-            assert!(matches!(read_capped(&fifo, 1024), Err(ReadError::NotAFile)));
-        }
-        // A huge sparse file is refused by its size, without reading it.
+        // A FIFO without a writer is refused at once, not waited on.
+        let fifo = d.join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo on a path in our own temporary directory.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        assert!(matches!(read_capped(&fifo, 1024), Err(ReadError::NotAFile)));
+        // A sparse file past the cap is refused from its size, without reading it.
         let sparse = d.join("sparse");
         File::create(&sparse).unwrap().set_len(1 << 40).unwrap();
         assert!(matches!(
-            read_capped(&sparse, 4 << 20),
+            read_capped(&sparse, 1024),
             Err(ReadError::TooLarge { .. })
         ));
         assert_eq!(

@@ -31,7 +31,7 @@ impl ApiClient {
         if !(200..300).contains(&reply.status) {
             return Err(Self::status_error(op, &reply));
         }
-        let v = Self::parse_json(op, &reply.body)?;
+        let v = Self::parse_json(op, &reply)?;
         CompatData::from_envelope(&v).map_err(|detail| ApiError::BadResponse {
             op: op.into(),
             detail,

@@ -37,6 +37,9 @@ pub enum ApiError {
     },
     /// A 2xx whose body is not JSON.
     InvalidJson { op: String, detail: String },
+    /// A 2xx whose body is an HTML page: `--api-url` most likely names a web site (the
+    /// console), not the API.
+    Html { op: String, status: u16 },
     /// A 2xx that is an error envelope or lacks the expected fields; a stray 304.
     BadResponse { op: String, detail: String },
     /// The results array was empty: a failed poll, never "all passed".
@@ -56,6 +59,7 @@ impl ApiError {
             | ApiError::Timeout { op, .. }
             | ApiError::Status { op, .. }
             | ApiError::InvalidJson { op, .. }
+            | ApiError::Html { op, .. }
             | ApiError::BadResponse { op, .. }
             | ApiError::Empty { op }
             | ApiError::SessionDead { op, .. } => op,
@@ -102,6 +106,7 @@ impl ApiError {
                     | NetKind::Refused
                     | NetKind::Unreachable
                     | NetKind::Tls
+                    | NetKind::Certificate(_)
                     | NetKind::Proxy
             ),
             ApiError::Timeout { connecting, .. } => *connecting,
@@ -113,7 +118,9 @@ impl ApiError {
     /// within 30s", or the whole message for answers that were errors.
     pub fn cause(&self) -> String {
         match self {
-            ApiError::Network { kind, detail, .. } => network_cause(*kind, detail),
+            ApiError::Network { kind, detail, .. } => {
+                network_cause(*kind, &one_line(detail, MAX_MESSAGE))
+            }
             ApiError::Timeout { after, .. } => format!("no answer within {}", secs(*after)),
             _ => self.to_string(),
         }
@@ -127,10 +134,28 @@ impl ApiError {
         body: &[u8],
         retry_after: Option<Duration>,
     ) -> ApiError {
+        ApiError::from_reply(op, status, None, body, retry_after)
+    }
+
+    /// [`ApiError::from_status`] knowing the answer's `content-type`: a 4xx HTML page says
+    /// that the server answered HTML (a 5xx one keeps its reason phrase: load balancers
+    /// answer outages with HTML pages).
+    pub fn from_reply(
+        op: &str,
+        status: u16,
+        content_type: Option<&str>,
+        body: &[u8],
+        retry_after: Option<Duration>,
+    ) -> ApiError {
+        let message = if (400..500).contains(&status) && is_html(content_type, body) {
+            HTML_ANSWER.to_string()
+        } else {
+            server_message(status, body)
+        };
         ApiError::Status {
             op: op.to_string(),
             status,
-            message: server_message(status, body),
+            message,
             retry_after,
         }
     }
@@ -170,6 +195,20 @@ impl ApiError {
             },
         }
     }
+}
+
+/// What an HTML answer means for an API client.
+pub const HTML_ANSWER: &str = "The server answered HTML, not JSON — is --api-url the API?";
+
+/// An HTML page rather than JSON: a `text/html` (or XHTML) content type, or a body whose first
+/// non-blank character is `<` (JSON never starts so).
+pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
+    let typed = content_type.is_some_and(|t| {
+        let t = t.trim_start().to_ascii_lowercase();
+        t.starts_with("text/html") || t.starts_with("application/xhtml")
+    });
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    typed || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
 }
 
 /// The message of an error body: JSON `message` (string or list) ?? `error` ?? raw text.
@@ -254,6 +293,11 @@ impl fmt::Display for ApiError {
             ApiError::InvalidJson { op, detail } => {
                 format!("{op}: API returned an invalid JSON response ({detail})")
             }
+            ApiError::Html { op, status } => {
+                format!(
+                    "{op}: the server answered HTML, not JSON — is --api-url the API? (HTTP {status})"
+                )
+            }
             ApiError::BadResponse { op, detail } => {
                 format!("{op}: unexpected API response: {detail}")
             }
@@ -282,6 +326,7 @@ impl crate::watch::PollError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::failure::CertIssue;
 
     fn st(status: u16, body: &str) -> ApiError {
         ApiError::from_status("Fetching results", status, body.as_bytes(), None)
@@ -320,6 +365,23 @@ mod tests {
             st(502, "<html><body>nginx</body></html>").to_string(),
             "Fetching results: Bad Gateway (HTTP 502)"
         );
+        assert_eq!(
+            st(404, " <!DOCTYPE html><html>console</html>").to_string(),
+            "Resource not found. The server answered HTML, not JSON — is --api-url the API?"
+        );
+        let typed = ApiError::from_reply(
+            "Fetching results",
+            405,
+            Some("Text/HTML; charset=utf-8"),
+            b"Method not allowed",
+            None,
+        );
+        assert_eq!(
+            typed.to_string(),
+            "Fetching results: The server answered HTML, not JSON — is --api-url the API? (HTTP 405)"
+        );
+        assert!(!is_html(Some("application/json"), br#"{"a":"<b>"}"#));
+        assert!(is_html(None, b"\xEF\xBB\xBF\n<html>"));
         assert_eq!(
             st(503, "").to_string(),
             "Fetching results: Service Unavailable (HTTP 503)"
@@ -430,7 +492,7 @@ mod tests {
                     ErrorKind::InvalidData,
                     rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
                 )),
-                NetKind::Tls,
+                NetKind::Certificate(CertIssue::Untrusted),
                 true,
             ),
             (
@@ -453,9 +515,19 @@ mod tests {
         assert_eq!(
             tls.to_string(),
             "Fetching results: could not reach api.test: TLS error: invalid peer certificate: \
-             UnknownIssuer (behind a TLS-inspecting proxy? set SSL_CERT_FILE to your \
-             organisation's CA bundle)"
+             UnknownIssuer (the certificate's issuer is not trusted: behind a TLS-inspecting \
+             proxy, add its CA with SSL_CERT_FILE or SSL_CERT_DIR)"
         );
+        let expired = map(ureq::Error::Rustls(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Expired,
+        )));
+        assert!(
+            expired.to_string().ends_with(
+                "(the server's certificate has expired, or this machine's clock is wrong)"
+            ),
+            "{expired}"
+        );
+        assert!(expired.never_reached_server());
         assert_eq!(
             map(ureq::Error::HostNotFound).to_string(),
             "Fetching results: could not reach api.test: could not resolve host"

@@ -39,7 +39,7 @@ impl ApiClient {
             Some(("application/json", body.as_bytes())),
         )?;
         Ok(match reply.status {
-            200..=299 => Claim::Session(Self::parse_json(OP, &reply.body)?),
+            200..=299 => Claim::Session(Self::parse_json(OP, &reply)?),
             404 => Claim::NotYet,
             429 => Claim::SlowDown,
             status => {

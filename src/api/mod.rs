@@ -99,6 +99,7 @@ impl ApiClient {
                 crate::debug::add_secret(token);
             }
         }
+        crate::debug::add_url_secrets(&opts.base_url);
         let base_url = opts.base_url.trim_end_matches('/').to_string();
         let mut host = agent::host_of(&base_url);
         let via = proxies.for_url(&base_url);
@@ -214,6 +215,7 @@ impl ApiClient {
                 })
             });
         let ms = start.elapsed().as_millis();
+        let url = crate::debug::redact_url(&url);
         match result {
             Ok(reply) => {
                 crate::debug!("{method} {url} → {} ({ms} ms)", reply.status);
@@ -247,7 +249,7 @@ impl ApiClient {
         if reply.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Object(Default::default()));
         }
-        Self::parse_json(op, &reply.body)
+        Self::parse_json(op, &reply)
     }
 
     /// A non-2xx reply as an error; 304 here was not asked for.
@@ -259,14 +261,10 @@ impl ApiClient {
             };
         }
         if (300..400).contains(&reply.status) {
-            let to = crate::render::sanitize::one_line(
-                reply.header("location").unwrap_or("nowhere"),
-                200,
-            );
             return ApiError::Status {
                 op: op.to_string(),
                 status: reply.status,
-                message: format!("redirected to {to}; use that URL as --api-url"),
+                message: redirect_message(reply.header("location")),
                 retry_after: None,
             };
         }
@@ -279,13 +277,23 @@ impl ApiClient {
             reply.status,
             crate::render::sanitize::one_line(&String::from_utf8_lossy(&reply.body), 500)
         );
-        ApiError::from_status(op, reply.status, &reply.body, retry_after)
+        let content_type = reply.header("content-type");
+        ApiError::from_reply(op, reply.status, content_type, &reply.body, retry_after)
     }
 
-    fn parse_json(op: &str, body: &[u8]) -> Result<Value, ApiError> {
-        serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson {
-            op: op.to_string(),
-            detail: e.to_string(),
+    /// A 2xx body as JSON; an HTML page is said to be one.
+    fn parse_json(op: &str, reply: &Reply) -> Result<Value, ApiError> {
+        serde_json::from_slice(&reply.body).map_err(|e| {
+            if error::is_html(reply.header("content-type"), &reply.body) {
+                return ApiError::Html {
+                    op: op.to_string(),
+                    status: reply.status,
+                };
+            }
+            ApiError::InvalidJson {
+                op: op.to_string(),
+                detail: e.to_string(),
+            }
         })
     }
 
@@ -295,7 +303,31 @@ impl ApiClient {
         if !(200..300).contains(&reply.status) {
             return Err(Self::status_error(op, &reply));
         }
-        Self::parse_json(op, &reply.body)
+        Self::parse_json(op, &reply)
+    }
+}
+
+/// A redirect is never followed (the credentials would travel to another host): the message
+/// names the origin (`scheme://host[:port]`) to use as `--api-url`, never the whole target,
+/// whose path and query are the server's business.
+fn redirect_message(location: Option<&str>) -> String {
+    let Some(location) = location.map(str::trim).filter(|l| !l.is_empty()) else {
+        return "redirected without a location; is --api-url the API?".to_string();
+    };
+    let origin = location.parse::<ureq::http::Uri>().ok().and_then(|u| {
+        let scheme = u.scheme_str().filter(|s| matches!(*s, "http" | "https"))?;
+        let host = u.host()?;
+        Some(match u.port_u16() {
+            Some(p) => format!("{scheme}://{host}:{p}"),
+            None => format!("{scheme}://{host}"),
+        })
+    });
+    match origin {
+        Some(o) => {
+            let o = crate::render::sanitize::one_line(&o, 200);
+            format!("redirected to {o}; if that is the API, use --api-url {o}")
+        }
+        None => "redirected to another path of this server; is --api-url the API?".to_string(),
     }
 }
 
@@ -335,6 +367,7 @@ mod tests {
             resp("304 Not Modified", &[], ""),
             ok(Some("W/\"v3\""), r#"{"statusCode":500,"message":"boom"}"#),
             ok(None, "<html>oops</html>"),
+            ok(None, "{nope"),
             ok(None, ROWS),
             ok(Some("W/\"v4\""), ROWS),
             resp("503 Service Unavailable", &[], ""),
@@ -395,6 +428,11 @@ mod tests {
         // Error envelope with HTTP 200, then a body that is not JSON.
         let e = c.results_summary(id, &mut cache).unwrap_err();
         assert!(matches!(&e, ApiError::BadResponse { detail, .. } if detail.contains("boom")));
+        let e = c.results_summary(id, &mut cache).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Fetching results: the server answered HTML, not JSON — is --api-url the API? (HTTP 200)"
+        );
         let e = c.results_summary(id, &mut cache).unwrap_err();
         assert!(matches!(e, ApiError::InvalidJson { .. }), "{e:?}");
         assert!(
@@ -477,7 +515,8 @@ mod tests {
         let e = c.get_json("Fetching thing", "/thing").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "Fetching thing: redirected to https://elsewhere.test/; use that URL as --api-url (HTTP 301)"
+            "Fetching thing: redirected to https://elsewhere.test; if that is the API, use \
+             --api-url https://elsewhere.test (HTTP 301)"
         );
         let s = c.upload_status(StatusQuery::Name("night ly&x")).unwrap();
         assert_eq!(s.upload_id, "u1");
@@ -486,6 +525,23 @@ mod tests {
         let heads: Vec<String> = srv.requests.try_iter().collect();
         assert!(heads[3].starts_with("GET /uploads/status?name=night%20ly%26x "));
         assert!(heads[4].starts_with("GET /uploads/status?uploadId=u1 "));
+    }
+
+    #[test]
+    fn a_redirect_names_the_origin_only() {
+        assert_eq!(
+            redirect_message(Some("https://u:p@api.example.test:8443/v1/x?token=abc")),
+            "redirected to https://api.example.test:8443; if that is the API, use --api-url \
+             https://api.example.test:8443"
+        );
+        assert_eq!(
+            redirect_message(Some("/login?next=/results")),
+            "redirected to another path of this server; is --api-url the API?"
+        );
+        assert_eq!(
+            redirect_message(None),
+            "redirected without a location; is --api-url the API?"
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ impl ApiClient {
         }
         // Only a non-empty result set with an ETag is cached; anything else clears the cache.
         cache.clear();
-        let body = Self::parse_json(OP, &reply.body)?;
+        let body = Self::parse_json(OP, &reply)?;
         let rows = crate::domain::results::parse_results(&body).map_err(|detail| {
             ApiError::BadResponse {
                 op: OP.to_string(),

@@ -106,7 +106,14 @@ impl ApiClient {
         json: Option<&Value>,
     ) -> Result<Download, ApiError> {
         let url = format!("{}{}", self.base_url, path_and_query);
-        self.open(op, method, &url, &url, true, json)
+        self.open(
+            op,
+            method,
+            &url,
+            &crate::debug::redact_url(&url),
+            true,
+            json,
+        )
     }
 
     /// Sends a request to an absolute URL outside the API (a bundle URL) with **no** auth
@@ -119,7 +126,14 @@ impl ApiClient {
         json: Option<&Value>,
     ) -> Result<Download, ApiError> {
         let shown = url.split(['?', '#']).next().unwrap_or(url);
-        self.open(op, method, url, shown, false, json)
+        self.open(
+            op,
+            method,
+            url,
+            &crate::debug::redact_url(shown),
+            false,
+            json,
+        )
     }
 
     /// The timeouts of a download, scaled like every other timer.

@@ -6,6 +6,7 @@
 //! user counts as logged out; it never fails a command that has an API key.
 
 use crate::domain::results::{int_field, str_field};
+use crate::fsio::ReadError;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -61,30 +62,39 @@ pub fn config_path() -> Option<PathBuf> {
     config_dir().map(|d| d.join("config.json"))
 }
 
-/// Reads and validates the stored config.
+/// Largest `config.json` read: a session is a few kilobytes.
+const MAX_CONFIG: u64 = 1 << 20;
+
+/// Reads and validates the stored config. Only a regular file of at most 1 MiB is read, so a
+/// FIFO, a device or a huge file in its place is ignored with a warning, never waited on.
 pub fn load() -> Loaded {
-    let Some(path) = config_path() else {
-        return Loaded::Missing;
+    match config_path() {
+        Some(path) => load_from(&path),
+        None => Loaded::Missing,
+    }
+}
+
+fn load_from(path: &std::path::Path) -> Loaded {
+    let ignored = |why: String| {
+        Loaded::Ignored(format!(
+            "Ignoring {}: {why}. Continuing as logged out; run `dcd login` to sign in again.",
+            path.display()
+        ))
     };
-    let text = match std::fs::read(&path) {
+    let text = match crate::fsio::read_capped(path, MAX_CONFIG) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
-        Err(e) => {
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Loaded::Missing;
+        }
+        Err(ReadError::Io(e)) => {
             return Loaded::Ignored(format!(
                 "Could not read {}: {e}. Continuing as logged out.",
                 path.display()
             ));
         }
+        Err(e) => return ignored(format!("it is {e}")),
     };
-    parse(&text).map_or_else(
-        |why| {
-            Loaded::Ignored(format!(
-                "Ignoring {}: {why}. Continuing as logged out; run `dcd login` to sign in again.",
-                path.display()
-            ))
-        },
-        |c| Loaded::Config(Box::new(c)),
-    )
+    parse(&text).map_or_else(ignored, |c| Loaded::Config(Box::new(c)))
 }
 
 /// The keys of the schema.
@@ -169,6 +179,33 @@ mod tests {
                 .unwrap_err()
                 .contains("no version")
         );
+    }
+
+    #[test]
+    fn only_a_small_regular_file_is_read() {
+        let dir = std::env::temp_dir().join(format!("dcd-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.json");
+        let load = || load_from(&file);
+        assert_eq!(load(), Loaded::Missing);
+        std::fs::File::create(&file)
+            .unwrap()
+            .set_len(MAX_CONFIG + 1)
+            .unwrap();
+        let Loaded::Ignored(why) = load() else {
+            panic!("an oversized config.json is ignored")
+        };
+        assert!(
+            why.contains("it is larger than 1 MiB. Continuing as logged out"),
+            "{why}"
+        );
+        std::fs::remove_file(&file).unwrap();
+        std::fs::create_dir(&file).unwrap();
+        let Loaded::Ignored(why) = load() else {
+            panic!("a directory is ignored")
+        };
+        assert!(why.contains("it is not a regular file"), "{why}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -54,15 +54,15 @@ pub struct Sources<'a> {
 /// session needs a `current_org_id` and must not have expired.
 pub fn resolve(src: &Sources<'_>) -> Result<AuthContext, CliError> {
     let key = [
-        src.flag_api_key.map(str::to_string),
-        src.env_api_key.clone(),
+        (src.flag_api_key.map(str::to_string), "--api-key"),
+        (src.env_api_key.clone(), "DEVICE_CLOUD_API_KEY"),
     ]
     .into_iter()
-    .flatten()
-    .map(|k| k.trim().to_string())
-    .find(|k| !k.is_empty());
-    if let Some(key) = key {
+    .filter_map(|(k, from)| Some((k?.trim().to_string(), from)))
+    .find(|(k, _)| !k.is_empty());
+    if let Some((key, from)) = key {
         crate::debug::add_secret(&key);
+        check_header_value(&key, &format!("The API key from {from}"))?;
         return Ok(AuthContext::api_key(&key));
     }
     let Some(cfg) = src.stored else {
@@ -75,6 +75,7 @@ pub fn resolve(src: &Sources<'_>) -> Result<AuthContext, CliError> {
     if let Some(r) = &session.refresh_token {
         crate::debug::add_secret(r);
     }
+    check_header_value(&session.access_token, "The stored session's access token")?;
     let Some(org) = cfg.current_org_id.clone() else {
         return Err(CliError::new(
             "No active organization set. Run `dcd switch-org <slug>` to pick one.",
@@ -146,6 +147,25 @@ pub fn unix_now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A credential travels in an HTTP header, so it must be one line of printable text: a CR,
+/// LF or other control character (a key pasted with its line break, a file read with `\r\n`)
+/// is refused here, before any request, instead of failing every request as a network error.
+fn check_header_value(value: &str, what: &str) -> Result<(), CliError> {
+    let Some(c) = value.chars().find(|c| c.is_control()) else {
+        return Ok(());
+    };
+    let name = match c {
+        '\r' => "a carriage return (CR)".to_string(),
+        '\n' => "a line feed (LF)".to_string(),
+        '\t' => "a tab".to_string(),
+        c => format!("the control character U+{:04X}", c as u32),
+    };
+    Err(CliError::new(format!(
+        "{what} contains {name}: a credential is one line of printable text. Check how it is \
+         set (a copied line break, a file with Windows line endings)."
+    )))
+}
+
 /// Unix seconds now.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -198,6 +218,53 @@ mod tests {
             ]
         );
         assert_eq!(a.env.unwrap().name, "prod");
+    }
+
+    #[test]
+    fn a_credential_with_a_control_character_is_refused_by_source() {
+        let src = Sources {
+            flag_api_key: Some("abc\ndef-key"),
+            ..Default::default()
+        };
+        let e = resolve(&src).unwrap_err().message;
+        assert!(
+            e.starts_with("The API key from --api-key contains a line feed (LF): "),
+            "{e}"
+        );
+        assert!(!e.contains("def-key"), "{e}");
+        let src = Sources {
+            env_api_key: Some(" key-with\r-cr ".into()),
+            ..Default::default()
+        };
+        let e = resolve(&src).unwrap_err().message;
+        assert!(
+            e.starts_with("The API key from DEVICE_CLOUD_API_KEY contains a carriage return"),
+            "{e}"
+        );
+        let src = Sources {
+            env_api_key: Some("key\u{7f}x".into()),
+            ..Default::default()
+        };
+        assert!(resolve(&src).unwrap_err().message.contains("U+007F"));
+        // Surrounding whitespace, a trailing line break included, is trimmed as before.
+        let src = Sources {
+            env_api_key: Some("good-key\r\n".into()),
+            ..Default::default()
+        };
+        assert_eq!(resolve(&src).unwrap().headers[0].1, "good-key");
+        let mut cfg = stored(2_000, Some("1"));
+        cfg.session.as_mut().unwrap().access_token = "jwt\nx".into();
+        let src = Sources {
+            stored: Some(&cfg),
+            now: 1_000,
+            ..Default::default()
+        };
+        assert!(
+            resolve(&src)
+                .unwrap_err()
+                .message
+                .starts_with("The stored session's access token contains a line feed")
+        );
     }
 
     #[test]

@@ -135,11 +135,17 @@ pub fn connect(conn: &Connection, ctx: &Ctx) -> Result<(AuthContext, ApiClient),
     );
     if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
         return Err(CliError::new(format!(
-            "Invalid API URL \"{api_url}\": it must start with https:// (or http:// for a local server)"
+            "Invalid API URL \"{}\": it must start with https:// (or http:// for a local server)",
+            crate::debug::redact_url(&api_url)
         )));
     }
+    crate::debug::add_url_secrets(&api_url);
+    for w in crate::net::tls::env_warnings() {
+        ctx.out.warn(&w);
+    }
     crate::debug!(
-        "API {api_url}; auth mode {:?}{}",
+        "API {}; auth mode {:?}{}",
+        crate::debug::redact_url(&api_url),
         auth.mode,
         auth.org_id
             .as_deref()

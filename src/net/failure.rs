@@ -14,11 +14,68 @@ pub enum NetKind {
     Unreachable,
     /// The connection was reset or closed mid-exchange.
     Reset,
-    /// The TLS handshake failed (certificate, protocol, not TLS at all).
+    /// The TLS handshake failed (protocol, not TLS at all).
     Tls,
+    /// The TLS handshake failed on the server's certificate.
+    Certificate(CertIssue),
     /// The proxy (HTTP CONNECT or SOCKS) refused or did not answer.
     Proxy,
     Other,
+}
+
+/// What was wrong with the server's certificate: each cause has its own advice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertIssue {
+    /// Signed by an issuer not in the trusted roots (a TLS-inspecting proxy's CA, a private
+    /// CA, a self-signed certificate).
+    Untrusted,
+    Expired,
+    NotYetValid,
+    /// Issued for another host name.
+    WrongHost,
+    Other,
+}
+
+impl CertIssue {
+    /// The kind of a rustls certificate error.
+    pub fn of(e: &rustls::CertificateError) -> CertIssue {
+        use rustls::CertificateError as C;
+        match e {
+            C::UnknownIssuer => CertIssue::Untrusted,
+            C::Expired | C::ExpiredContext { .. } => CertIssue::Expired,
+            C::NotValidYet | C::NotValidYetContext { .. } => CertIssue::NotYetValid,
+            C::NotValidForName | C::NotValidForNameContext { .. } => CertIssue::WrongHost,
+            _ => CertIssue::Other,
+        }
+    }
+
+    /// What to do about it, in one clause.
+    pub fn advice(self) -> &'static str {
+        match self {
+            CertIssue::Untrusted => {
+                "the certificate's issuer is not trusted: behind a TLS-inspecting proxy, add \
+                 its CA with SSL_CERT_FILE or SSL_CERT_DIR"
+            }
+            CertIssue::Expired => {
+                "the server's certificate has expired, or this machine's clock is wrong"
+            }
+            CertIssue::NotYetValid => {
+                "the server's certificate is not valid yet: check this machine's clock"
+            }
+            CertIssue::WrongHost => {
+                "the certificate is for another host: check --api-url, or a proxy intercepts \
+                 the connection"
+            }
+            CertIssue::Other => "the server's certificate was rejected",
+        }
+    }
+}
+
+/// The kind of a TLS failure found in an I/O error (rustls reports through `io::Error`).
+pub fn io_tls_kind(e: &std::io::Error) -> Option<NetKind> {
+    e.get_ref()
+        .and_then(|i| i.downcast_ref::<rustls::Error>())
+        .map(rustls_kind)
 }
 
 /// A ureq failure, sorted.
@@ -83,10 +140,7 @@ pub fn network_cause(kind: NetKind, detail: &str) -> String {
         NetKind::Unreachable => "network unreachable".to_string(),
         NetKind::Reset => "connection reset".to_string(),
         NetKind::Proxy => format!("proxy error: {detail}"),
-        NetKind::Tls if detail.contains("certificate") => format!(
-            "TLS error: {detail} (behind a TLS-inspecting proxy? set SSL_CERT_FILE \
-                     to your organisation's CA bundle)"
-        ),
+        NetKind::Certificate(issue) => format!("TLS error: {detail} ({})", issue.advice()),
         NetKind::Tls => format!("TLS error: {detail}"),
         NetKind::Other => detail.to_string(),
     }
@@ -97,8 +151,8 @@ pub fn network_cause(kind: NetKind, detail: &str) -> String {
 fn rustls_kind(e: &rustls::Error) -> NetKind {
     use rustls::Error as R;
     match e {
-        R::InvalidCertificate(_)
-        | R::NoCertificatesPresented
+        R::InvalidCertificate(c) => NetKind::Certificate(CertIssue::of(c)),
+        R::NoCertificatesPresented
         | R::UnsupportedNameType
         | R::PeerIncompatible(_)
         | R::InappropriateHandshakeMessage { .. }
@@ -123,5 +177,59 @@ fn io_kind(e: &std::io::Error) -> NetKind {
         // getaddrinfo failures carry no stable kind, only this std message.
         _ if e.to_string().contains("failed to lookup address") => NetKind::Dns,
         _ => NetKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::CertificateError as C;
+
+    #[test]
+    fn each_certificate_problem_has_its_own_advice() {
+        let cause = |c: C| {
+            let e = ureq::Error::Rustls(rustls::Error::InvalidCertificate(c));
+            match classify(&e) {
+                Failure::Network { kind, detail } => network_cause(kind, &detail),
+                other => panic!("{other:?}"),
+            }
+        };
+        let untrusted = cause(C::UnknownIssuer);
+        assert!(
+            untrusted.contains("SSL_CERT_FILE or SSL_CERT_DIR"),
+            "{untrusted}"
+        );
+        assert!(untrusted.contains("TLS-inspecting proxy"), "{untrusted}");
+        let expired = cause(C::Expired);
+        assert!(
+            expired.contains("has expired") && expired.contains("clock"),
+            "{expired}"
+        );
+        assert!(!expired.contains("SSL_CERT_FILE"), "{expired}");
+        let early = cause(C::NotValidYet);
+        assert!(
+            early.contains("not valid yet") && early.contains("clock"),
+            "{early}"
+        );
+        let name = cause(C::NotValidForName);
+        assert!(
+            name.contains("for another host") && name.contains("--api-url"),
+            "{name}"
+        );
+        assert!(!name.contains("SSL_CERT_FILE"), "{name}");
+        let other = cause(C::BadSignature);
+        assert!(
+            other.ends_with("(the server's certificate was rejected)"),
+            "{other}"
+        );
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(C::UnknownIssuer),
+        );
+        assert_eq!(
+            io_tls_kind(&io),
+            Some(NetKind::Certificate(CertIssue::Untrusted))
+        );
+        assert_eq!(io_tls_kind(&std::io::Error::other("x")), None);
     }
 }

@@ -1,14 +1,47 @@
 //! TLS trust for every connection dcd makes: one root list, one crypto provider.
 //!
-//! Corporate networks often inspect TLS with their own CA, so the roots are the system store
-//! plus `SSL_CERT_FILE` / `SSL_CERT_DIR` (rustls-native-certs), merged with Mozilla's roots
-//! (webpki-root-certs) so an empty container without a CA bundle still works. ureq, the
-//! realtime WebSocket and the connectivity diagnosis all trust exactly this list.
+//! Corporate networks often inspect TLS with their own CA, so the roots are the system store,
+//! plus the certificates of `SSL_CERT_FILE` and of the files in `SSL_CERT_DIR` (added to it,
+//! never replacing it), plus Mozilla's roots (webpki-root-certs) so an empty container without
+//! a CA bundle still works. ureq, the realtime WebSocket and the connectivity diagnosis all
+//! trust exactly this list.
+//!
+//! Every CA file is read through [`crate::fsio::read_capped`]: only regular files, at most
+//! 16 MiB each and 64 MiB in all, so `SSL_CERT_FILE=/dev/zero`, a FIFO or a huge file is
+//! skipped at once. The list is built once, when the first HTTP agent or TLS connection
+//! needs it. [`env_warnings`] checks the two
+//! variables without reading any certificate, for the command to warn about a path that
+//! cannot be used.
 
+use crate::fsio::{self, ReadError};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+
+/// Largest CA file read.
+const MAX_CA_FILE: u64 = 16 << 20;
+/// Most bytes read from CA files in all.
+const MAX_CA_TOTAL: u64 = 64 << 20;
+/// Most entries looked at in one certificate directory.
+const MAX_DIR_ENTRIES: usize = 10_000;
+
+/// The system CA bundle: the first of these that exists.
+const SYSTEM_FILES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/ssl/cert.pem",
+    "/opt/etc/ssl/certs/ca-certificates.crt",
+];
+
+/// The system certificate directories, each read when it exists.
+const SYSTEM_DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
 
 /// The ring crypto provider (ureq is built with `rustls-no-provider`).
 fn provider() -> Arc<CryptoProvider> {
@@ -21,17 +54,176 @@ pub fn install_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The trusted roots: native (system store, `SSL_CERT_FILE`, `SSL_CERT_DIR`) then Mozilla's,
-/// without duplicates. Loaded once.
+/// `SSL_CERT_FILE`, when set and non-empty.
+fn env_file() -> Option<PathBuf> {
+    std::env::var_os("SSL_CERT_FILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The directories of `SSL_CERT_DIR` (a `:`-separated list, empty entries ignored).
+fn env_dirs() -> Vec<PathBuf> {
+    std::env::var_os("SSL_CERT_DIR")
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Why a path cannot be used, in a few words.
+fn reason(e: &ReadError) -> String {
+    match e {
+        ReadError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            "it does not exist".into()
+        }
+        ReadError::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+            "it cannot be read: permission denied".into()
+        }
+        ReadError::Io(io) => format!("it cannot be read: {io}"),
+        other => format!("it is {other}"),
+    }
+}
+
+/// One walk over CA files: with `read`, their certificates are collected; without, the files
+/// are only opened and checked. Problems are collected as messages either way.
+struct Scan {
+    read: bool,
+    /// `(device, inode)` of every file visited: a bundle linked from a directory, or the
+    /// hash-named links of `openssl rehash`, are read once.
+    seen: HashSet<(u64, u64)>,
+    budget: u64,
+    certs: Vec<CertificateDer<'static>>,
+    problems: Vec<String>,
+}
+
+impl Scan {
+    fn new(read: bool) -> Scan {
+        Scan {
+            read,
+            seen: HashSet::new(),
+            budget: MAX_CA_TOTAL,
+            certs: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// A file of PEM certificates; `label` names it in a problem (`SSL_CERT_FILE=/x`).
+    fn file(&mut self, path: &Path, label: &str) {
+        if let Ok(m) = std::fs::metadata(path)
+            && m.is_file()
+            && !self.seen.insert((m.dev(), m.ino()))
+        {
+            return;
+        }
+        let cap = MAX_CA_FILE.min(self.budget);
+        let result = if self.read {
+            fsio::read_capped(path, cap).map(Some)
+        } else {
+            fsio::open_capped(path, cap).map(|_| None)
+        };
+        match result {
+            Ok(Some(bytes)) => {
+                self.budget -= bytes.len() as u64;
+                let before = self.certs.len();
+                self.certs.extend(
+                    CertificateDer::pem_slice_iter(&bytes)
+                        .filter_map(Result::ok)
+                        .map(CertificateDer::into_owned),
+                );
+                if self.certs.len() == before {
+                    self.problems
+                        .push(format!("{label}: no PEM certificate in {}", path.display()));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => self.problems.push(format!("{label}: {}", reason(&e))),
+        }
+    }
+
+    /// Every regular file of a directory (not recursive; dangling links and subdirectories
+    /// are passed over, anything else that is not a regular file is a problem).
+    fn dir(&mut self, dir: &Path, label: &str) {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                let why = match std::fs::metadata(dir) {
+                    Ok(m) if !m.is_dir() => "it is not a directory".to_string(),
+                    _ => reason(&ReadError::Io(e)),
+                };
+                self.problems.push(format!("{label}: {why}"));
+                return;
+            }
+        };
+        for entry in entries.flatten().take(MAX_DIR_ENTRIES) {
+            let path = entry.path();
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => self.file(&path, &format!("{label}: {}", path.display())),
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+/// Warnings about `SSL_CERT_FILE` and `SSL_CERT_DIR` paths that cannot be used (missing,
+/// unreadable, not a regular file, too large), each naming the variable and the path. Opens
+/// the files without reading them.
+pub fn env_warnings() -> Vec<String> {
+    let mut scan = Scan::new(false);
+    if let Some(f) = env_file() {
+        scan.file(&f, &format!("SSL_CERT_FILE={}", f.display()));
+    }
+    for d in env_dirs() {
+        scan.dir(&d, &format!("SSL_CERT_DIR entry {}", d.display()));
+    }
+    scan.problems
+        .into_iter()
+        .map(|p| format!("{p}; ignored (the system store and Mozilla's roots are still trusted)"))
+        .collect()
+}
+
+/// The system store, read the same bounded way as the environment's files. On macOS the
+/// keychain is asked too, but only when neither variable is set: its loader would otherwise
+/// read them itself, unbounded.
+fn system_store(scan: &mut Scan) {
+    #[cfg(target_os = "macos")]
+    if env_file().is_none() && env_dirs().is_empty() {
+        scan.certs
+            .extend(rustls_native_certs::load_native_certs().certs);
+    }
+    if let Some(f) = SYSTEM_FILES.iter().map(Path::new).find(|p| p.exists()) {
+        scan.file(f, "system store");
+    }
+    for d in SYSTEM_DIRS.iter().map(Path::new).filter(|p| p.is_dir()) {
+        scan.dir(d, "system store");
+    }
+}
+
+/// The trusted roots: the system store, then `SSL_CERT_FILE` and `SSL_CERT_DIR`, then
+/// Mozilla's, without duplicates. Loaded once, on first use.
 pub fn root_certs() -> &'static [CertificateDer<'static>] {
     static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
     ROOTS.get_or_init(|| {
-        let native = rustls_native_certs::load_native_certs();
-        for e in &native.errors {
-            crate::debug!("TLS: could not load some native root certificates: {e}");
+        let mut scan = Scan::new(true);
+        system_store(&mut scan);
+        let system = scan.certs.len();
+        if let Some(f) = env_file() {
+            scan.file(&f, "SSL_CERT_FILE");
         }
+        for d in env_dirs() {
+            scan.dir(&d, "SSL_CERT_DIR");
+        }
+        for p in &scan.problems {
+            crate::debug!("TLS: {p}");
+        }
+        crate::debug!(
+            "TLS: {system} certificates from the system store, {} from SSL_CERT_FILE / SSL_CERT_DIR",
+            scan.certs.len() - system
+        );
         let mut seen = HashSet::new();
-        let roots: Vec<_> = native
+        let roots: Vec<_> = scan
             .certs
             .into_iter()
             .chain(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned())
@@ -91,5 +283,62 @@ mod tests {
             ureq_tls_config().root_certs(),
             ureq::tls::RootCerts::Specific(c) if c.len() == root_certs().len()
         ));
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("dcd-tls-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    const PEM: &str =
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUAQ==\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn ca_files_are_bounded_regular_files_read_once() {
+        let d = tmp("scan");
+        let bundle = d.join("bundle.pem");
+        std::fs::write(&bundle, PEM.repeat(2)).unwrap();
+        std::os::unix::fs::symlink(&bundle, d.join("abcd1234.0")).unwrap();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        std::fs::File::create(d.join("huge.pem"))
+            .unwrap()
+            .set_len(MAX_CA_FILE + 1)
+            .unwrap();
+        let fifo = std::ffi::CString::new(d.join("fifo").as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo on a path in our own temporary directory.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+
+        let mut scan = Scan::new(true);
+        scan.file(&bundle, "SSL_CERT_FILE");
+        scan.dir(&d, "SSL_CERT_DIR");
+        assert_eq!(scan.certs.len(), 2, "the bundle once, through both paths");
+        let mut problems = scan.problems.clone();
+        problems.sort();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].ends_with("fifo: it is not a regular file"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].ends_with("huge.pem: it is larger than 16 MiB"),
+            "{problems:?}"
+        );
+
+        let mut check = Scan::new(false);
+        check.file(&d.join("missing.pem"), "SSL_CERT_FILE=missing.pem");
+        check.file(&d.join("fifo"), "SSL_CERT_FILE=fifo");
+        check.dir(&bundle, "SSL_CERT_DIR entry bundle.pem");
+        assert_eq!(
+            check.problems,
+            [
+                "SSL_CERT_FILE=missing.pem: it does not exist",
+                "SSL_CERT_FILE=fifo: it is not a regular file",
+                "SSL_CERT_DIR entry bundle.pem: it is not a directory",
+            ]
+        );
+        assert!(check.certs.is_empty());
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -25,6 +25,7 @@ mod realtime_client;
 mod realtime_conformance;
 mod realtime_e2e;
 mod realtime_proxy;
+mod secrets_and_advice;
 mod status_and_input;
 mod status_watch;
 mod stops;
