@@ -46,6 +46,8 @@ const SCRUB: &[&str] = &[
     "NO_COLOR",
     "CLICOLOR",
     "CLICOLOR_FORCE",
+    "FORCE_COLOR",
+    "DCD_MANIFEST_URL",
     "DCD_TIME_SCALE",
     "DCD_CONFIG_DIR",
     "XDG_CONFIG_HOME",
@@ -63,7 +65,8 @@ const SCRUB: &[&str] = &[
 ];
 
 /// A `dcd` command with a hermetic environment: its own config dir (kept alive by the
-/// returned [`TempDir`]), `DCD_TIME_SCALE=0.01`, no CI markers, no key.
+/// returned [`TempDir`]), `DCD_TIME_SCALE=0.01`, no CI markers, no key, and no update check
+/// (a test of it removes `DCD_NO_UPDATE_CHECK` and points `DCD_MANIFEST_URL` at a fake).
 pub fn dcd() -> (Command, TempDir) {
     let dir = TempDir::new();
     let mut c = Command::new(env!("CARGO_BIN_EXE_dcd"));
@@ -73,6 +76,7 @@ pub fn dcd() -> (Command, TempDir) {
     c.env("DCD_CONFIG_DIR", dir.path().join("config"))
         .env("HOME", dir.path())
         .env("DCD_TIME_SCALE", "0.01")
+        .env("DCD_NO_UPDATE_CHECK", "1")
         .env("RUST_BACKTRACE", "0")
         .env("TERM", "xterm-256color")
         .stdin(Stdio::null());
