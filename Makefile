@@ -1,5 +1,5 @@
 # dcd — the devicecloud.dev CLI in Rust.
-#   make demo    the live wait against a local fake cloud (no account needed)
+#   make demo    dcd cloud on a sample workspace against a local fake cloud (no account needed)
 #   make test    the whole test suite
 #   make static  a fully static, stripped x86_64 musl binary
 #   make bench   start-up, memory, CPU and size figures beside a baseline

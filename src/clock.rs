@@ -125,6 +125,8 @@ pub struct Timings {
     /// HTTP: connect timeout and whole-request timeout for API calls.
     pub http_connect: Duration,
     pub http_request: Duration,
+    /// The whole update check of `dcd cloud` (connect, request, body), 1.5 s.
+    pub update_check: Duration,
 }
 
 /// Consecutive failed polls before the wait gives up (and diagnoses the API host).
@@ -151,6 +153,7 @@ impl Timings {
             status_retry_base: s(1.0),
             http_connect: http(10.0),
             http_request: http(30.0),
+            update_check: http(1.5),
         }
     }
 
@@ -190,6 +193,11 @@ mod tests {
         assert_eq!(t.fetch_floor, Duration::from_millis(10));
         assert_eq!(t.unscale(Duration::from_secs(3)), Duration::from_secs(300));
         assert_eq!(t.http_request, Duration::from_millis(300));
+        assert_eq!(t.update_check, Duration::from_millis(250));
+        assert_eq!(
+            Timings::scaled(1.0).update_check,
+            Duration::from_millis(1500)
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod compat;
 pub mod error;
+pub mod manifest;
 pub mod me;
 pub mod reports;
 pub mod results;

@@ -108,7 +108,7 @@ const COLOR: FlagDef = FlagDef::choice(
     "color",
     "WHEN",
     COLOR_CHOICES,
-    "When to use colour; auto honours NO_COLOR, CLICOLOR and CLICOLOR_FORCE",
+    "When to use colour; auto honours NO_COLOR, CLICOLOR, CLICOLOR_FORCE and FORCE_COLOR",
 )
 .default("auto");
 const HELP: FlagDef = FlagDef::switch("help", "Print help").short('h');
@@ -334,7 +334,16 @@ const WAIT_GROUP: Group = Group {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Help footers.
+// Help footers: the EXAMPLES section (without its heading) and the EXIT CODES section.
+
+const CLOUD_EXAMPLES: &str = "\
+  Run the flows in flows/ on an app uploaded before, and wait for the verdict:
+    dcd cloud --app-binary-id <id> flows/
+  Submit and return at once, then wait for the run from anywhere:
+    dcd cloud --app-binary-id <id> flows/ --async
+    dcd status --upload-id <upload id> --watch
+  In CI: keep the result as JSON in <upload id>_dcd.json (a failed run then exits 0):
+    dcd cloud --app-binary-id <id> flows/ --json-file";
 
 const CLOUD_EXIT_CODES: &str = "\
 EXIT CODES:
@@ -347,12 +356,118 @@ EXIT CODES:
   129  stopped by SIGHUP (the terminal went away), as 130
   141  stdout was closed by its reader (`dcd … | head`); nothing more is printed";
 
+const UPLOAD_EXAMPLES: &str = "\
+  Upload an Android app once and reuse its id for many runs:
+    dcd upload app.apk
+    dcd cloud --app-binary-id <id> flows/";
+
+const UPLOAD_EXIT_CODES: &str = "\
+EXIT CODES:
+  0    the app was uploaded (or was already there) and its id printed
+  1    CLI, network or API error (in this build: the command is not available yet)
+  130  interrupted by SIGINT (Ctrl-C) during the upload
+  143  stopped by SIGTERM, as 130
+  129  stopped by SIGHUP, as 130
+  141  stdout was closed by its reader; nothing more is printed";
+
+const STATUS_EXAMPLES: &str = "\
+  Show where a run stands now:
+    dcd status --upload-id <upload id>
+  Wait for it to finish, with the verdict and exit codes of `dcd cloud`:
+    dcd status --upload-id <upload id> --watch
+  The latest upload of a given name, as JSON:
+    dcd status --name nightly --json";
+
 const STATUS_EXIT_CODES: &str = "\
 EXIT CODES:
   0    the status was shown (whatever it is); with --watch: all tests passed or superseded
   1    CLI, network or API error; with --watch also polling gave up or --timeout expired
   2    with --watch: tests failed
   130  interrupted by SIGINT (Ctrl-C) while waiting; the run keeps going
+  143  stopped by SIGTERM, as 130
+  129  stopped by SIGHUP, as 130
+  141  stdout was closed by its reader; nothing more is printed";
+
+const LIST_EXAMPLES: &str = "\
+  The 20 most recent uploads:
+    dcd list
+  Uploads named nightly-… in January 2024, as JSON:
+    dcd list --name 'nightly-*' --from 2024-01-01 --to 2024-01-31T23:59:59Z --json";
+
+const LIST_EXIT_CODES: &str = "\
+EXIT CODES:
+  0    the uploads were listed (none is not an error)
+  1    CLI, network or API error, or a --from/--to date that is not ISO 8601
+  130  interrupted by SIGINT (Ctrl-C)
+  143  stopped by SIGTERM, as 130
+  129  stopped by SIGHUP, as 130
+  141  stdout was closed by its reader; nothing more is printed";
+
+const ARTIFACTS_EXAMPLES: &str = "\
+  Download the logs, screenshots and videos of a run:
+    dcd artifacts --upload-id <upload id> --download-artifacts ALL
+  Download its JUnit report to a file of your choice:
+    dcd artifacts --upload-id <upload id> --report junit --junit-path report.xml";
+
+const ARTIFACTS_EXIT_CODES: &str = "\
+EXIT CODES:
+  0    the download was written
+  1    CLI, network or API error, or nothing to download; no partial file is left
+  130  interrupted by SIGINT (Ctrl-C); no partial file is left
+  143  stopped by SIGTERM, as 130
+  129  stopped by SIGHUP, as 130
+  141  stdout was closed by its reader; nothing more is printed";
+
+const LOGIN_EXAMPLES: &str = "\
+  Sign in in the browser:
+    dcd login
+  On a machine without a browser, print the sign-in URL to open elsewhere:
+    dcd login --no-browser";
+
+const LOGIN_EXIT_CODES: &str = "\
+EXIT CODES:
+  0    signed in, or an existing session was kept
+  1    sign-in failed or was refused (in this build: the command is not available yet)
+  130  interrupted by SIGINT (Ctrl-C) while waiting for the browser
+  143  stopped by SIGTERM, as 130
+  129  stopped by SIGHUP, as 130
+  141  stdout was closed by its reader; nothing more is printed";
+
+const LOGOUT_EXAMPLES: &str = "\
+  Delete the session stored by `dcd login`:
+    dcd logout";
+
+const LOGOUT_EXIT_CODES: &str = "\
+EXIT CODES:
+  0    signed out (also when no one was signed in)
+  1    the stored session could not be removed (in this build: the command is not
+       available yet)
+  141  stdout was closed by its reader; nothing more is printed";
+
+const WHOAMI_EXAMPLES: &str = "\
+  Who is signed in, and in which org:
+    dcd whoami
+  Whether a given API key would bypass that session:
+    dcd whoami --api-key \"$DEVICE_CLOUD_API_KEY\"";
+
+const WHOAMI_EXIT_CODES: &str = "\
+EXIT CODES:
+  0    the identity was shown (also \"not signed in\")
+  1    CLI error (in this build: the command is not available yet)
+  141  stdout was closed by its reader; nothing more is printed";
+
+const SWITCH_ORG_EXAMPLES: &str = "\
+  Pick the org from a list:
+    dcd switch-org
+  Switch by name, slug or id (for scripts):
+    dcd switch-org Acme";
+
+const SWITCH_ORG_EXIT_CODES: &str = "\
+EXIT CODES:
+  0    switched
+  1    no such org, not signed in, or an API error (in this build: the command is not
+       available yet)
+  130  interrupted by SIGINT (Ctrl-C) while picking
   143  stopped by SIGTERM, as 130
   129  stopped by SIGHUP, as 130
   141  stdout was closed by its reader; nothing more is printed";
@@ -390,6 +505,7 @@ pub static COMMANDS: &[CommandDef] = &[
             GENERAL_GROUP,
         ],
         available: true,
+        examples: CLOUD_EXAMPLES,
         footer: CLOUD_EXIT_CODES,
         removed: &[
             Removed {
@@ -433,7 +549,8 @@ pub static COMMANDS: &[CommandDef] = &[
             GENERAL_GROUP,
         ],
         available: false,
-        footer: "",
+        examples: UPLOAD_EXAMPLES,
+        footer: UPLOAD_EXIT_CODES,
         removed: &[],
     },
     CommandDef {
@@ -470,6 +587,7 @@ pub static COMMANDS: &[CommandDef] = &[
             GENERAL_GROUP,
         ],
         available: true,
+        examples: STATUS_EXAMPLES,
         footer: STATUS_EXIT_CODES,
         removed: &[],
     },
@@ -488,8 +606,18 @@ pub static COMMANDS: &[CommandDef] = &[
                         "NAME",
                         "Upload name; * matches anything (quote it so the shell leaves it alone)",
                     ),
-                    FlagDef::text("from", "DATE", "Only uploads created at or after this date"),
-                    FlagDef::text("to", "DATE", "Only uploads created at or before this date"),
+                    FlagDef::text(
+                        "from",
+                        "DATE",
+                        "Only uploads created at or after this date, ISO 8601: 2024-01-31 \
+                         or 2024-01-31T12:00:00Z",
+                    ),
+                    FlagDef::text(
+                        "to",
+                        "DATE",
+                        "Only uploads created at or before this date, ISO 8601: 2024-01-31 \
+                         or 2024-01-31T12:00:00Z",
+                    ),
                     FlagDef::int("limit", "N", "How many uploads to show").default("20"),
                     FlagDef::int("offset", "N", "How many uploads to skip").default("0"),
                 ],
@@ -501,7 +629,8 @@ pub static COMMANDS: &[CommandDef] = &[
             GENERAL_GROUP,
         ],
         available: true,
-        footer: "",
+        examples: LIST_EXAMPLES,
+        footer: LIST_EXIT_CODES,
         removed: &[],
     },
     CommandDef {
@@ -524,7 +653,8 @@ pub static COMMANDS: &[CommandDef] = &[
             GENERAL_GROUP,
         ],
         available: true,
-        footer: "",
+        examples: ARTIFACTS_EXAMPLES,
+        footer: ARTIFACTS_EXIT_CODES,
         removed: &[],
     },
     CommandDef {
@@ -558,7 +688,8 @@ pub static COMMANDS: &[CommandDef] = &[
             GENERAL_GROUP,
         ],
         available: true,
-        footer: "",
+        examples: LOGIN_EXAMPLES,
+        footer: LOGIN_EXIT_CODES,
         removed: &[],
     },
     CommandDef {
@@ -569,7 +700,8 @@ pub static COMMANDS: &[CommandDef] = &[
         positionals: &[],
         groups: &[GENERAL_GROUP],
         available: true,
-        footer: "",
+        examples: LOGOUT_EXAMPLES,
+        footer: LOGOUT_EXIT_CODES,
         removed: &[],
     },
     CommandDef {
@@ -592,7 +724,8 @@ pub static COMMANDS: &[CommandDef] = &[
             GENERAL_GROUP,
         ],
         available: true,
-        footer: "",
+        examples: WHOAMI_EXAMPLES,
+        footer: WHOAMI_EXIT_CODES,
         removed: &[],
     },
     CommandDef {
@@ -611,7 +744,8 @@ pub static COMMANDS: &[CommandDef] = &[
             GENERAL_GROUP,
         ],
         available: true,
-        footer: "",
+        examples: SWITCH_ORG_EXAMPLES,
+        footer: SWITCH_ORG_EXIT_CODES,
         removed: &[],
     },
 ];

@@ -254,7 +254,9 @@ pub struct CommandDef {
     pub groups: &'static [Group],
     /// Whether the command is implemented in this build; the dispatcher reports the others.
     pub available: bool,
-    /// Text printed after the flags (exit codes); empty for none.
+    /// The EXAMPLES section printed after the flags: lines of text, already indented.
+    pub examples: &'static str,
+    /// The EXIT CODES section printed last, heading included.
     pub footer: &'static str,
     /// Retired flags that must fail with a helpful message.
     pub removed: &'static [Removed],

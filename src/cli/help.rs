@@ -2,8 +2,9 @@
 //!
 //! Plain text, no colour, wrapped and aligned for 100 columns. Hidden flags are left out.
 //! A command's help is: description, usage, positionals, one section per flag group, then
-//! the command's footer (exit codes). The root help lists the commands, the environment
-//! variables dcd reads and the exit codes.
+//! its examples and its exit codes. The root help lists the commands, the environment
+//! variables dcd reads and the exit codes. Every variable the help names is one dcd reads
+//! (a test below checks the source).
 
 use super::defs::COMMANDS;
 use super::flags::{CommandDef, FlagDef, Kind, Multi};
@@ -45,16 +46,18 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("DCD_SUPABASE_ANON_KEY", "Supabase anon key (override)"),
     (
         "DCD_NO_UPDATE_CHECK",
-        "Skip the update check (it only runs in an interactive terminal, never in CI)",
+        "Set to skip the update check of `dcd cloud` (it only runs on an interactive terminal, \
+         never in CI or with --json)",
     ),
     (
         "DCD_MANIFEST_URL",
-        "Release manifest used by the update check (override)",
+        "Release manifest the update check reads (default: \
+         https://get.devicecloud.dev/latest.json)",
     ),
     ("NO_COLOR", "Disable colour under --color auto"),
     ("CLICOLOR", "Set to 0 to disable colour under --color auto"),
     (
-        "CLICOLOR_FORCE",
+        "CLICOLOR_FORCE, FORCE_COLOR",
         "Set to non-zero to force colour under --color auto, even when not a terminal",
     ),
     (
@@ -239,6 +242,11 @@ pub fn command_help(cmd: &CommandDef) -> String {
         out.push_str(&block);
     }
 
+    if !cmd.examples.is_empty() {
+        out.push_str("\nEXAMPLES:\n");
+        out.push_str(cmd.examples);
+        out.push('\n');
+    }
     if !cmd.footer.is_empty() {
         out.push('\n');
         out.push_str(cmd.footer);
@@ -286,6 +294,167 @@ mod tests {
         command_help(COMMANDS.iter().find(|c| c.name == name).unwrap())
     }
 
+    /// Variables the help names that a dependency reads, with the call in `src/` that hands
+    /// them over; the test checks that the call is there.
+    const READ_BY_DEPENDENCIES: &[(&str, &str)] = &[
+        // Read in a loop over these lists (`net::proxy`), each name spelled in the list.
+        ("ALL_PROXY", "PROXY_VARS"),
+        ("HTTPS_PROXY", "PROXY_VARS"),
+        ("HTTP_PROXY", "PROXY_VARS"),
+        ("NO_PROXY", "NO_PROXY_VARS"),
+        ("SSL_CERT_FILE", "rustls_native_certs::load_native_certs"),
+        ("SSL_CERT_DIR", "rustls_native_certs::load_native_certs"),
+    ];
+
+    /// Upper-case words with an underscore (`DCD_NO_REALTIME`), and every name of the
+    /// ENVIRONMENT table.
+    fn variables_in_help() -> std::collections::BTreeSet<String> {
+        let mut text = root_help();
+        for c in COMMANDS {
+            text.push_str(&command_help(c));
+        }
+        let mut names: std::collections::BTreeSet<String> = ENVIRONMENT
+            .iter()
+            .flat_map(|(k, _)| k.split(", "))
+            .map(str::to_string)
+            .collect();
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.contains('_')
+                && word.len() > 2
+                && word.starts_with(|c: char| c.is_ascii_uppercase())
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                names.insert(word.to_string());
+            }
+        }
+        names
+    }
+
+    /// Every `.rs` file under `src/` without its `#[cfg(test)]` module, the help and the
+    /// flag table.
+    fn program_sources() -> Vec<(String, String)> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs")
+                    && !p.ends_with("cli/help.rs")
+                    && !p.ends_with("cli/defs.rs")
+                {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+                    out.push((p.display().to_string(), code.to_string()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut out,
+        );
+        out
+    }
+
+    /// Whether `code` passes the literal `"name"` to `std::env::var`/`var_os`, or to a helper
+    /// of the same file whose definition reads the environment.
+    fn reads(code: &str, name: &str) -> bool {
+        let literal = format!("\"{name}\"");
+        code.match_indices(&literal).any(|(at, _)| {
+            let before = code[..at].trim_end();
+            let Some(call) = before.strip_suffix('(') else {
+                return false;
+            };
+            let helper: String = call
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            if helper == "var" || helper == "var_os" {
+                return call.ends_with("env::var") || call.ends_with("env::var_os");
+            }
+            [format!("let {helper} ="), format!("fn {helper}(")]
+                .iter()
+                .any(|def| {
+                    code.match_indices(def.as_str()).any(|(d, _)| {
+                        let body: String = code[d..].chars().take(200).collect();
+                        body.contains("env::var") || body.contains("env(")
+                    })
+                })
+        })
+    }
+
+    #[test]
+    fn every_variable_the_help_names_is_read() {
+        let sources = program_sources();
+        let names = variables_in_help();
+        assert!(names.contains("DCD_NO_UPDATE_CHECK") && names.contains("FORCE_COLOR"));
+        let mut unread = Vec::new();
+        for name in &names {
+            let ok = match READ_BY_DEPENDENCIES.iter().find(|(v, _)| v == name) {
+                Some((_, call)) => sources
+                    .iter()
+                    .any(|(_, code)| code.contains(call) && code.contains(&format!("\"{name}\""))),
+                None => sources.iter().any(|(_, code)| reads(code, name)),
+            };
+            if !ok {
+                unread.push(name.clone());
+            }
+        }
+        assert!(
+            unread.is_empty(),
+            "named in --help but never read: {unread:?}"
+        );
+    }
+
+    #[test]
+    fn the_reader_check_tells_a_read_from_a_mention() {
+        assert!(reads("std::env::var(\"A_B\")", "A_B"));
+        assert!(reads("std::env::var_os(\n    \"A_B\",\n)", "A_B"));
+        assert!(reads(
+            "let get = |k| std::env::var(k).ok();\nget(\"A_B\")",
+            "A_B"
+        ));
+        assert!(!reads("warn(\"A_B\")", "A_B"));
+        assert!(!reads("let x = \"A_B\";", "A_B"));
+        assert!(!reads("my::var(\"A_B\")", "A_B"));
+    }
+
+    #[test]
+    fn every_command_has_examples_that_parse_and_exit_codes() {
+        for c in COMMANDS {
+            let help = command_help(c);
+            assert!(help.contains("\nEXAMPLES:\n"), "{}", c.name);
+            assert!(help.contains("\nEXIT CODES:\n  0 "), "{}", c.name);
+            let examples: Vec<&str> = c
+                .examples
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("dcd "))
+                .collect();
+            assert!(!examples.is_empty(), "{}", c.name);
+            for line in examples {
+                let argv: Vec<std::ffi::OsString> = line
+                    .replace("<upload id>", "u-1")
+                    .replace("<id>", "b-1")
+                    .split_whitespace()
+                    .skip(1)
+                    .map(|w| w.trim_matches(['\'', '"']).into())
+                    .collect();
+                let parsed = crate::cli::parse(argv);
+                assert!(
+                    matches!(parsed, Ok(crate::cli::Invocation::Run(_))),
+                    "{line}: {parsed:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn wrap_keeps_long_words() {
         assert_eq!(wrap("a bb ccc", 4), ["a bb", "ccc"]);
@@ -295,106 +464,115 @@ mod tests {
 
     #[test]
     fn status_help() {
-        insta::assert_snapshot!(help_of("status"), @r#"
-    Show the status and test results of an upload, by id or by name. With --watch, wait for it to finish
-    like `dcd cloud` does: same output, verdict and exit codes.
+        insta::assert_snapshot!(help_of("status"), @"
+        Show the status and test results of an upload, by id or by name. With --watch, wait for it to finish
+        like `dcd cloud` does: same output, verdict and exit codes.
 
-    USAGE: dcd status [flags]
+        USAGE: dcd status [flags]
 
-    AUTH AND API:
-          --api-key, --apiKey <KEY>      API key; falls back to $DEVICE_CLOUD_API_KEY, then the `dcd
-                                         login` session
-          --api-url, --apiURL, --apiUrl <URL>
-                                         API base URL; falls back to the URL stored by `dcd login`, then
-                                         https://api.devicecloud.dev
+        AUTH AND API:
+              --api-key, --apiKey <KEY>      API key; falls back to $DEVICE_CLOUD_API_KEY, then the `dcd
+                                             login` session
+              --api-url, --apiURL, --apiUrl <URL>
+                                             API base URL; falls back to the URL stored by `dcd login`, then
+                                             https://api.devicecloud.dev
 
-    UPLOAD:
-          --upload-id, --uploadId <ID>   Upload id (printed by `dcd cloud` and `dcd list`)
-          --name <NAME>                  Upload name, instead of --upload-id
+        UPLOAD:
+              --upload-id, --uploadId <ID>   Upload id (printed by `dcd cloud` and `dcd list`)
+              --name <NAME>                  Upload name, instead of --upload-id
 
-    WAITING:
-          --watch                        Wait for the upload to finish, like `dcd cloud` does
-          --timeout <MINUTES>            Stop waiting after this many minutes (decimals allowed) and
-                                         exit 1 with the re-attach hint; the run keeps going in the
-                                         cloud
-          --no-realtime                  Poll only; don't use realtime updates (also DCD_NO_REALTIME=1)
+        WAITING:
+              --watch                        Wait for the upload to finish, like `dcd cloud` does
+              --timeout <MINUTES>            Stop waiting after this many minutes (decimals allowed) and
+                                             exit 1 with the re-attach hint; the run keeps going in the
+                                             cloud
+              --no-realtime                  Poll only; don't use realtime updates (also DCD_NO_REALTIME=1)
 
-    OUTPUT:
-          --json                         Print one JSON document on stdout; chatter goes to stderr
-      -q, --quiet                        One-line summary instead of per-test rows; no countdown
-          --debug                        Print [DEBUG] diagnostics (secrets are redacted)
+        OUTPUT:
+              --json                         Print one JSON document on stdout; chatter goes to stderr
+          -q, --quiet                        One-line summary instead of per-test rows; no countdown
+              --debug                        Print [DEBUG] diagnostics (secrets are redacted)
 
-    GENERAL:
-          --color <WHEN>                 When to use colour; auto honours NO_COLOR, CLICOLOR and
-                                         CLICOLOR_FORCE [default: auto] [possible values: auto, always,
-                                         never]
-      -h, --help                         Print help
+        GENERAL:
+              --color <WHEN>                 When to use colour; auto honours NO_COLOR, CLICOLOR,
+                                             CLICOLOR_FORCE and FORCE_COLOR [default: auto] [possible
+                                             values: auto, always, never]
+          -h, --help                         Print help
 
-    EXIT CODES:
-      0    the status was shown (whatever it is); with --watch: all tests passed or superseded
-      1    CLI, network or API error; with --watch also polling gave up or --timeout expired
-      2    with --watch: tests failed
-      130  interrupted by SIGINT (Ctrl-C) while waiting; the run keeps going
-      143  stopped by SIGTERM, as 130
-      129  stopped by SIGHUP, as 130
-      141  stdout was closed by its reader; nothing more is printed
-    "#);
+        EXAMPLES:
+        Show where a run stands now:
+            dcd status --upload-id <upload id>
+          Wait for it to finish, with the verdict and exit codes of `dcd cloud`:
+            dcd status --upload-id <upload id> --watch
+          The latest upload of a given name, as JSON:
+            dcd status --name nightly --json
+
+        EXIT CODES:
+          0    the status was shown (whatever it is); with --watch: all tests passed or superseded
+          1    CLI, network or API error; with --watch also polling gave up or --timeout expired
+          2    with --watch: tests failed
+          130  interrupted by SIGINT (Ctrl-C) while waiting; the run keeps going
+          143  stopped by SIGTERM, as 130
+          129  stopped by SIGHUP, as 130
+          141  stdout was closed by its reader; nothing more is printed
+        ");
     }
 
     #[test]
     fn root() {
-        insta::assert_snapshot!(root_help(), @r#"
-    devicecloud.dev CLI — a drop-in replacement for `maestro cloud`
+        insta::assert_snapshot!(root_help(), @"
+        devicecloud.dev CLI — a drop-in replacement for `maestro cloud`
 
-    USAGE: dcd <command> [flags]
+        USAGE: dcd <command> [flags]
 
-    COMMANDS:
-      cloud        Run Maestro flows on devicecloud.dev and wait for the results
-      upload       Upload an app binary to reuse it with `dcd cloud --app-binary-id` (not available yet)
-      status       Show the status of an upload, or wait for it with --watch
-      list         List recent uploads
-      artifacts    Download the artifacts or a report of a finished upload
-      login        Sign in with your devicecloud.dev account in the browser
-      logout       Sign out and delete the stored session
-      whoami       Show who is signed in and which org commands use
-      switch-org   Choose the org that signed-in commands use
+        COMMANDS:
+          cloud        Run Maestro flows on devicecloud.dev and wait for the results
+          upload       Upload an app binary to reuse it with `dcd cloud --app-binary-id` (not available yet)
+          status       Show the status of an upload, or wait for it with --watch
+          list         List recent uploads
+          artifacts    Download the artifacts or a report of a finished upload
+          login        Sign in with your devicecloud.dev account in the browser
+          logout       Sign out and delete the stored session
+          whoami       Show who is signed in and which org commands use
+          switch-org   Choose the org that signed-in commands use
 
-    Run dcd <command> --help for the flags of a command, dcd --version for the version.
+        Run dcd <command> --help for the flags of a command, dcd --version for the version.
 
-    ENVIRONMENT:
-      DEVICE_CLOUD_API_KEY          API key when --api-key is not given; beats the `dcd login` session
-      DCD_CONFIG_DIR                Directory of config.json, the `dcd login` session (default:
-                                    $XDG_CONFIG_HOME/dcd, else ~/.dcd)
-      XDG_CONFIG_HOME               Base of the default config directory
-      DCD_TIME_SCALE                Multiplies every internal timer, for tests (0.01 turns 60 s into 0.6
-                                    s; default 1)
-      DCD_NO_REALTIME               Set to 1 to poll only, like --no-realtime
-      DCD_SUPABASE_URL              Supabase base URL for realtime, session refresh and uploads
-                                    (override)
-      DCD_SUPABASE_ANON_KEY         Supabase anon key (override)
-      DCD_NO_UPDATE_CHECK           Skip the update check (it only runs in an interactive terminal,
-                                    never in CI)
-      DCD_MANIFEST_URL              Release manifest used by the update check (override)
-      NO_COLOR                      Disable colour under --color auto
-      CLICOLOR                      Set to 0 to disable colour under --color auto
-      CLICOLOR_FORCE                Set to non-zero to force colour under --color auto, even when not a
-                                    terminal
-      HTTPS_PROXY, ALL_PROXY        Proxy for every connection, the realtime WebSocket included:
-                                    http://, socks5:// or socks5h:// (ALL_PROXY first, then HTTPS_PROXY,
-                                    then HTTP_PROXY)
-      NO_PROXY                      Hosts reached without the proxy
-      SSL_CERT_FILE, SSL_CERT_DIR   Extra trusted CA certificates, added to the system store and
-                                    Mozilla's roots
+        ENVIRONMENT:
+          DEVICE_CLOUD_API_KEY          API key when --api-key is not given; beats the `dcd login` session
+          DCD_CONFIG_DIR                Directory of config.json, the `dcd login` session (default:
+                                        $XDG_CONFIG_HOME/dcd, else ~/.dcd)
+          XDG_CONFIG_HOME               Base of the default config directory
+          DCD_TIME_SCALE                Multiplies every internal timer, for tests (0.01 turns 60 s into 0.6
+                                        s; default 1)
+          DCD_NO_REALTIME               Set to 1 to poll only, like --no-realtime
+          DCD_SUPABASE_URL              Supabase base URL for realtime, session refresh and uploads
+                                        (override)
+          DCD_SUPABASE_ANON_KEY         Supabase anon key (override)
+          DCD_NO_UPDATE_CHECK           Set to skip the update check of `dcd cloud` (it only runs on an
+                                        interactive terminal, never in CI or with --json)
+          DCD_MANIFEST_URL              Release manifest the update check reads (default:
+                                        https://get.devicecloud.dev/latest.json)
+          NO_COLOR                      Disable colour under --color auto
+          CLICOLOR                      Set to 0 to disable colour under --color auto
+          CLICOLOR_FORCE, FORCE_COLOR   Set to non-zero to force colour under --color auto, even when not a
+                                        terminal
+          HTTPS_PROXY, ALL_PROXY        Proxy for every connection, the realtime WebSocket included:
+                                        http://, socks5:// or socks5h:// (ALL_PROXY first, then HTTPS_PROXY,
+                                        then HTTP_PROXY)
+          NO_PROXY                      Hosts reached without the proxy
+          SSL_CERT_FILE, SSL_CERT_DIR   Extra trusted CA certificates, added to the system store and
+                                        Mozilla's roots
 
-    EXIT CODES:
-      0    tests passed, the run was superseded, or it was submitted with --async
-      1    CLI or infrastructure error
-      2    tests failed
-      130  interrupted by SIGINT (Ctrl-C); a submitted run keeps going in the cloud
-      143  stopped by SIGTERM, as 130
-      129  stopped by SIGHUP, as 130
-      141  stdout was closed by its reader; nothing more is printed
-    "#);
+        EXIT CODES:
+          0    tests passed, the run was superseded, or it was submitted with --async
+          1    CLI or infrastructure error
+          2    tests failed
+          130  interrupted by SIGINT (Ctrl-C); a submitted run keeps going in the cloud
+          143  stopped by SIGTERM, as 130
+          129  stopped by SIGHUP, as 130
+          141  stdout was closed by its reader; nothing more is printed
+        ");
     }
 
     #[test]

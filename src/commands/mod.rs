@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod cloud;
 pub mod list;
 pub mod status;
+pub mod update;
 pub mod wait;
 
 use crate::api::{ApiClient, ClientOptions};

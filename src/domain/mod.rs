@@ -7,9 +7,11 @@
 //! - [`compat`]: the server's compatibility data; Maestro version, device, matrix and notice
 //!   rules.
 //! - [`environments`]: prod and dev — API, console and Supabase URLs, and how one is chosen.
+//! - [`update`]: the update check: when it runs, which manifest, whether it is newer.
 
 pub mod choice;
 pub mod compat;
 pub mod environments;
 pub mod results;
+pub mod update;
 pub mod verdict;

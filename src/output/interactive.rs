@@ -1,6 +1,7 @@
 //! The terminal sink: blocks as lines, and during the wait one frame redrawn in place every
 //! second (spinner, a row per test or the summary line, realtime state, countdown). Failed
-//! polls show in the footer.
+//! polls show in the footer. The terminal size is read again before every redraw, so a
+//! resized terminal gets a frame cut to its new width (and the old one erased whole).
 
 use super::event::Event;
 use super::{Sink, human};
@@ -61,9 +62,18 @@ impl Interactive {
             next,
             spinner: self.spinner,
         };
+        // The frame is cut to at least 20 columns; the erase counts rows at the real width.
+        let columns = match crate::term::size(1) {
+            Some((width, height)) => {
+                self.caps.width = width.max(20);
+                self.caps.height = height.max(5);
+                width
+            }
+            None => self.caps.width,
+        };
         let lines = tty_frame(&frame, self.caps.out, self.caps.width, self.caps.height);
         if let Some(live) = self.live.as_mut() {
-            live.draw(lines);
+            live.draw(lines, columns);
         }
         self.next_redraw = now + self.timings.tick;
     }

@@ -1,8 +1,16 @@
 //! Writing to the terminal, and the live frame redrawn in place.
 //!
-//! Every write takes one global lock. The live frame remembers how many lines it drew, so it
-//! can move the cursor back up, clear, and draw the next frame; lines printed while a frame
-//! is up (warnings) go above it.
+//! Every write takes one global lock. The live frame remembers the lines it drew and the
+//! terminal width it drew them for, so it can move the cursor back up, clear, and draw the
+//! next frame; lines printed while a frame is up (warnings) go above it.
+//!
+//! The terminal can be resized under the frame. Every line is cut to the width it was drawn
+//! for, so at that width each takes one row; after a resize a terminal that rewraps its
+//! screen (most do) shows a line of `n` columns on `⌈n / width⌉` rows, and so does a line
+//! drawn too wide by autowrap. Erasing therefore always counts the rows of the frame at the
+//! width the terminal has now, and a width change redraws the whole frame. (A terminal that
+//! cuts lines instead of rewrapping them loses a few lines above the frame then, never the
+//! frame.)
 //!
 //! A failed write to stdout is remembered ([`stdout_failure`]) and nothing more is written
 //! there: a full disk or a closed file makes the command fail with exit 1 at the end. A
@@ -16,12 +24,15 @@ struct State {
     /// Lines of the live frame currently on screen (0 = none).
     drawn: usize,
     frame: Vec<String>,
+    /// The terminal width the frame on screen was drawn for.
+    width: usize,
     cursor_hidden: bool,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     drawn: 0,
     frame: Vec::new(),
+    width: 0,
     cursor_hidden: false,
 });
 
@@ -29,12 +40,28 @@ fn lock() -> std::sync::MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The terminal rows `lines` take on a terminal `width` columns wide: one per line, more
+/// for a line wider than the terminal (it wraps).
+pub fn rows_at(lines: &[String], width: usize) -> usize {
+    let width = width.max(1);
+    lines
+        .iter()
+        .map(|l| crate::render::visible_width(l).div_ceil(width).max(1))
+        .sum()
+}
+
+/// The width of the terminal on stdout now, else the one the frame was drawn for.
+fn width_now(st: &State) -> usize {
+    super::size(1).map_or(st.width, |(w, _)| w)
+}
+
 // The frame always ends with a newline, so the cursor rests at the start of the line below
-// it: erasing is "up N lines, clear to the end of the screen", and a whole redraw is one
+// it: erasing is "up N rows, clear to the end of the screen", and a whole redraw is one
 // write (stdout is line-buffered; a buffer that ends in a newline goes out in one syscall).
-fn erase(buf: &mut String, st: &State) {
+fn erase(buf: &mut String, st: &State, width: usize) {
     if st.drawn > 0 {
-        buf.push_str(&format!("\x1b[{}A\r\x1b[J", st.drawn));
+        let rows = rows_at(&st.frame, width);
+        buf.push_str(&format!("\x1b[{rows}A\r\x1b[J"));
     }
 }
 
@@ -105,7 +132,8 @@ fn print_above(fd: i32, s: &str) {
         return;
     }
     let mut buf = String::new();
-    erase(&mut buf, &st);
+    let width = width_now(&st);
+    erase(&mut buf, &st, width);
     write_all(1, &buf);
     write_all(fd, &format!("{s}\n"));
     let mut buf = String::new();
@@ -127,13 +155,16 @@ impl Live {
         Live { _private: () }
     }
 
-    /// Replaces the frame on screen with `lines`. When the new frame has as many lines as
-    /// the old one, only the lines that changed are rewritten (usually the spinner and the
-    /// countdown): a tick costs a few dozen bytes instead of the whole frame.
-    pub fn draw(&mut self, lines: Vec<String>) {
+    /// Replaces the frame on screen with `lines`, cut for a terminal `width` columns wide.
+    /// When the width is the one of the frame on screen and the new frame has as many lines
+    /// as the old one, only the lines that changed are rewritten (usually the spinner and the
+    /// countdown): a tick costs a few dozen bytes instead of the whole frame. Otherwise the
+    /// old frame is erased (by its rows at `width`) and the new one drawn whole.
+    pub fn draw(&mut self, lines: Vec<String>, width: usize) {
         let mut st = lock();
         let mut buf = String::new();
-        if st.drawn > 0 && st.drawn == lines.len() && st.frame.len() == lines.len() {
+        let same_width = width == st.width;
+        if same_width && st.drawn > 0 && st.drawn == lines.len() && st.frame.len() == lines.len() {
             let n = st.drawn;
             let mut row = n; // the cursor rests on the line below the frame
             for (i, (old, new)) in st.frame.iter().zip(&lines).enumerate() {
@@ -154,8 +185,9 @@ impl Live {
             }
             st.frame = lines;
         } else {
-            erase(&mut buf, &st);
+            erase(&mut buf, &st, width);
             st.frame = lines;
+            st.width = width;
             draw(&mut buf, &mut st);
         }
         if !buf.is_empty() {
@@ -173,7 +205,8 @@ impl Drop for Live {
 
 fn restore(st: &mut State) {
     let mut buf = String::new();
-    erase(&mut buf, st);
+    let width = width_now(st);
+    erase(&mut buf, st, width);
     st.drawn = 0;
     st.frame.clear();
     if st.cursor_hidden {
@@ -181,4 +214,34 @@ fn restore(st: &mut State) {
         st.cursor_hidden = false;
     }
     write_all(1, &buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rows_at;
+
+    #[test]
+    fn rows_count_the_wrapped_lines_at_the_width_the_terminal_has_now() {
+        let lines: Vec<String> = ["a".repeat(70), String::new(), "\x1b[32m✓\x1b[0m ok".into()]
+            .into_iter()
+            .collect();
+        assert_eq!(rows_at(&lines, 100), 3, "one row each");
+        assert_eq!(
+            rows_at(&lines, 70),
+            3,
+            "a line of exactly the width fills one row"
+        );
+        assert_eq!(rows_at(&lines, 69), 4);
+        assert_eq!(
+            rows_at(&lines, 30),
+            5,
+            "⌈70 / 30⌉ = 3, escapes take no room"
+        );
+        assert_eq!(
+            rows_at(&["⏳⏳".to_string()], 3),
+            2,
+            "wide characters take two columns"
+        );
+        assert_eq!(rows_at(&lines, 0), 75, "never divides by zero");
+    }
 }

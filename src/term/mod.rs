@@ -1,7 +1,7 @@
 //! The terminal: what it can do (TTY, CI, colour, size) and writing to it.
 //!
 //! Colour and animation are separate switches. Colour follows `--color`, NO_COLOR,
-//! CLICOLOR_FORCE, CLICOLOR and TERM=dumb; animation needs stdout to be a TTY and no CI
+//! CLICOLOR_FORCE (or FORCE_COLOR, which CI systems set), CLICOLOR and TERM=dumb; animation needs stdout to be a TTY and no CI
 //! marker (docs/environment.md). All terminal writes go through one lock, so the Ctrl-C
 //! handler can erase the live frame and print its hint without interleaving with a redraw.
 
@@ -45,16 +45,19 @@ pub fn is_ci(env: &dyn Fn(&str) -> Option<String>, stdout_tty: bool) -> bool {
         || !stdout_tty
 }
 
-/// Whether to paint a stream that is (`is_tty`) a terminal.
+/// Whether to paint a stream that is (`is_tty`) a terminal. `FORCE_COLOR` counts like
+/// `CLICOLOR_FORCE`; `0` (and `false` for `FORCE_COLOR`) forces nothing.
 pub fn use_color(choice: ColorChoice, env: &dyn Fn(&str) -> Option<String>, is_tty: bool) -> bool {
     let set = |k: &str| env(k).filter(|v| !v.is_empty());
+    let forced = set("CLICOLOR_FORCE").is_some_and(|v| v != "0")
+        || set("FORCE_COLOR").is_some_and(|v| !matches!(v.trim(), "0" | "false"));
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
             if set("NO_COLOR").is_some() {
                 false
-            } else if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+            } else if forced {
                 true
             } else if env("TERM").is_some_and(|t| t == "dumb" || t == "unknown")
                 || env("CLICOLOR").is_some_and(|v| v == "0")
@@ -168,6 +171,17 @@ mod tests {
         assert!(!use_color(Auto, &env(&[("TERM", "dumb")]), true));
         assert!(!use_color(Auto, &env(&[("CLICOLOR", "0")]), true));
         assert!(use_color(Always, &env(&[("NO_COLOR", "1")]), false));
+        assert!(use_color(Auto, &env(&[("FORCE_COLOR", "1")]), false));
+        assert!(use_color(Auto, &env(&[("FORCE_COLOR", "3")]), false));
+        assert!(!use_color(Auto, &env(&[("FORCE_COLOR", "0")]), false));
+        assert!(!use_color(Auto, &env(&[("FORCE_COLOR", "false")]), false));
+        assert!(!use_color(Auto, &env(&[("FORCE_COLOR", "")]), false));
+        assert!(!use_color(
+            Auto,
+            &env(&[("NO_COLOR", "1"), ("FORCE_COLOR", "1")]),
+            true
+        ));
+        assert!(!use_color(Never, &env(&[("FORCE_COLOR", "1")]), true));
         assert!(!use_color(Never, &env(&[]), true));
     }
 }

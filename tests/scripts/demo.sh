@@ -1,29 +1,62 @@
 #!/usr/bin/env bash
-# make demo: start the fake devicecloud API and a fake Supabase Realtime on loopback, write a
-# demo login session to a temporary DCD_CONFIG_DIR, and run the real `dcd status --watch`
-# against a run that takes about 20 seconds. The backstop poll is 60 s, so every update you
-# see arrives through realtime. Everything stays on 127.0.0.1; no account needed.
+# make demo: the whole product on loopback, no account needed. Starts the fake devicecloud API
+# and a fake Supabase (Realtime and storage), writes a demo login session to a temporary
+# DCD_CONFIG_DIR, and runs the real `dcd cloud` on the sample workspace fixtures/demo/: the
+# plan, the flow zip, the upload, the submission, the live wait (every update arrives through
+# realtime; the backstop poll is 60 s), the verdict and the console link. The run takes about
+# 20 seconds. Then `dcd status` re-attaches to the finished run. Works on a terminal (the live
+# frame) and in a pipe or CI (the append-only log).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+echo "Building dcd and the fake cloud (release build; the first one takes a few minutes)…"
 cargo build --quiet --release --locked --bin dcd --example fake-cloud
+
 tmp=$(mktemp -d)
-trap 'kill "$fake" 2>/dev/null || true; rm -rf "$tmp"' EXIT
-target/release/examples/fake-cloud --realtime --port-file "$tmp/urls" 2>/dev/null &
+fake=""
+cleanup() {
+	if [ -n "$fake" ]; then
+		kill "$fake" 2>/dev/null || true
+		wait "$fake" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+target/release/examples/fake-cloud --realtime --port-file "$tmp/urls" 2>"$tmp/fake.log" &
 fake=$!
-for _ in $(seq 100); do [ "$(wc -l < "$tmp/urls" 2>/dev/null || echo 0)" -ge 1 ] && break; sleep 0.05; done
-api=$(sed -n 1p "$tmp/urls")
-realtime=$(sed -n 2p "$tmp/urls")
+# The port file is renamed into place, complete, once every fake listens: wait for it (and
+# stop early if the fake died) instead of reading a file that may not exist yet.
+for _ in $(seq 200); do
+	[ -s "$tmp/urls" ] && break
+	if ! kill -0 "$fake" 2>/dev/null; then
+		echo "demo: the fake cloud did not start:" >&2
+		cat "$tmp/fake.log" >&2
+		exit 1
+	fi
+	sleep 0.05
+done
+if [ ! -s "$tmp/urls" ]; then
+	echo "demo: the fake cloud did not start within 10 s" >&2
+	cat "$tmp/fake.log" >&2
+	exit 1
+fi
+{
+	read -r api
+	read -r supabase
+} <"$tmp/urls"
+
 mkdir -p "$tmp/config"
-cat > "$tmp/config/config.json" <<JSON
+cat >"$tmp/config/config.json" <<JSON
 {
   "version": 1,
   "env": "prod",
   "api_url": "$api",
-  "supabase_url": "$realtime",
+  "supabase_url": "$supabase",
   "session": {
     "access_token": "demo-access-token",
     "refresh_token": "demo-refresh-token",
-    "expires_at": $(( $(date +%s) + 3600 )),
+    "expires_at": $(($(date +%s) + 3600)),
     "user_email": "demo@example.com",
     "user_id": "demo-user"
   },
@@ -31,11 +64,16 @@ cat > "$tmp/config/config.json" <<JSON
   "current_org_name": "Demo org"
 }
 JSON
-echo "Fake devicecloud API on $api, fake Realtime on $realtime"
-echo "Logged in as demo@example.com; watching upload 'demo-run' (backstop poll every 60 s, updates via realtime)"
+
+export DCD_CONFIG_DIR="$tmp/config" DCD_SUPABASE_URL="$supabase" DCD_NO_UPDATE_CHECK=1
+echo "Fake devicecloud API on $api, fake Supabase (Realtime, storage) on $supabase"
+echo "Logged in as demo@example.com (Demo org). Running:"
+echo "  dcd cloud --app-binary-id demo-app fixtures/demo/"
 echo
 set +e
-DCD_CONFIG_DIR="$tmp/config" target/release/dcd status --watch --name demo-run
+target/release/dcd cloud --app-binary-id demo-app fixtures/demo/
 code=$?
 echo
-echo "dcd exited with $code"
+echo "dcd exited with $code. Re-attaching to the finished run: dcd status --name demo-run"
+echo
+target/release/dcd status --name demo-run

@@ -2,6 +2,10 @@
 //! trying the CLI by hand without an account. Serves `demo_scenario()` until killed.
 //!
 //! Usage: `cargo run --example fake-cloud -- [--port N] [--port-file PATH] [--scenario demo]`
+//!
+//! With `--realtime` it also serves a fake Supabase: one loopback origin (the second line of
+//! the port file) whose `/realtime/…` goes to the fake Realtime and everything else (the TUS
+//! storage endpoint) to the fake API, as one Supabase project serves both.
 
 // The fakes of the test support tree, with the sibling modules they share, laid out
 // as in `tests/support/mod.rs`. An example uses only part of what they export.
@@ -129,13 +133,18 @@ fn main() -> ExitCode {
         cloud.upload_id()
     );
     let mut urls = url.clone();
-    let realtime = args.realtime.then(|| {
-        let rt = fake_realtime::FakeRealtime::start(fake_realtime::RtScript::default());
-        eprintln!("fake Supabase Realtime listening on {}", rt.url());
-        urls.push('\n');
-        urls.push_str(&rt.url());
-        std::sync::Arc::new(rt)
-    });
+    let realtime = match args.realtime.then(|| start_supabase(&cloud)).transpose() {
+        Ok(r) => r.map(|(rt, front)| {
+            eprintln!("fake Supabase (Realtime and storage) listening on {front}");
+            urls.push('\n');
+            urls.push_str(&front);
+            std::sync::Arc::new(rt)
+        }),
+        Err(e) => {
+            eprintln!("fake-cloud: cannot start the fake Supabase: {e}");
+            return ExitCode::from(1);
+        }
+    };
     if let Some(path) = &args.port_file
         && let Err(e) = write_port_file(path, &urls)
     {
@@ -159,4 +168,66 @@ fn main() -> ExitCode {
     loop {
         std::thread::park();
     }
+}
+
+/// The fake Realtime, and the URL of a loopback front that sends `/realtime/…` to it and
+/// every other request to the fake API (its TUS endpoint).
+fn start_supabase(
+    cloud: &fake_cloud::FakeCloud,
+) -> std::io::Result<(fake_realtime::FakeRealtime, String)> {
+    let rt = fake_realtime::FakeRealtime::start(fake_realtime::RtScript::default());
+    let rt_addr = host_port(&rt.url());
+    let api_addr = cloud.addr().to_string();
+    let front = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let front_url = format!("http://{}", front.local_addr()?);
+    std::thread::spawn(move || {
+        for conn in front.incoming().flatten() {
+            let (rt_addr, api_addr) = (rt_addr.clone(), api_addr.clone());
+            std::thread::spawn(move || route(conn, &rt_addr, &api_addr));
+        }
+    });
+    Ok((rt, front_url))
+}
+
+/// `http://127.0.0.1:1234/x` → `127.0.0.1:1234`.
+fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest).to_string()
+}
+
+/// Reads the first request line, connects to the backend its path belongs to, replays what
+/// was read and then copies both ways until either side closes.
+fn route(mut client: std::net::TcpStream, rt_addr: &str, api_addr: &str) {
+    use std::io::{Read, Write};
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n") && head.len() < 8192 {
+        match client.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let line = String::from_utf8_lossy(&head);
+    let path = line.split(' ').nth(1).unwrap_or("");
+    let backend = if path.starts_with("/realtime/") {
+        rt_addr
+    } else {
+        api_addr
+    };
+    let Ok(mut server) = std::net::TcpStream::connect(backend) else {
+        return;
+    };
+    if server.write_all(&head).is_err() {
+        return;
+    }
+    let (Ok(mut client_r), Ok(mut server_w)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut client_r, &mut server_w);
+        let _ = server_w.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut server, &mut client);
+    let _ = client.shutdown(std::net::Shutdown::Both);
+    let _ = up.join();
 }

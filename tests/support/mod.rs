@@ -54,6 +54,8 @@ const SCRUB: &[&str] = &[
     "NO_COLOR",
     "CLICOLOR",
     "CLICOLOR_FORCE",
+    "FORCE_COLOR",
+    "DCD_MANIFEST_URL",
     "DCD_TIME_SCALE",
     "DCD_CONFIG_DIR",
     "XDG_CONFIG_HOME",
@@ -71,7 +73,8 @@ const SCRUB: &[&str] = &[
 ];
 
 /// A `dcd` command with a hermetic environment: its own config dir (kept alive by the
-/// returned [`TempDir`]), `DCD_TIME_SCALE=0.01`, no CI markers, no key.
+/// returned [`TempDir`]), `DCD_TIME_SCALE=0.01`, no CI markers, no key, and no update check
+/// (a test of it removes `DCD_NO_UPDATE_CHECK` and points `DCD_MANIFEST_URL` at a fake).
 pub fn dcd() -> (Command, TempDir) {
     let dir = TempDir::new();
     let mut c = Command::new(env!("CARGO_BIN_EXE_dcd"));
@@ -81,6 +84,7 @@ pub fn dcd() -> (Command, TempDir) {
     c.env("DCD_CONFIG_DIR", dir.path().join("config"))
         .env("HOME", dir.path())
         .env("DCD_TIME_SCALE", "0.01")
+        .env("DCD_NO_UPDATE_CHECK", "1")
         .env("RUST_BACKTRACE", "0")
         .env("TERM", "xterm-256color")
         .stdin(Stdio::null());
@@ -358,4 +362,125 @@ pub fn rerun_in_own_process(module: &str, test: &str, env: &[(&str, Option<&str>
     );
     print!("{stdout}");
     eprint!("{stderr}");
+}
+
+/// A child running under a pseudo-terminal that the test can resize while it runs: what the
+/// child wrote is collected as it arrives, and [`LivePty::resize`] marks where in that stream
+/// the terminal changed size.
+pub struct LivePty {
+    master: std::fs::File,
+    child: std::process::Child,
+    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LivePty {
+    /// Spawns `c` on a new pty of `cols` × `rows`, as session leader with the pty as its
+    /// controlling terminal (so a resize sends it SIGWINCH).
+    pub fn spawn(mut c: Command, cols: u16, rows: u16) -> LivePty {
+        let (master, slave) = unsafe {
+            let mut m = 0;
+            let mut s = 0;
+            let mut ws: libc::winsize = std::mem::zeroed();
+            ws.ws_col = cols;
+            ws.ws_row = rows;
+            assert_eq!(
+                libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws),
+                0
+            );
+            use std::os::fd::FromRawFd;
+            (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s))
+        };
+        unsafe {
+            c.stdin(slave.try_clone().unwrap())
+                .stdout(slave.try_clone().unwrap())
+                .stderr(slave.try_clone().unwrap())
+                .pre_exec(|| {
+                    if libc::setsid() < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    libc::ioctl(0, libc::TIOCSCTTY as _, 0);
+                    Ok(())
+                });
+        }
+        let child = c.spawn().expect("spawn dcd on a pty");
+        drop(slave);
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = output.clone();
+        let mut from = master.try_clone().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            // EIO once every slave fd is closed ends the read.
+            while let Ok(n) = from.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        });
+        LivePty {
+            master,
+            child,
+            output,
+            reader: Some(reader),
+        }
+    }
+
+    /// Everything written so far.
+    pub fn output(&self) -> Vec<u8> {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Waits until the output contains `needle` (as text), at most `limit`.
+    pub fn wait_for(&self, needle: &str, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if String::from_utf8_lossy(&self.output()).contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    /// Resizes the terminal (TIOCSWINSZ on the master; the kernel sends SIGWINCH to the
+    /// child's process group, and so does this, for good measure). Returns how many bytes
+    /// had arrived before the resize: the terminal saw those at the old size.
+    pub fn resize(&self, cols: u16, rows: u16) -> usize {
+        use std::os::fd::AsRawFd;
+        let out = self.output.lock().unwrap();
+        unsafe {
+            let mut ws: libc::winsize = std::mem::zeroed();
+            ws.ws_col = cols;
+            ws.ws_row = rows;
+            assert_eq!(
+                libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws),
+                0
+            );
+            libc::kill(-(self.child.id() as i32), libc::SIGWINCH);
+        }
+        out.len()
+    }
+
+    /// Waits for the child to exit (killing it after `limit`) and for its last output.
+    pub fn finish(mut self, limit: Duration) -> (i32, Vec<u8>) {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!(
+                    "dcd did not finish within {limit:?} on a pty\n{}",
+                    String::from_utf8_lossy(&self.output())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        (status.code().unwrap_or(-1), self.output())
+    }
 }

@@ -2,6 +2,8 @@
 //! steps, one file each, in the order the TypeScript CLI runs them so errors surface at the
 //! same point: preflight (flags, credentials) → compatibility data and devices → the plan
 //! (and `--dry-run`) → the app → the submission → `--async`, or the wait and the downloads.
+//! Between the steps the update check, running in the background, may print its notice; by
+//! the wait (or the end) it has answered or is dropped.
 
 mod app;
 mod devices;
@@ -18,12 +20,16 @@ use crate::exit::{CliError, Exit, signal};
 pub fn run(args: &CloudArgs, ctx: &Ctx) -> Result<Exit, CliError> {
     let conn = preflight::run(args, ctx)?;
     let checked = devices::check(args, ctx, &conn)?;
+    conn.update.notify(ctx);
     let planned = planning::plan(args, ctx, &checked)?;
     if args.dry_run {
+        conn.update.give_up(ctx);
         return planning::dry_run(ctx, &planned);
     }
+    conn.update.notify(ctx);
     signal::check()?;
     let run = submit::submit(args, ctx, &conn, &checked, &planned)?;
+    conn.update.give_up(ctx);
     if args.async_ {
         return finish::async_done(args, ctx, &run, &checked, &planned);
     }

@@ -1,9 +1,11 @@
-//! Step 1 of `dcd cloud`: the banner, the flags this build refuses, credentials and the API
-//! client, and the `dcd login` tip for API-key users on a terminal.
+//! Step 1 of `dcd cloud`: the banner, the update check started in the background, the flags
+//! this build refuses, credentials and the API client, and the `dcd login` tip for API-key
+//! users on a terminal.
 
 use crate::api::ApiClient;
 use crate::auth::{AuthContext, Mode};
 use crate::cli::args::CloudArgs;
+use crate::commands::update::UpdateCheck;
 use crate::commands::{Ctx, connect};
 use crate::exit::CliError;
 use crate::output::Event;
@@ -15,6 +17,8 @@ const TIP: &str =
 pub struct Connected {
     pub auth: AuthContext,
     pub client: ApiClient,
+    /// Answers in the background; the later steps print its notice.
+    pub update: UpdateCheck,
 }
 
 pub fn run(args: &CloudArgs, ctx: &Ctx) -> Result<Connected, CliError> {
@@ -25,6 +29,7 @@ pub fn run(args: &CloudArgs, ctx: &Ctx) -> Result<Connected, CliError> {
             "JSON output will be written to file (--json-file)",
         ));
     }
+    let update = UpdateCheck::start(ctx);
     if args.moropo_v1_api_key.is_some() {
         return Err("--moropo-v1-api-key is not available in this build of dcd yet".into());
     }
@@ -37,5 +42,10 @@ pub fn run(args: &CloudArgs, ctx: &Ctx) -> Result<Connected, CliError> {
     if auth.mode == Mode::ApiKey && out.human() && !out.quiet() && out.caps().interactive {
         out.emit(Event::Note(TIP));
     }
-    Ok(Connected { auth, client })
+    update.notify(ctx);
+    Ok(Connected {
+        auth,
+        client,
+        update,
+    })
 }
