@@ -105,19 +105,22 @@ fn sigint_while_fetching_compatibility_data_exits_130_without_a_hint() {
 #[test]
 fn sigterm_while_planning_exits_143() {
     let fc = fake(Scenario::new(vec![]));
-    let dir = TempDir::new();
-    let fifo = dir.path().join("config.yaml");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo on a path in our own temporary directory.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-    let config = fifo.to_str().unwrap().to_string();
-    let (c, _cfg) = cloud_cmd(&fc, &[FLOWS[0], FLOWS[1], "--config", &config, FLOWS[2]]);
+    // A workspace large enough that planning is still going when the signal lands.
+    let ws = TempDir::new();
+    for i in 0..20_000 {
+        std::fs::write(
+            ws.path().join(format!("flow-{i:05}.yaml")),
+            format!("appId: x\nname: f{i}\n---\n- launchApp\n"),
+        )
+        .unwrap();
+    }
+    let flows = ws.path().to_str().unwrap().to_string();
+    let (c, _cfg) = cloud_cmd(&fc, &[FLOWS[0], FLOWS[1], &flows]);
     let child = spawn(c);
-    // Planning blocks reading the FIFO once the compatibility data is in.
     wait_for("the compatibility request", || {
         fc.count("/results/compatibility") > 0
     });
-    std::thread::sleep(Duration::from_millis(200));
+    std::thread::sleep(Duration::from_millis(100));
     let o = signal_and_collect(child, libc::SIGTERM);
     o.assert_code(143).assert_no_panic();
     assert!(o.stderr.contains("Interrupted (SIGTERM)"), "{o}");
