@@ -110,13 +110,25 @@ impl AtomicFile {
         &self.target
     }
 
-    /// Everything was written: flush and put the file in place.
-    pub fn commit(mut self) -> io::Result<()> {
+    /// Everything was written: put the file in place. Other processes see the old file or
+    /// the whole new one, never a part (a large download is not forced to disk first: that
+    /// would cost a second pass over it).
+    pub fn commit(self) -> io::Result<()> {
+        self.finish(false)
+    }
+
+    /// As [`AtomicFile::commit`], after forcing the bytes to disk, so that a crash right
+    /// after cannot leave an empty file under the target's name (for small files that must
+    /// survive: the session, the JSON result).
+    pub fn commit_synced(self) -> io::Result<()> {
+        self.finish(true)
+    }
+
+    fn finish(mut self, sync: bool) -> io::Result<()> {
         let file = self.file.take().expect("not yet committed");
         if let Some(temp) = self.temp.take() {
-            let done = file
-                .sync_all()
-                .and_then(|_| std::fs::rename(&temp, &self.target));
+            let synced = if sync { file.sync_all() } else { Ok(()) };
+            let done = synced.and_then(|_| std::fs::rename(&temp, &self.target));
             drop(file);
             if done.is_err() {
                 let _ = std::fs::remove_file(&temp);
@@ -124,7 +136,7 @@ impl AtomicFile {
             live().retain(|p| *p != temp);
             done
         } else {
-            file.sync_all().or(Ok(()))
+            Ok(())
         }
     }
 }
@@ -150,11 +162,11 @@ impl Drop for AtomicFile {
     }
 }
 
-/// Writes `bytes` to `target` through an [`AtomicFile`].
+/// Writes `bytes` to `target` through an [`AtomicFile`], forced to disk before the rename.
 pub fn write_file(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let mut f = AtomicFile::create(target, mode)?;
     f.write_all(bytes)?;
-    f.commit()
+    f.commit_synced()
 }
 
 /// Removes every temporary file still registered: a stopped command's half-written ones.

@@ -427,7 +427,8 @@ const LOGIN_EXAMPLES: &str = "\
 const LOGIN_EXIT_CODES: &str = "\
 EXIT CODES:
   0    signed in, or an existing session was kept
-  1    sign-in failed or was refused (in this build: the command is not available yet)
+  1    sign-in failed, timed out or was refused; or several orgs and no terminal to choose
+       on (the session is kept: pick one with `dcd switch-org <name>`)
   130  interrupted by SIGINT (Ctrl-C) while waiting for the browser
   143  stopped by SIGTERM, as 130
   129  stopped by SIGHUP, as 130
@@ -440,8 +441,7 @@ const LOGOUT_EXAMPLES: &str = "\
 const LOGOUT_EXIT_CODES: &str = "\
 EXIT CODES:
   0    signed out (also when no one was signed in)
-  1    the stored session could not be removed (in this build: the command is not
-       available yet)
+  1    the stored session could not be removed
   141  stdout was closed by its reader; nothing more is printed";
 
 const WHOAMI_EXAMPLES: &str = "\
@@ -453,7 +453,7 @@ const WHOAMI_EXAMPLES: &str = "\
 const WHOAMI_EXIT_CODES: &str = "\
 EXIT CODES:
   0    the identity was shown (also \"not signed in\")
-  1    CLI error (in this build: the command is not available yet)
+  1    CLI error
   141  stdout was closed by its reader; nothing more is printed";
 
 const SWITCH_ORG_EXAMPLES: &str = "\
@@ -465,8 +465,7 @@ const SWITCH_ORG_EXAMPLES: &str = "\
 const SWITCH_ORG_EXIT_CODES: &str = "\
 EXIT CODES:
   0    switched
-  1    no such org, not signed in, or an API error (in this build: the command is not
-       available yet)
+  1    no such org, not signed in, or an API error
   130  interrupted by SIGINT (Ctrl-C) while picking
   143  stopped by SIGTERM, as 130
   129  stopped by SIGHUP, as 130

@@ -17,9 +17,12 @@ use crate::render::account;
 
 /// `dcd logout`: deletes the stored session (API keys are not affected).
 pub fn logout(ctx: &Ctx) -> Result<Exit, CliError> {
-    let path = config_path()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "no config directory".into());
+    let Some(path) = config_path().map(|p| p.display().to_string()) else {
+        ctx.out.emit(Event::Info(
+            "No active session found (no config directory: neither DCD_CONFIG_DIR nor HOME is set).",
+        ));
+        return Ok(Exit::Success);
+    };
     let email = match crate::auth::config::load() {
         Loaded::Config(c) => c.session.map(|s| s.user_email.unwrap_or_default()),
         Loaded::Missing | Loaded::Ignored(_) => None,

@@ -126,6 +126,17 @@ impl ResultsFetcher<'_> {
                 op: OP.into(),
                 message,
             }),
+            // The auth server is unreachable: while the current token still works, poll
+            // with it (the next poll tries the refresh again); an expired one fails the poll.
+            Err(RefreshError::Transient(detail))
+                if self
+                    .auth
+                    .expires_at
+                    .is_some_and(|e| e * 1000 > crate::auth::unix_now_ms()) =>
+            {
+                crate::debug!("Session refresh failed, polling with the current token: {detail}");
+                Ok(())
+            }
             Err(RefreshError::Transient(detail)) => Err(ApiError::Network {
                 op: OP.into(),
                 host: "the auth server".into(),
