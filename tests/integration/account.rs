@@ -627,3 +627,81 @@ fn a_session_refreshed_by_another_process_is_adopted_and_pushed_to_the_realtime_
         .and_then(|r| r.header("authorization").map(str::to_string));
     assert_eq!(last, Some(format!("Bearer {second}")));
 }
+
+/// The session figures of `make bench` (run with `--ignored --nocapture`; `DCD_BENCH_BIN`
+/// names the binary to measure, the static one under `make bench`): the cost of a refresh
+/// round trip against the fake (a one-shot `status` with an expired session beside the same
+/// with a valid one), and a wait spanning three token lifetimes at a scaled refresh window.
+#[test]
+#[ignore = "benchmark: session refresh"]
+fn bench_session_refresh() {
+    let bin = std::env::var("DCD_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_dcd").into());
+    let fc = accounts_cloud(one_org(), Duration::from_secs(3600), passed_run());
+    let (_, dir) = dcd();
+    let timed = |lifetime: Duration| {
+        logged_in(&fc, &dir, lifetime);
+        let mut c = status(&dir, &fc, &[]);
+        c.env("DCD_TIME_SCALE", "1");
+        let start = std::time::Instant::now();
+        let o = run(retarget(c, &bin), LIMIT);
+        o.assert_code(0);
+        start.elapsed().as_secs_f64() * 1000.0
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let valid = median((0..11).map(|_| timed(Duration::from_secs(3600))).collect());
+    let expired = median((0..11).map(|_| timed(Duration::ZERO)).collect());
+    let grants = fc.token_grants().len();
+    println!(
+        "refresh round trip: status with an expired session {expired:.2} ms, with a valid one {valid:.2} ms → refresh {:.2} ms ({grants} refreshes for 11 runs)",
+        expired - valid
+    );
+
+    // Tokens live 4 s; the window is 0.6 s at scale 0.01: a refresh about every 3.4 s. The
+    // run takes 8 × 1.5 s = 12 s: three token lifetimes.
+    let snapshots: Vec<Vec<Value>> = (0..8)
+        .map(|_| vec![row(1, "./a.yaml", "RUNNING")])
+        .chain([vec![row(1, "./a.yaml", "PASSED")]])
+        .collect();
+    let lifetime = Duration::from_secs(4);
+    let fc = FakeCloud::start(
+        Scenario::new(snapshots)
+            .every(Duration::from_millis(1500))
+            .accounts(Accounts::new(one_org()).token_lifetime(lifetime)),
+    );
+    let (_, dir) = dcd();
+    logged_in(&fc, &dir, lifetime);
+    let start = std::time::Instant::now();
+    let c = status(&dir, &fc, &["--watch", "--no-realtime"]);
+    run(retarget(c, &bin), LIMIT).assert_code(0);
+    let took = start.elapsed().as_secs_f64();
+    let refreshes = fc.token_grants().iter().filter(|(_, s)| *s == 200).count();
+    let failed = fc
+        .results_requests()
+        .iter()
+        .filter(|r| r.status >= 400 || r.status == 0)
+        .count();
+    println!(
+        "three token lifetimes: a {took:.1} s wait with {}-s tokens → {refreshes} refreshes (expected 3), {failed} failed polls",
+        lifetime.as_secs()
+    );
+}
+
+/// The same command run with another binary.
+fn retarget(c: Command, bin: &str) -> Command {
+    let mut n = Command::new(bin);
+    n.args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => n.env(k, v),
+            None => n.env_remove(k),
+        };
+    }
+    if let Some(d) = c.get_current_dir() {
+        n.current_dir(d);
+    }
+    n.stdin(Stdio::null());
+    n
+}

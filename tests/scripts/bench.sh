@@ -11,6 +11,8 @@
 #                 user+sys CPU seconds, extrapolated to an hour of real waiting.
 #                 Then the same in the interactive TTY mode under `script` (1 s redraw ticker).
 #   4. size       bytes of the static binary, `file` confirming static linking.
+#   5–7.          realtime latency, planning 5,000 flows, a 1 GiB download (see below).
+#   8. sessions   a refresh round trip, and a wait over three token lifetimes.
 #
 # Peak RSS is read from the child's own VmHWM (/proc/PID/status) at its exit, not from wait4's
 # ru_maxrss: the kernel folds the *forking* process's resident pages into ru_maxrss when the
@@ -460,3 +462,12 @@ row("1 GiB download throughput", f"{dcd_rate:.0f} MiB/s", f"plain copy {plain_ra
 PY
 rm -f "$tmp/plain.bin"
 stop_fake
+
+# 8. login sessions: the cost of a refresh round trip against the fake (a one-shot status with
+#    an expired session beside one with a valid session, medians of 11), and a wait spanning
+#    three token lifetimes at a scaled refresh window: exactly three refreshes, no failed poll.
+echo
+echo "sessions: refresh round trip; a wait over three token lifetimes (~20 s) ..."
+DCD_BENCH_BIN="$abs_bin" cargo test --quiet --locked --test integration -- --ignored --nocapture \
+	--exact account::bench_session_refresh 2>/dev/null | grep -E "^(refresh round trip|three token lifetimes)" \
+	| sed 's/^/   /' || { echo "bench: the session bench failed"; exit 1; }

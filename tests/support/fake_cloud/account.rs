@@ -88,12 +88,14 @@ impl AuthState {
     }
 }
 
+/// `at` as unix seconds, rounded to the nearest second (as a real auth server's
+/// `expires_at` is a whole second).
 fn unix_at(at: Instant) -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs() as i64;
-    now + at.saturating_duration_since(Instant::now()).as_secs() as i64
+        .as_secs_f64();
+    (now + at.saturating_duration_since(Instant::now()).as_secs_f64()).round() as i64
 }
 
 fn session_json(a: &Accounts, access: &str, refresh: &str, expiry: Instant) -> Value {
