@@ -105,11 +105,6 @@ impl AtomicFile {
         }
     }
 
-    /// The path being replaced.
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
     /// Everything was written: put the file in place. Other processes see the old file or
     /// the whole new one, never a part (a large download is not forced to disk first: that
     /// would cost a second pass over it).

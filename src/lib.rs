@@ -12,25 +12,25 @@
 // tests are exempt.
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
-pub mod api;
+pub(crate) mod api;
 pub mod auth;
 pub mod cli;
 pub mod clock;
-pub mod commands;
-pub mod debug;
+pub(crate) mod commands;
+pub(crate) mod debug;
 pub mod domain;
-pub mod encoding;
-pub mod exit;
-pub mod fsio;
-pub mod net;
-pub mod output;
+pub(crate) mod encoding;
+pub(crate) mod exit;
+pub(crate) mod fsio;
+pub(crate) mod net;
+pub(crate) mod output;
 pub mod plan;
 pub mod realtime;
 pub mod render;
-pub mod report;
+pub(crate) mod report;
 pub mod term;
-pub mod upload;
-pub mod watch;
+pub(crate) mod upload;
+pub(crate) mod watch;
 
 use exit::{CliError, Exit};
 

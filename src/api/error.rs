@@ -53,19 +53,6 @@ pub enum ApiError {
 const MAX_MESSAGE: usize = 200;
 
 impl ApiError {
-    pub fn op(&self) -> &str {
-        match self {
-            ApiError::Network { op, .. }
-            | ApiError::Timeout { op, .. }
-            | ApiError::Status { op, .. }
-            | ApiError::InvalidJson { op, .. }
-            | ApiError::Html { op, .. }
-            | ApiError::BadResponse { op, .. }
-            | ApiError::Empty { op }
-            | ApiError::SessionDead { op, .. } => op,
-        }
-    }
-
     pub fn status(&self) -> Option<u16> {
         match self {
             ApiError::Status { status, .. } => Some(*status),
@@ -95,6 +82,7 @@ impl ApiError {
         matches!(self.status(), Some(400 | 401 | 403 | 404 | 429))
     }
 
+    #[cfg(test)]
     /// True only when the request provably never reached the server (name not resolved,
     /// connection refused or unreachable, proxy CONNECT failed, TLS handshake failed, timed
     /// out while connecting): only then may a POST be retried.
@@ -126,6 +114,7 @@ impl ApiError {
         }
     }
 
+    #[cfg(test)]
     /// A non-2xx response. The message is `message` ?? `error` ?? the raw text, wrapped in
     /// the TS CLI's per-status wording (docs/http-api.md, "Errors").
     pub fn from_status(
@@ -160,6 +149,7 @@ impl ApiError {
         }
     }
 
+    #[cfg(test)]
     /// Maps a ureq failure. `host` names the server for the message; `t` gives the timeouts.
     pub fn from_ureq(op: &str, host: &str, e: &ureq::Error, t: &Timings) -> ApiError {
         ApiError::from_ureq_through(op, host, e, t, false)

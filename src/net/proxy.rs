@@ -240,6 +240,7 @@ impl Proxies {
         p
     }
 
+    #[cfg(test)]
     /// One proxy for everything, no bypass list.
     pub fn only(server: Option<Server>) -> Proxies {
         Proxies {

@@ -41,7 +41,6 @@ pub fn finish(
     }
     Done {
         verdict: v,
-        rows,
         latest,
         console_url,
         auth,

@@ -26,8 +26,6 @@ pub struct Request<'a> {
 /// A completed run.
 pub struct Done {
     pub verdict: Verdict,
-    /// Every row, retries included.
-    pub rows: Vec<ResultRow>,
     /// The newest try of each retry chain.
     pub latest: Vec<ResultRow>,
     pub console_url: String,
