@@ -310,8 +310,9 @@ fn assert_one_whole_frame(screen: &str, what: &str) {
         let id = &f[..5];
         assert_eq!(count(screen, id), 1, "{what}: one row for {id}\n{screen}");
     }
+    // The footer counts down, or says a fetch is under way.
     assert_eq!(
-        count(screen, "next refresh in"),
+        count(screen, "next refresh in") + count(screen, "refreshing"),
         1,
         "{what}: one footer\n{screen}"
     );
