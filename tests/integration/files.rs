@@ -38,16 +38,6 @@ fn artifacts_to(fc: &FakeCloud, dir: &Path, target: &Path) -> Command {
     c
 }
 
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn a_fifo_download_target_is_written_in_place() {
     let fc = FakeCloud::start(Scenario::default().api_key(KEY).artifacts_bytes(300_000));
@@ -95,21 +85,7 @@ fn a_device_node_download_target_stays_a_device() {
 /// write fails as on a full disk.
 fn cloud_on_a_full_disk(fc: &FakeCloud, dir: &Path, extra: &[&str]) -> Output {
     let (mut c, _cfg) = dcd();
-    use std::os::unix::process::CommandExt;
-    // SAFETY: setrlimit and signal are async-signal-safe; nothing else runs in pre_exec.
-    unsafe {
-        c.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: 64,
-                rlim_max: 64,
-            };
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    limit_file_size(&mut c, 64);
     c.current_dir(dir)
         .env("DEVICE_CLOUD_API_KEY", KEY)
         .env("DCD_SUPABASE_URL", fc.url())

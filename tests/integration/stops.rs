@@ -268,22 +268,8 @@ fn a_failed_stdout_write_exits_1() {
     let path = dir.path().join("stdout.txt");
     let file = std::fs::File::create(&path).unwrap();
     // A file size limit of 16 bytes: the JSON document does not fit, and the write fails
-    // (EFBIG) the way it does on a full disk. SIGXFSZ is ignored so the write returns.
-    use std::os::unix::process::CommandExt;
-    // SAFETY: setrlimit and signal are async-signal-safe; nothing else runs in pre_exec.
-    unsafe {
-        c.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: 16,
-                rlim_max: 16,
-            };
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // the way it does on a full disk.
+    limit_file_size(&mut c, 16);
     c.env("DEVICE_CLOUD_API_KEY", KEY)
         .args([
             "status",
