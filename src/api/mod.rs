@@ -115,7 +115,7 @@ impl ApiClient {
             None => {}
         }
         ApiClient {
-            agent: agent::api_agent(&opts.timings, via),
+            agent: agent::api_agent(&opts.timings, via, &base_url),
             proxies: proxies.clone(),
             via: via.cloned(),
             base_url,
@@ -148,10 +148,12 @@ impl ApiClient {
     /// else one configured for `url` (a bundle URL on another host may differ by `NO_PROXY`).
     fn agent_for(&self, url: &str) -> ureq::Agent {
         let via = self.proxies.for_url(url);
-        if via == self.via.as_ref() {
+        // The client's own agent trusts certificates only when the API itself is https.
+        let same_tls = agent::is_https(url) == agent::is_https(&self.base_url);
+        if via == self.via.as_ref() && same_tls {
             self.agent.clone()
         } else {
-            agent::api_agent(&self.timings, via)
+            agent::api_agent(&self.timings, via, url)
         }
     }
 

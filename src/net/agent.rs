@@ -17,9 +17,11 @@ pub fn user_agent() -> String {
 
 /// The agent config every dcd HTTP call uses: timeouts, TLS roots, the given proxy (the
 /// decision of [`proxy::Proxies::for_url`] for the URLs it will fetch), no status-as-error,
-/// and no redirects (ureq would forward `x-app-api-key` to another host).
-pub fn api_agent(timings: &Timings, proxy: Option<&Server>) -> ureq::Agent {
-    builder(timings, proxy)
+/// and no redirects (ureq would forward `x-app-api-key` to another host). `for_url` says what
+/// it will fetch: the trust store is loaded only for an `https://` URL, so a command against
+/// a plain-HTTP API never reads the system's certificates.
+pub fn api_agent(timings: &Timings, proxy: Option<&Server>, for_url: &str) -> ureq::Agent {
+    builder(timings, proxy, is_https(for_url))
         .timeout_global(Some(timings.http_request))
         .accept("application/json")
         .build()
@@ -34,16 +36,28 @@ pub fn transfer_agent(timings: &Timings, url: &str) -> ureq::Agent {
     if let Some(p) = proxy {
         crate::debug!("{} for {}", p.describe(), host_of(url));
     }
-    builder(timings, proxy)
+    builder(timings, proxy, is_https(url))
         .timeout_per_write(Some(timings.http_request))
         .build()
         .new_agent()
 }
 
+/// Whether `url` needs TLS (and so the trust store).
+pub fn is_https(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+}
+
 fn builder(
     timings: &Timings,
     proxy: Option<&Server>,
+    https: bool,
 ) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    let tls = if https {
+        super::tls::ureq_tls_config()
+    } else {
+        super::tls::ureq_tls_config_without_roots()
+    };
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -51,7 +65,7 @@ fn builder(
         .timeout_connect(Some(timings.http_connect))
         .timeout_per_read(Some(timings.http_request))
         .proxy(proxy.map(Server::ureq))
-        .tls_config(super::tls::ureq_tls_config())
+        .tls_config(tls)
         .user_agent(user_agent())
 }
 

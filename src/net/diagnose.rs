@@ -254,7 +254,7 @@ fn tcp_step(
 fn http_step(d: &mut Diagnosis, base: &str, timings: &Timings, proxy: Option<Server>) {
     let start = Instant::now();
     let url = format!("{base}/");
-    let agent = super::agent::api_agent(timings, proxy.as_ref());
+    let agent = super::agent::api_agent(timings, proxy.as_ref(), &url);
     let mut cert = None;
     let result = match agent.get(&url).call() {
         Ok(resp) => Ok(format!("HTTP {}", resp.status().as_u16())),

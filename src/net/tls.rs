@@ -268,6 +268,16 @@ pub fn ureq_tls_config() -> ureq::tls::TlsConfig {
         .build()
 }
 
+/// A TLS config that trusts nothing, for agents that only speak plain HTTP: building it
+/// reads no certificate store. An `https://` URL given to such an agent fails its handshake.
+pub fn ureq_tls_config_without_roots() -> ureq::tls::TlsConfig {
+    ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&[]))
+        .unversioned_rustls_crypto_provider(provider())
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
