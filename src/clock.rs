@@ -127,6 +127,8 @@ pub struct Timings {
     pub http_request: Duration,
     /// The whole update check of `dcd cloud` (connect, request, body), 1.5 s.
     pub update_check: Duration,
+    /// Between two attempts to download an Expo build, 2 s.
+    pub expo_retry: Duration,
 }
 
 /// Consecutive failed polls before the wait gives up (and diagnoses the API host).
@@ -154,6 +156,7 @@ impl Timings {
             http_connect: http(10.0),
             http_request: http(30.0),
             update_check: http(1.5),
+            expo_retry: s(2.0),
         }
     }
 

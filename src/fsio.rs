@@ -9,6 +9,10 @@
 //! Every temporary file is registered until it is renamed or removed; [`remove_leftovers`]
 //! (called on the way out, signals included) removes those a stopped command left behind.
 //!
+//! **Temporary directories** ([`TempDir`]): created private (0700) under the system's
+//! temporary directory, removed with everything in them when dropped, and registered like
+//! the temporary files, so [`remove_leftovers`] removes them on a stopped command's way out.
+//!
 //! **Reading** ([`read_capped`]): only regular files, never more than a cap, so pointing a
 //! path at `/dev/zero` or a huge file is a clear error instead of a hang or an exhausted
 //! memory.
@@ -23,6 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Temporary files not yet renamed or removed.
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Temporary directories not yet removed.
+static LIVE_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
@@ -164,10 +170,67 @@ pub fn write_file(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     f.commit_synced()
 }
 
-/// Removes every temporary file still registered: a stopped command's half-written ones.
+/// Removes every temporary file and directory still registered: a stopped command's
+/// half-written ones.
 pub fn remove_leftovers() {
     for p in live().drain(..) {
         let _ = std::fs::remove_file(p);
+    }
+    for d in live_dirs().drain(..) {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+fn live_dirs() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    LIVE_DIRS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A private temporary directory, removed with its contents when dropped (or by
+/// [`remove_leftovers`] when the command is stopped first).
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates `dcd-<prefix>-<pid>-<n>-<nanos>` under the system's temporary directory
+    /// (`TMPDIR`), mode 0700, never reusing an existing one.
+    pub fn new(prefix: &str) -> io::Result<TempDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::temp_dir();
+        let mut attempts = 0;
+        loop {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let path = base.join(format!(
+                "dcd-{prefix}-{}-{}-{nanos:08x}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => {
+                    live_dirs().push(path.clone());
+                    return Ok(TempDir { path });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+        live_dirs().retain(|p| *p != self.path);
     }
 }
 
@@ -352,6 +415,26 @@ mod tests {
         write_file(&fifo, b"through the pipe", 0o644).unwrap();
         assert_eq!(reader.join().unwrap(), b"through the pipe");
         assert!(is_special(&fifo), "still a FIFO");
+    }
+
+    #[test]
+    fn a_temporary_directory_goes_with_its_contents_on_drop_or_on_the_way_out() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let d = TempDir::new("fsio-test").unwrap();
+        let p = d.path().to_path_buf();
+        std::fs::create_dir_all(p.join("a/b")).unwrap();
+        std::fs::write(p.join("a/b/c"), "x").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        drop(d);
+        assert!(!p.exists());
+        let d = TempDir::new("fsio-test").unwrap();
+        let p = d.path().to_path_buf();
+        std::mem::forget(d); // as if the process were stopped while it was in use
+        assert!(p.exists());
+        remove_leftovers();
+        assert!(!p.exists());
     }
 
     #[test]

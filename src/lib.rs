@@ -2,7 +2,7 @@
 //!
 //! Data flows one way, and so do the imports (a test checks it): argv → [`cli`] (the flag
 //! table and the typed options) → [`auth`] → [`commands`] (each a short list of steps) →
-//! [`upload`], [`report`] → [`api`], [`realtime`] → [`plan`], [`watch`] (the poll loop) →
+//! [`upload`], [`report`] → [`app`] (the app binary: inputs and metadata) → [`api`], [`realtime`] → [`plan`], [`watch`] (the poll loop) →
 //! [`output`] (one handle, one sink per mode) → [`term`] → [`render`] (pure text) →
 //! [`net`] → [`domain`] (types and pure rules) → [`clock`], [`debug`], [`encoding`],
 //! [`fsio`] (the one file writer and bounded reader) →
@@ -13,6 +13,7 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub(crate) mod api;
+pub(crate) mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;

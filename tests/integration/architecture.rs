@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["cli"],
     &["auth"],
     &["upload", "report"],
+    &["app"],
     &["api", "realtime"],
     &["plan", "watch"],
     &["output"],

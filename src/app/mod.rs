@@ -1,0 +1,277 @@
+//! The app binary a run tests: what the user gave, turned into one file to upload and the
+//! metadata the server needs.
+//!
+//! | input | uploaded | platform |
+//! |---|---|---|
+//! | `x.apk` | the file | android |
+//! | `X.app` (a directory) | a temporary zip, every entry under `X.app/` | ios |
+//! | `x.zip` (exactly one top-level `*.app`, besides `__MACOSX/` and `.DS_Store`) | the file | ios |
+//! | `x.tar.gz` or an `http(s)` URL to one (Expo) | the shallowest `*.app` in it, zipped | ios |
+//!
+//! The platform is android exactly when the input ends `.apk`. The content type follows the
+//! file uploaded: `.apk` → `application/vnd.android.package-archive`, `.zip` →
+//! `application/zip`, anything else `application/octet-stream`. Metadata (`appId`) comes
+//! from the APK's compiled manifest or the bundle's `Info.plist`; without it the upload
+//! cannot go on. Temporary files live in one private directory that goes when the
+//! [`PreparedApp`] is dropped, or on the way out of a stopped command.
+
+pub mod archive;
+pub mod axml;
+pub mod expo;
+pub mod info_plist;
+pub mod metadata;
+
+use crate::clock::Timings;
+use crate::exit::CliError;
+use crate::exit::signal;
+use crate::fsio::TempDir;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppPlatform {
+    Android,
+    Ios,
+}
+
+impl AppPlatform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppPlatform::Android => "android",
+            AppPlatform::Ios => "ios",
+        }
+    }
+}
+
+/// What the server is told about the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppMetadata {
+    pub app_id: String,
+    pub platform: AppPlatform,
+}
+
+impl AppMetadata {
+    /// `{"appId": …, "platform": "android"|"ios"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"appId": self.app_id, "platform": self.platform.as_str()})
+    }
+}
+
+/// An app ready to upload.
+#[derive(Debug)]
+pub struct PreparedApp {
+    /// The file to upload: the `.apk`/`.zip` itself, or a temporary zip of a bundle.
+    pub upload_path: PathBuf,
+    /// What the user gave: the path, or the URL without its query (the signature).
+    pub original: String,
+    pub platform: AppPlatform,
+    pub content_type: &'static str,
+    pub metadata: AppMetadata,
+    /// The entry names of the temporary zip, when one was made.
+    pub zip_entries: Vec<String>,
+    /// The temporary directory, removed on drop.
+    temp: Option<TempDir>,
+}
+
+impl PreparedApp {
+    /// The temporary directory holding downloads and zips, if any.
+    pub fn temp_dir(&self) -> Option<&Path> {
+        self.temp.as_ref().map(TempDir::path)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Apk,
+    AppDir,
+    Zip,
+    TarGz,
+}
+
+/// The kind an input names by its ending (a trailing `/` of a directory ignored).
+fn kind_of(input: &str) -> Option<Kind> {
+    let name = input.trim_end_matches('/');
+    [
+        (".apk", Kind::Apk),
+        (".app", Kind::AppDir),
+        (".zip", Kind::Zip),
+        (".tar.gz", Kind::TarGz),
+    ]
+    .into_iter()
+    .find(|(ext, _)| name.ends_with(ext))
+    .map(|(_, k)| k)
+}
+
+fn is_url(input: &str) -> bool {
+    let lower = input.get(..8).unwrap_or(input).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// The content type of the file uploaded.
+pub fn content_type(upload: &Path) -> &'static str {
+    match upload.extension().and_then(|e| e.to_str()) {
+        Some("apk") => "application/vnd.android.package-archive",
+        Some("zip") => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+const QUOTING_HINT: &str =
+    "If the path contains spaces, put it in quotes: dcd cloud \"Builds/My App.app\" flows/";
+
+fn missing(input: &str) -> CliError {
+    CliError::new(format!("App file does not exist: {input}\n{QUOTING_HINT}"))
+}
+
+fn unsupported(input: &str) -> CliError {
+    CliError::new(format!(
+        "App file must be a .apk for Android, or a .app directory, a .zip of one or an Expo .tar.gz build for iOS: {input}"
+    ))
+}
+
+fn metadata_failed(original: &str, why: &str) -> CliError {
+    CliError::new(format!(
+        "Failed to extract metadata from {original}. Supported formats: .apk, .app, .zip\n{why}"
+    ))
+}
+
+/// Turns the app the user named into a file to upload and its metadata (see the module
+/// doc). Every error is the message to show.
+pub fn prepare(input: &str, timings: &Timings) -> Result<PreparedApp, CliError> {
+    signal::check()?;
+    if is_url(input) {
+        return from_url(input, timings);
+    }
+    let path = Path::new(input);
+    if !path.exists() {
+        return Err(missing(input));
+    }
+    match kind_of(input) {
+        Some(Kind::Apk) => in_place(path, input, metadata::from_apk),
+        Some(Kind::Zip) => {
+            archive::single_top_app(path).map_err(CliError::new)?;
+            in_place(path, input, metadata::from_zip)
+        }
+        Some(Kind::AppDir) => {
+            if !path.is_dir() {
+                return Err(CliError::new(format!(
+                    "App file must be a directory when its name ends in .app: {input} is not one.\n{QUOTING_HINT}"
+                )));
+            }
+            let temp = temp_dir()?;
+            zip_bundle(path, input.to_string(), temp)
+        }
+        Some(Kind::TarGz) => {
+            let temp = temp_dir()?;
+            from_tarball(path.to_path_buf(), input.to_string(), temp)
+        }
+        None => Err(unsupported(input)),
+    }
+}
+
+fn temp_dir() -> Result<TempDir, CliError> {
+    TempDir::new("app")
+        .map_err(|e| CliError::new(format!("Cannot create a temporary directory: {e}")))
+}
+
+/// An `.apk` or `.zip` uploaded as it is.
+fn in_place(
+    path: &Path,
+    input: &str,
+    read: fn(&Path) -> Result<AppMetadata, String>,
+) -> Result<PreparedApp, CliError> {
+    if !path.is_file() {
+        return Err(CliError::new(format!("App file is not a file: {input}")));
+    }
+    let metadata = read(path).map_err(|why| metadata_failed(input, &why))?;
+    Ok(PreparedApp {
+        upload_path: path.to_path_buf(),
+        original: input.to_string(),
+        platform: platform_of(input),
+        content_type: content_type(path),
+        metadata,
+        zip_entries: Vec::new(),
+        temp: None,
+    })
+}
+
+fn platform_of(original: &str) -> AppPlatform {
+    if original.ends_with(".apk") {
+        AppPlatform::Android
+    } else {
+        AppPlatform::Ios
+    }
+}
+
+/// The bundle directory `dir` zipped into `temp` as `<name>.zip`, with its metadata.
+fn zip_bundle(dir: &Path, original: String, temp: TempDir) -> Result<PreparedApp, CliError> {
+    let metadata = metadata::from_app_dir(dir).map_err(|why| metadata_failed(&original, &why))?;
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    let out = temp.path().join(format!("{name}.zip"));
+    let (d, o) = (dir.to_path_buf(), out.clone());
+    let entries = signal::run(move || archive::zip_dir(&d, &o))?
+        .map_err(|e| CliError::new(format!("Failed to zip {original}: {e}")))?;
+    Ok(PreparedApp {
+        content_type: content_type(&out),
+        upload_path: out,
+        platform: platform_of(&original),
+        original,
+        metadata,
+        zip_entries: entries,
+        temp: Some(temp),
+    })
+}
+
+/// An Expo `.tar.gz`: extracted into `temp`, then its shallowest bundle zipped.
+fn from_tarball(
+    tarball: PathBuf,
+    original: String,
+    temp: TempDir,
+) -> Result<PreparedApp, CliError> {
+    let root = temp.path().join("extracted");
+    std::fs::create_dir(&root)
+        .map_err(|e| CliError::new(format!("Cannot create a temporary directory: {e}")))?;
+    let r = root.clone();
+    let t = tarball.clone();
+    signal::run(move || expo::extract(&t, &r))?
+        .map_err(|e| CliError::new(format!("Failed to extract the Expo build {original}: {e}")))?;
+    // A downloaded tarball is not needed once extracted (a user's own file stays).
+    if tarball.starts_with(temp.path()) {
+        let _ = std::fs::remove_file(&tarball);
+    }
+    let app = expo::shallowest_app(&root).ok_or_else(|| {
+        CliError::new(format!(
+            "No .app found in the Expo build {original}. Use an iOS simulator build (a .tar.gz holding an .app)."
+        ))
+    })?;
+    let prepared = zip_bundle(&app, original, temp)?;
+    // The extracted files are zipped: only the zip needs the disk now.
+    let _ = std::fs::remove_dir_all(&root);
+    Ok(prepared)
+}
+
+/// An Expo build by URL: downloaded into a temporary directory, then as a `.tar.gz`.
+fn from_url(url: &str, timings: &Timings) -> Result<PreparedApp, CliError> {
+    let original = expo::shown_url(url);
+    let temp = temp_dir()?;
+    let tarball = temp
+        .path()
+        .join(format!("dcd-expo-{}.tar.gz", unique_hex()));
+    expo::download(url, &tarball, timings)?;
+    from_tarball(tarball, original, temp)
+}
+
+/// 32 hex digits unique enough for a file name inside a private directory.
+fn unique_hex() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:016x}{:016x}",
+        nanos as u64,
+        u64::from(std::process::id()) << 20 ^ (nanos >> 64) as u64
+    )
+}
+
+#[cfg(test)]
+mod tests;
