@@ -30,7 +30,7 @@ pub mod realtime;
 pub mod render;
 pub(crate) mod report;
 pub mod term;
-pub(crate) mod upload;
+pub mod upload;
 pub(crate) mod watch;
 
 use exit::{CliError, Exit};

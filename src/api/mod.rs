@@ -4,6 +4,7 @@
 //! from the environment, TLS trust, auth headers, the body-size cap, `--debug` lines and the
 //! mapping of failures to [`ApiError`] are decided in one place.
 
+pub mod binaries;
 pub mod compat;
 pub mod error;
 pub mod manifest;

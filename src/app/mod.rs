@@ -67,13 +67,16 @@ pub struct PreparedApp {
     pub content_type: &'static str,
     pub metadata: AppMetadata,
     /// The entry names of the temporary zip, when one was made.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub zip_entries: Vec<String>,
-    /// The temporary directory, removed on drop.
+    /// The temporary directory: held only to be removed when this is dropped.
+    #[cfg_attr(not(test), allow(dead_code))]
     temp: Option<TempDir>,
 }
 
 impl PreparedApp {
     /// The temporary directory holding downloads and zips, if any.
+    #[cfg(test)]
     pub fn temp_dir(&self) -> Option<&Path> {
         self.temp.as_ref().map(TempDir::path)
     }

@@ -339,6 +339,8 @@ const WAIT_GROUP: Group = Group {
 const CLOUD_EXAMPLES: &str = "\
   Run the flows in flows/ on an app uploaded before, and wait for the verdict:
     dcd cloud --app-binary-id <id> flows/
+  Upload the app and run the flows in flows/ on it:
+    dcd cloud app.apk flows/
   Submit and return at once, then wait for the run from anywhere:
     dcd cloud --app-binary-id <id> flows/ --async
     dcd status --upload-id <upload id> --watch
@@ -359,12 +361,14 @@ EXIT CODES:
 const UPLOAD_EXAMPLES: &str = "\
   Upload an Android app once and reuse its id for many runs:
     dcd upload app.apk
-    dcd cloud --app-binary-id <id> flows/";
+    dcd cloud --app-binary-id <id> flows/
+  In a script, keep only the id:
+    dcd upload app.apk --json";
 
 const UPLOAD_EXIT_CODES: &str = "\
 EXIT CODES:
   0    the app was uploaded (or was already there) and its id printed
-  1    CLI, network or API error (in this build: the command is not available yet)
+  1    CLI, network or API error, or the app could not be stored anywhere
   130  interrupted by SIGINT (Ctrl-C) during the upload
   143  stopped by SIGTERM, as 130
   129  stopped by SIGHUP, as 130
@@ -547,7 +551,7 @@ pub static COMMANDS: &[CommandDef] = &[
             },
             GENERAL_GROUP,
         ],
-        available: false,
+        available: true,
         examples: UPLOAD_EXAMPLES,
         footer: UPLOAD_EXIT_CODES,
         removed: &[],
@@ -912,6 +916,7 @@ mod tests {
             available,
             [
                 "cloud",
+                "upload",
                 "status",
                 "list",
                 "artifacts",

@@ -527,7 +527,7 @@ mod tests {
 
         COMMANDS:
           cloud        Run Maestro flows on devicecloud.dev and wait for the results
-          upload       Upload an app binary to reuse it with `dcd cloud --app-binary-id` (not available yet)
+          upload       Upload an app binary to reuse it with `dcd cloud --app-binary-id`
           status       Show the status of an upload, or wait for it with --watch
           list         List recent uploads
           artifacts    Download the artifacts or a report of a finished upload

@@ -8,8 +8,10 @@ pub mod account;
 pub mod artifacts;
 pub mod cloud;
 pub mod list;
+pub mod post;
 pub mod status;
 pub mod update;
+pub mod upload;
 pub mod wait;
 
 use crate::api::{ApiClient, ClientOptions};
@@ -68,10 +70,7 @@ pub fn run(opts: &Options) -> Exit {
         Command::Logout => account::logout(&ctx),
         Command::Whoami(a) => account::whoami(a, &ctx),
         Command::SwitchOrg(a) => account::switch_org(a, &ctx),
-        Command::Upload(_) => Err(CliError::new(format!(
-            "`dcd {}` is not available in this build of dcd yet. The TypeScript CLI (npm install -g @devicecloud.dev/dcd) has it.",
-            opts.command.name()
-        ))),
+        Command::Upload(a) => upload::run(a, &ctx),
     };
     match result {
         Ok(exit) => exit,

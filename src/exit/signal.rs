@@ -144,6 +144,37 @@ pub fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Resu
     wait_either(&done, &stopped)
 }
 
+/// Like [`run`], for work that reports as it goes: `work` gets a sender, and every report
+/// is handed to `on` on the calling thread while the work runs (all of them before the
+/// result is returned). A stop returns `Err` at once, as with [`run`].
+pub fn run_reporting<T: Send + 'static, R: Send + 'static>(
+    work: impl FnOnce(Sender<R>) -> T + Send + 'static,
+    mut on: impl FnMut(R),
+) -> Result<T, Stop> {
+    check()?;
+    let (done_tx, done) = bounded::<T>(1);
+    let (stop_tx, stopped) = bounded::<()>(1);
+    let (report_tx, reports) = crossbeam_channel::unbounded::<R>();
+    let _waker = waker(stop_tx);
+    std::thread::spawn(move || {
+        let _ = done_tx.send(work(report_tx));
+    });
+    loop {
+        crossbeam_channel::select! {
+            recv(reports) -> r => match r {
+                Ok(r) => on(r),
+                // The work is over (its sender is gone): only its result is left.
+                Err(_) => return wait_either(&done, &stopped),
+            },
+            recv(done) -> v => {
+                reports.try_iter().for_each(&mut on);
+                return v.map_err(|_| pending().unwrap_or(Stop::Interrupt));
+            }
+            recv(stopped) -> _ => return Err(pending().unwrap_or(Stop::Interrupt)),
+        }
+    }
+}
+
 /// Sleeps for `d`, or until a stop is recorded (then `Err` at once).
 pub fn sleep(d: std::time::Duration) -> Result<(), Stop> {
     check()?;
@@ -174,6 +205,15 @@ mod tests {
     #[test]
     fn work_runs_until_a_stop_then_everything_returns_at_once() {
         assert_eq!(run(|| 7), Ok(7));
+        let mut seen = Vec::new();
+        let r = run_reporting(
+            |tx| {
+                (1..=3).for_each(|i| tx.send(i).unwrap());
+                9
+            },
+            |i| seen.push(i),
+        );
+        assert_eq!((r, seen), (Ok(9), vec![1, 2, 3]));
         let (tx, rx) = bounded(1);
         let w = waker(tx);
         let t = Instant::now();

@@ -49,6 +49,12 @@ pub enum Event<'a> {
     Finished(&'a Finished<'a>),
     /// The wait ended without a verdict (error, timeout, interruption).
     WaitAborted,
+    /// A storage transfer moved on: `sent` of `total` bytes of `what` (a file, a target).
+    Uploading {
+        what: &'a str,
+        sent: u64,
+        total: u64,
+    },
     /// A download landed: its success line (`spaced`: after a blank line).
     Downloaded { line: &'a str, spaced: bool },
 }

@@ -35,7 +35,8 @@ pub fn print(ev: &Event<'_>, caps: &Caps) -> bool {
         | Event::Polled { .. }
         | Event::PollFailed { .. }
         | Event::Finished(_)
-        | Event::WaitAborted => return false,
+        | Event::WaitAborted
+        | Event::Uploading { .. } => return false,
     }
     true
 }

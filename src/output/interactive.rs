@@ -8,6 +8,7 @@ use super::{Sink, human};
 use crate::clock::Timings;
 use crate::domain::results::ResultRow;
 use crate::render::progress::{Frame, Next, tty_frame};
+use crate::render::upload;
 use crate::term::{Caps, Live, out_line};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +26,19 @@ pub struct Interactive {
     spinner: usize,
     next_redraw: Duration,
     realtime: Option<Arc<AtomicBool>>,
+    upload: Option<Transfer>,
 }
+
+/// The transfer whose progress line is on screen.
+struct Transfer {
+    what: String,
+    started: Duration,
+    drawn_at: Duration,
+    live: Live,
+}
+
+/// Least time between two redraws of the progress line.
+const UPLOAD_REDRAW: Duration = Duration::from_millis(100);
 
 impl Interactive {
     pub fn new(quiet: bool, caps: Caps, timings: Timings) -> Interactive {
@@ -40,7 +53,38 @@ impl Interactive {
             spinner: 0,
             next_redraw: Duration::ZERO,
             realtime: None,
+            upload: None,
         }
+    }
+
+    /// The progress line, redrawn in place at most every [`UPLOAD_REDRAW`]; at the end it
+    /// gives way to a done line that stays.
+    fn uploading(&mut self, what: &str, sent: u64, total: u64, now: Duration) {
+        if self.upload.as_ref().is_none_or(|u| u.what != what) {
+            self.upload = None;
+            self.upload = Some(Transfer {
+                what: what.to_string(),
+                started: now,
+                drawn_at: now,
+                live: Live::start(),
+            });
+        }
+        let Some(u) = self.upload.as_mut() else {
+            return;
+        };
+        let elapsed = now.saturating_sub(u.started);
+        if sent >= total {
+            self.upload = None;
+            out_line(&upload::done_line(what, total, elapsed, self.caps.out));
+            return;
+        }
+        if sent > 0 && now.saturating_sub(u.drawn_at) < UPLOAD_REDRAW {
+            return;
+        }
+        u.drawn_at = now;
+        let columns = crate::term::size(1).map_or(self.caps.width, |(w, _)| w);
+        let line = upload::progress_line(what, sent, total, elapsed, self.caps.out);
+        u.live.draw(vec![line], columns);
     }
 
     fn redraw(&mut self, now: Duration) {
@@ -118,6 +162,7 @@ impl Sink for Interactive {
                 human::finished(f, &self.caps);
             }
             Event::WaitAborted => self.live = None,
+            Event::Uploading { what, sent, total } => self.uploading(what, *sent, *total, now),
             _ => {}
         }
     }

@@ -7,6 +7,7 @@ use super::{Sink, human};
 use crate::clock::Timings;
 use crate::domain::results::ResultRow;
 use crate::render::progress::{CiLog, still_waiting_line};
+use crate::render::upload::{Milestones, log_line};
 use crate::term::{Caps, out_line};
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ pub struct Log {
     rows: Option<Vec<ResultRow>>,
     /// While waiting: when the wait started and when the log last said anything.
     waiting: Option<(Duration, Duration)>,
+    /// The transfer being logged, and the lines it has printed.
+    upload: Option<(String, Milestones)>,
 }
 
 impl Log {
@@ -29,6 +32,7 @@ impl Log {
             ci_log: CiLog::default(),
             rows: None,
             waiting: None,
+            upload: None,
         }
     }
 
@@ -79,6 +83,16 @@ impl Sink for Log {
                 human::finished(f, &self.caps);
             }
             Event::WaitAborted => self.waiting = None,
+            Event::Uploading { what, sent, total } => {
+                if self.upload.as_ref().is_none_or(|(w, _)| w != what) {
+                    self.upload = Some((what.to_string(), Milestones::default()));
+                }
+                if let Some((_, m)) = self.upload.as_mut()
+                    && let Some(pct) = m.crossed(*sent, *total)
+                {
+                    out_line(&log_line(what, pct, *total));
+                }
+            }
             _ => {}
         }
     }

@@ -12,6 +12,7 @@ pub mod sanitize;
 pub mod status;
 pub mod table;
 pub mod time;
+pub mod upload;
 
 use crate::domain::results::Status;
 

@@ -3,10 +3,9 @@
 //! when the token is empty); `large` splits the file evenly over the given part URLs and is
 //! finished by the API (`finishLargeFile`). Any failure here is silent: TUS carries on.
 
+use super::source::{Body, Progress, Source, Target, sha1_range};
 use crate::clock::Timings;
-use crate::encoding::hex;
 use serde_json::Value;
-use sha1::{Digest, Sha1};
 
 /// What a finished B2 upload needs next.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +18,10 @@ pub enum Done {
     },
 }
 
+#[cfg(test)]
 pub fn sha1_hex(data: &[u8]) -> String {
-    hex(&Sha1::digest(data))
+    use sha1::{Digest, Sha1};
+    crate::encoding::hex(&Sha1::digest(data))
 }
 
 /// Percent-encodes a B2 file name (`/` kept).
@@ -44,88 +45,114 @@ fn check(
     }
 }
 
-/// Uploads `data` per the API's `b2` strategy object.
-pub fn upload(
-    strategy: &Value,
-    name: &str,
-    data: &[u8],
-    content_type: &str,
-    t: &Timings,
-) -> Result<Done, String> {
-    let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+/// The file being uploaded: where to read it, how long it is, and who hears of progress.
+pub struct File<'a> {
+    pub src: &'a mut dyn Source,
+    pub len: u64,
+    pub content_type: &'a str,
+    pub progress: Progress<'a>,
+}
+
+fn text(v: Option<&Value>) -> String {
+    v.and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+/// Uploads the file per the API's `b2` strategy object.
+pub fn upload(strategy: &Value, name: &str, f: &mut File<'_>, t: &Timings) -> Result<Done, String> {
     match strategy.get("strategy").and_then(Value::as_str) {
         Some("simple") => {
             let simple = strategy
                 .get("simple")
                 .ok_or("b2 simple strategy without details")?;
-            let url = s(simple.get("uploadUrl"));
-            let token = s(simple.get("authorizationToken"));
-            if url.is_empty() {
-                return Err("b2 simple strategy without an uploadUrl".into());
-            }
-            crate::debug::add_secret(&url);
-            crate::debug::add_secret(&token);
-            let agent = crate::net::agent::transfer_agent(t, &url);
-            let sha = sha1_hex(data);
-            let r = if token.is_empty() {
-                agent
-                    .put(&url)
-                    .header("content-type", content_type)
-                    .header("X-Bz-Content-Sha1", &sha)
-                    .send(data)
-            } else {
-                agent
-                    .post(&url)
-                    .header("Authorization", &token)
-                    .header("X-Bz-File-Name", encode_name(name))
-                    .header("content-type", content_type)
-                    .header("X-Bz-Content-Sha1", &sha)
-                    .send(data)
-            };
-            check(r, "B2 upload")?;
+            simple_upload(simple, name, f, t)?;
             Ok(Done::Simple)
         }
         Some("large") => {
             let large = strategy
                 .get("large")
                 .ok_or("b2 large strategy without details")?;
-            let file_id = s(large.get("fileId"));
-            let urls = large
-                .get("uploadPartUrls")
-                .and_then(Value::as_array)
-                .filter(|a| !a.is_empty())
-                .ok_or("b2 large strategy without part URLs")?;
-            let n = urls.len();
-            let part = data.len().div_ceil(n).max(1);
-            let mut sha1s = Vec::with_capacity(n);
-            for (i, u) in urls.iter().enumerate() {
-                let (start, end) = ((i * part).min(data.len()), ((i + 1) * part).min(data.len()));
-                let url = s(u.get("uploadUrl"));
-                let token = s(u.get("authorizationToken"));
-                crate::debug::add_secret(&url);
-                crate::debug::add_secret(&token);
-                let chunk = &data[start..end];
-                let sha = sha1_hex(chunk);
-                let r = crate::net::agent::transfer_agent(t, &url)
-                    .post(&url)
-                    .header("Authorization", &token)
-                    .header("X-Bz-Part-Number", (i + 1).to_string())
-                    .header("X-Bz-Content-Sha1", &sha)
-                    .send(chunk);
-                check(r, &format!("B2 part {}", i + 1))?;
-                sha1s.push(sha);
-            }
-            Ok(Done::Large {
-                file_id,
-                part_sha1s: sha1s,
-            })
+            large_upload(large, f, t)
         }
         other => Err(format!("unknown b2 strategy {other:?}")),
     }
 }
 
+/// One request: B2 native `POST` with the token, or an S3 pre-signed `PUT` when the token is
+/// empty. The SHA-1 goes in a header, so the file is read twice: hashed, then streamed.
+fn simple_upload(simple: &Value, name: &str, f: &mut File<'_>, t: &Timings) -> Result<(), String> {
+    let url = text(simple.get("uploadUrl"));
+    let token = text(simple.get("authorizationToken"));
+    if url.is_empty() {
+        return Err("b2 simple strategy without an uploadUrl".into());
+    }
+    crate::debug::add_secret(&url);
+    crate::debug::add_secret(&token);
+    let sha = sha1_range(f.src, 0, f.len).map_err(|e| format!("B2 upload: {e}"))?;
+    let mut body = Body::new(f.src, 0, f.len, f.len, Target::Backblaze, f.progress)
+        .map_err(|e| format!("B2 upload: {e}"))?;
+    let agent = crate::net::agent::transfer_agent(t, &url);
+    let len = f.len.to_string();
+    let r = if token.is_empty() {
+        agent
+            .put(&url)
+            .header("content-type", f.content_type)
+            .header("content-length", &len)
+            .header("X-Bz-Content-Sha1", &sha)
+            .send(ureq::SendBody::from_reader(&mut body))
+    } else {
+        agent
+            .post(&url)
+            .header("Authorization", &token)
+            .header("X-Bz-File-Name", encode_name(name))
+            .header("content-type", f.content_type)
+            .header("content-length", &len)
+            .header("X-Bz-Content-Sha1", &sha)
+            .send(ureq::SendBody::from_reader(&mut body))
+    };
+    check(r, "B2 upload")
+}
+
+/// The file split evenly over the part URLs (part size = ⌈size / N⌉), each part hashed and
+/// then streamed, in order; the API finishes the file from the SHA-1 list.
+fn large_upload(large: &Value, f: &mut File<'_>, t: &Timings) -> Result<Done, String> {
+    let file_id = text(large.get("fileId"));
+    let urls = large
+        .get("uploadPartUrls")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .ok_or("b2 large strategy without part URLs")?;
+    let part = f.len.div_ceil(urls.len() as u64).max(1);
+    let mut sha1s = Vec::with_capacity(urls.len());
+    for (i, u) in urls.iter().enumerate() {
+        let start = (i as u64 * part).min(f.len);
+        let n = ((i as u64 + 1) * part).min(f.len) - start;
+        let url = text(u.get("uploadUrl"));
+        let token = text(u.get("authorizationToken"));
+        crate::debug::add_secret(&url);
+        crate::debug::add_secret(&token);
+        let what = format!("B2 part {}", i + 1);
+        let sha = sha1_range(f.src, start, n).map_err(|e| format!("{what}: {e}"))?;
+        let mut body = Body::new(f.src, start, n, f.len, Target::Backblaze, f.progress)
+            .map_err(|e| format!("{what}: {e}"))?;
+        let r = crate::net::agent::transfer_agent(t, &url)
+            .post(&url)
+            .header("Authorization", &token)
+            .header("X-Bz-Part-Number", (i + 1).to_string())
+            .header("content-length", n.to_string())
+            .header("X-Bz-Content-Sha1", &sha)
+            .send(ureq::SendBody::from_reader(&mut body));
+        check(r, &what)?;
+        sha1s.push(sha);
+    }
+    Ok(Done::Large {
+        file_id,
+        part_sha1s: sha1s,
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::source::no_progress;
     use super::*;
 
     #[test]
@@ -146,10 +173,14 @@ mod tests {
             serde_json::json!({"strategy": "simple", "simple": {}}),
             serde_json::json!({"strategy": "large", "large": {"uploadPartUrls": []}}),
         ] {
-            assert!(
-                upload(&s, "n", b"data", "application/zip", &t).is_err(),
-                "{s}"
-            );
+            let mut src = std::io::Cursor::new(b"data".to_vec());
+            let mut f = File {
+                src: &mut src,
+                len: 4,
+                content_type: "application/zip",
+                progress: &no_progress,
+            };
+            assert!(upload(&s, "n", &mut f, &t).is_err(), "{s}");
         }
     }
 }

@@ -3,6 +3,8 @@
 //! flow zip now and for app binaries later.
 
 pub mod b2;
+pub mod binary;
+pub mod source;
 pub mod tus;
 
 use crate::api::ApiClient;
@@ -38,7 +40,7 @@ impl UploadSlot {
 pub struct Stored {
     pub id: String,
     pub path: String,
-    pub bytes: usize,
+    pub bytes: u64,
     pub backblaze_success: bool,
     pub supabase_success: bool,
 }
@@ -104,7 +106,13 @@ pub fn upload_flow_zip(api: &ApiClient, zip: &[u8], t: &Timings) -> Result<Store
         .map_err(UploadError::Api)?;
     let slot =
         UploadSlot::from_value(&slot_json).map_err(|e| UploadError::Failed(CliError::new(e)))?;
-    store(api, &slot, zip, "application/zip", t).map_err(UploadError::Failed)
+    let mut file = StoreFile {
+        src: &mut std::io::Cursor::new(zip),
+        len: zip.len() as u64,
+        content_type: "application/zip",
+        progress: &source::no_progress,
+    };
+    store(api, &slot, &mut file, t).map_err(UploadError::Failed)
 }
 
 /// Why an upload did not happen: the API refused (the caller may fall back on 404/405), or
@@ -115,40 +123,26 @@ pub enum UploadError {
     Failed(CliError),
 }
 
-/// B2 (if offered) then TUS; an error only when both failed.
+/// What [`store`] uploads.
+pub type StoreFile<'a> = b2::File<'a>;
+
+/// B2 (if offered) then TUS, both streamed from the source; an error only when both failed.
 pub fn store(
     api: &ApiClient,
     slot: &UploadSlot,
-    data: &[u8],
-    content_type: &str,
+    f: &mut StoreFile<'_>,
     t: &Timings,
 ) -> Result<Stored, CliError> {
     let mut last_error = None;
     let backblaze_success = match &slot.b2 {
-        Some(strategy) => {
-            let name = format!(
-                "organizations/{}",
-                slot.final_path.as_deref().unwrap_or(&slot.temp_path)
-            );
-            let done = b2::upload(strategy, &name, data, content_type, t).and_then(|d| match d {
-                b2::Done::Simple => Ok(()),
-                b2::Done::Large {
-                    file_id,
-                    part_sha1s,
-                } => api
-                    .finish_large_file(&file_id, &part_sha1s)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-            });
-            match done {
-                Ok(()) => true,
-                Err(e) => {
-                    crate::debug!("Backblaze upload failed (TUS carries on): {e}");
-                    last_error = Some(e);
-                    false
-                }
+        Some(strategy) => match backblaze(api, slot, strategy, f, t) {
+            Ok(()) => true,
+            Err(e) => {
+                crate::debug!("Backblaze upload failed (TUS carries on): {e}");
+                last_error = Some(e);
+                false
             }
-        }
+        },
         None => false,
     };
     let anon = anon_key(api.base_url());
@@ -157,9 +151,9 @@ pub fn store(
         anon_key: &anon,
         bucket: "organizations",
         object_name: &slot.temp_path,
-        content_type,
+        content_type: f.content_type,
     };
-    let supabase_success = match tus::upload(&tus, data, t) {
+    let supabase_success = match tus::upload(&tus, f.src, f.len, t, f.progress) {
         Ok(()) => true,
         Err(e) => {
             crate::debug!("Supabase TUS upload failed: {e}");
@@ -168,18 +162,42 @@ pub fn store(
         }
     };
     if !backblaze_success && !supabase_success {
-        return Err(CliError::new(format!(
-            "All uploads failed. Last error: {}",
-            last_error.unwrap_or_else(|| "No upload targets available.".into())
-        )));
+        return Err(CliError::new(match last_error {
+            Some(e) => format!("All uploads failed. Last error: {e}"),
+            None => "No upload targets available.".to_string(),
+        }));
     }
     Ok(Stored {
         id: slot.id.clone(),
         path: slot.temp_path.clone(),
-        bytes: data.len(),
+        bytes: f.len,
         backblaze_success,
         supabase_success,
     })
+}
+
+/// The Backblaze upload, finished by the API for a large file.
+fn backblaze(
+    api: &ApiClient,
+    slot: &UploadSlot,
+    strategy: &Value,
+    f: &mut StoreFile<'_>,
+    t: &Timings,
+) -> Result<(), String> {
+    let name = format!(
+        "organizations/{}",
+        slot.final_path.as_deref().unwrap_or(&slot.temp_path)
+    );
+    match b2::upload(strategy, &name, f, t)? {
+        b2::Done::Simple => Ok(()),
+        b2::Done::Large {
+            file_id,
+            part_sha1s,
+        } => api
+            .finish_large_file(&file_id, &part_sha1s)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! `Upload-Offset` (`HEAD`), so a flaky network costs a chunk, not the upload. Resuming is
 //! safe to repeat: the offset says what the server has.
 
+use super::source::{Body, Progress, Source, Target};
 use crate::clock::Timings;
 use crate::encoding::base64;
 use std::time::Duration;
@@ -50,9 +51,15 @@ fn absolute(endpoint: &str, location: &str) -> String {
     }
 }
 
-/// Uploads `data`; the error is a short reason.
-pub fn upload(up: &TusUpload<'_>, data: &[u8], t: &Timings) -> Result<(), String> {
-    let mut transfer = Transfer::new(up, data, t);
+/// Uploads `len` bytes of `src`, streamed chunk by chunk; the error is a short reason.
+pub fn upload(
+    up: &TusUpload<'_>,
+    src: &mut dyn Source,
+    len: u64,
+    t: &Timings,
+    progress: Progress<'_>,
+) -> Result<(), String> {
+    let mut transfer = Transfer::new(up, src, len, t, progress);
     let mut attempt = 0usize;
     loop {
         match transfer.attempt(attempt > 0) {
@@ -73,7 +80,9 @@ pub fn upload(up: &TusUpload<'_>, data: &[u8], t: &Timings) -> Result<(), String
 /// One upload across its attempts: the fixed request parts, and where the server's copy is.
 struct Transfer<'a> {
     up: &'a TusUpload<'a>,
-    data: &'a [u8],
+    src: &'a mut dyn Source,
+    len: u64,
+    progress: Progress<'a>,
     agent: ureq::Agent,
     /// `Bearer <anon key>`.
     auth: String,
@@ -82,12 +91,18 @@ struct Transfer<'a> {
     /// The upload URL, once created.
     location: Option<String>,
     /// Bytes the server has.
-    offset: usize,
+    offset: u64,
 }
 
 impl<'a> Transfer<'a> {
     /// Prepares the agent, the authorization and the base64 metadata; nothing is sent yet.
-    fn new(up: &'a TusUpload<'a>, data: &'a [u8], t: &Timings) -> Transfer<'a> {
+    fn new(
+        up: &'a TusUpload<'a>,
+        src: &'a mut dyn Source,
+        len: u64,
+        t: &Timings,
+        progress: Progress<'a>,
+    ) -> Transfer<'a> {
         let meta = [
             ("bucketName", up.bucket),
             ("objectName", up.object_name),
@@ -100,7 +115,9 @@ impl<'a> Transfer<'a> {
         .join(",");
         Transfer {
             up,
-            data,
+            src,
+            len,
+            progress,
             agent: crate::net::agent::transfer_agent(t, &up.endpoint),
             auth: format!("Bearer {}", up.anon_key),
             meta,
@@ -117,6 +134,7 @@ impl<'a> Transfer<'a> {
                 if retry {
                     // Resume: ask what arrived.
                     self.offset = self.server_offset(&l)?;
+                    crate::debug!("TUS resuming at {}/{} bytes", self.offset, self.len);
                 }
                 l
             }
@@ -125,8 +143,8 @@ impl<'a> Transfer<'a> {
         self.send_chunks(&loc)
     }
 
-    /// `HEAD` the upload: the server's `Upload-Offset`.
-    fn server_offset(&self, loc: &str) -> Result<usize, String> {
+    /// `HEAD` the upload: the server's `Upload-Offset`, which must be within the file.
+    fn server_offset(&self, loc: &str) -> Result<u64, String> {
         let r = self
             .agent
             .head(loc)
@@ -137,9 +155,10 @@ impl<'a> Transfer<'a> {
         if r.status().as_u16() != 200 {
             return Err(format!("TUS HEAD: HTTP {}", r.status().as_u16()));
         }
-        Ok(header(&r, "upload-offset")
+        header(&r, "upload-offset")
             .and_then(|o| o.parse().ok())
-            .ok_or("TUS HEAD: no Upload-Offset")?)
+            .filter(|o| *o <= self.len)
+            .ok_or_else(|| "TUS HEAD: no usable Upload-Offset".to_string())
     }
 
     /// `POST` the creation request; records and returns the absolute upload URL, offset 0.
@@ -150,7 +169,7 @@ impl<'a> Transfer<'a> {
             .header("Tus-Resumable", "1.0.0")
             .header("authorization", &self.auth)
             .header("x-upsert", "true")
-            .header("Upload-Length", self.data.len().to_string())
+            .header("Upload-Length", self.len.to_string())
             .header("Upload-Metadata", &self.meta)
             .send_empty()
             .map_err(|e| format!("TUS create: {e}"))?;
@@ -165,13 +184,21 @@ impl<'a> Transfer<'a> {
         Ok(l)
     }
 
-    /// `PATCH`es the data from the current offset in [`CHUNK`]s, following the server's
-    /// `Upload-Offset` after each.
+    /// `PATCH`es the file from the current offset in [`CHUNK`]s, each streamed from the
+    /// source, following the server's `Upload-Offset` after each.
     fn send_chunks(&mut self, loc: &str) -> Result<(), String> {
-        let data = self.data;
-        while self.offset < data.len() {
+        while self.offset < self.len {
             let offset = self.offset;
-            let end = (offset + CHUNK).min(data.len());
+            let n = (CHUNK as u64).min(self.len - offset);
+            let mut body = Body::new(
+                &mut *self.src,
+                offset,
+                n,
+                self.len,
+                Target::Supabase,
+                self.progress,
+            )
+            .map_err(|e| format!("TUS PATCH at {offset}: reading the file: {e}"))?;
             let r = self
                 .agent
                 .patch(loc)
@@ -179,16 +206,19 @@ impl<'a> Transfer<'a> {
                 .header("authorization", &self.auth)
                 .header("Upload-Offset", offset.to_string())
                 .header("content-type", "application/offset+octet-stream")
-                .send(&data[offset..end])
+                .header("content-length", n.to_string())
+                .send(ureq::SendBody::from_reader(&mut body))
                 .map_err(|e| format!("TUS PATCH at {offset}: {e}"))?;
             let status = r.status().as_u16();
             if status != 204 && status != 200 {
                 return Err(format!("TUS PATCH at {offset}: HTTP {status}"));
             }
+            // The server's word on what it has; never past the file, never backwards.
             self.offset = header(&r, "upload-offset")
                 .and_then(|o| o.parse().ok())
-                .unwrap_or(end);
-            crate::debug!("TUS uploaded {}/{} bytes", self.offset, data.len());
+                .filter(|o| *o > offset && *o <= self.len)
+                .unwrap_or(offset + n);
+            crate::debug!("TUS uploaded {}/{} bytes", self.offset, self.len);
         }
         Ok(())
     }

@@ -445,7 +445,7 @@ fn validation_errors_exit_1_with_their_text() {
         ),
         (
             &["app.apk", "fixtures/basic"],
-            "not available in this build",
+            "App file does not exist: app.apk",
         ),
     ];
     for (args, text) in cases {

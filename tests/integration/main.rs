@@ -31,6 +31,8 @@ mod secrets_and_advice;
 mod status_and_input;
 mod status_watch;
 mod stops;
+mod tus_conformance;
+mod upload;
 
 // The helpers live beside the other test assets (`tests/conformance/`, `tests/scripts/`) and
 // are shared with the `fake-cloud` and `realtime-bench` examples.

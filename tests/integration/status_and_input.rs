@@ -264,12 +264,18 @@ fn an_expired_session_is_reported_clearly() {
 
 #[test]
 fn commands_not_ported_yet_say_so_and_help_and_version_work() {
+    // `upload` is available now: without an app it says how to give one.
     let cmd = "upload";
     let (mut c, _dir) = dcd();
-    c.arg(cmd);
+    c.args([cmd, "--api-key", "k-0123456789"]);
     let o = run(c, LIMIT);
     o.assert_code(1).assert_no_panic();
-    assert!(o.stderr.contains("not available"), "{cmd}: {o}");
+    assert!(!o.stderr.contains("not available"), "{cmd}: {o}");
+    assert!(
+        o.stderr
+            .contains("You must provide an app file path or a signed Expo URL via --app-url"),
+        "{cmd}: {o}"
+    );
     let (mut c, _dir) = dcd();
     c.args([cmd, "--help"]);
     let o = run(c, LIMIT);

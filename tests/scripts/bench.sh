@@ -471,3 +471,130 @@ echo "sessions: refresh round trip; a wait over three token lifetimes (~20 s) ..
 DCD_BENCH_BIN="$abs_bin" cargo test --quiet --locked --test integration -- --ignored --nocapture \
 	--exact account::bench_session_refresh 2>/dev/null | grep -E "^(refresh round trip|three token lifetimes)" \
 	| sed 's/^/   /' || { echo "bench: the session bench failed"; exit 1; }
+
+# 9. a 1 GiB app upload (`dcd upload --ignore-sha-check`, TUS in 6 MiB chunks streamed from
+#    disk) beside curl streaming the same file (`-T`, one PATCH) to the same loopback server
+#    in the same run; throughput is timed by the server, from the first body byte to the
+#    last, so both are measured the same way. Then the same upload with the connection
+#    dropped half-way through a chunk: the server keeps none of a cut chunk (the worst case),
+#    and the bytes resent are what it received beyond the file's size.
+echo
+echo "upload: a 1 GiB app through TUS beside curl, then with a dropped connection (~30 s) ..."
+cat >"$tmp/sink.py" <<'PY'
+# A loopback API + TUS sink: answers the upload endpoints, reads and discards the bytes,
+# times the bodies. Usage: sink.py PORT_FILE STATS_FILE [CUT_AT_PATCH]
+import json, sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+port_file, stats_file = sys.argv[1], sys.argv[2]
+cut_at = int(sys.argv[3]) if len(sys.argv) > 3 else -1
+st = {"offset": 0, "received": 0, "first": None, "last": None, "patches": 0, "cut": False}
+lock = threading.Lock()
+TUS = "/storage/v1/upload/resumable"
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def reply(self, code, body=b"", headers=()):
+        self.send_response(code)
+        for k, v in headers: self.send_header(k, v)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def drain(self, n, cut=None):
+        buf, got = bytearray(1 << 20), 0
+        view = memoryview(buf)
+        while got < n:
+            if cut is not None and got >= cut:
+                return got, True
+            k = self.rfile.readinto(view[:min(len(buf), n - got)])
+            if not k: break
+            with lock:
+                if st["first"] is None: st["first"] = time.perf_counter()
+                st["received"] += k
+            got += k
+        with lock: st["last"] = time.perf_counter()
+        return got, False
+    def do_POST(self):
+        n = int(self.headers.get("content-length") or 0)
+        self.rfile.read(n)
+        p = self.path
+        if p == TUS:
+            with lock: st["offset"] = 0
+            self.reply(201, headers=[("location", f"{TUS}/u1"), ("tus-resumable", "1.0.0")])
+        elif p.endswith("checkForExistingUpload"):
+            self.reply(200, b'{"exists": false}')
+        elif p.endswith("getBinaryUploadUrl"):
+            self.reply(200, b'{"id": "bench-bin", "tempPath": "tmp/bench.apk"}')
+        else:
+            self.reply(200, b"{}")
+    def do_HEAD(self):
+        self.reply(200, headers=[("upload-offset", str(st["offset"])), ("tus-resumable", "1.0.0")])
+    def do_PATCH(self):
+        n = int(self.headers.get("content-length") or 0)
+        with lock:
+            st["patches"] += 1
+            cut = n // 2 if st["patches"] == cut_at and not st["cut"] else None
+            if cut is not None: st["cut"] = True
+        got, was_cut = self.drain(n, cut)
+        if was_cut:
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        with lock: st["offset"] += got
+        self.reply(204, headers=[("upload-offset", str(st["offset"])), ("tus-resumable", "1.0.0")])
+    do_PUT = do_PATCH
+s = ThreadingHTTPServer(("127.0.0.1", 0), H)
+open(port_file, "w").write(f"http://127.0.0.1:{s.server_address[1]}\n")
+def dump():
+    while True:
+        time.sleep(0.2)
+        with lock: json.dump(st, open(stats_file, "w"))
+threading.Thread(target=dump, daemon=True).start()
+s.serve_forever()
+PY
+head -c $((1024 * 1024 * 1024)) /dev/urandom >"$tmp/big.apk" 2>/dev/null \
+	|| dd if=/dev/urandom of="$tmp/big.apk" bs=1M count=1024 status=none
+start_sink() { # STATS [CUT_AT_PATCH]
+	rm -f "$tmp/sink.url"
+	python3 "$tmp/sink.py" "$tmp/sink.url" "$@" &
+	fakes+=("$!")
+	for _ in $(seq 200); do [ -s "$tmp/sink.url" ] && break; sleep 0.02; done
+	sink=$(cat "$tmp/sink.url")
+}
+up=("$abs_bin" upload "$tmp/big.apk" --ignore-sha-check --api-key bench-key-123456)
+start_sink "$tmp/up.stats"
+DCD_SUPABASE_URL="$sink" DCD_TIME_SCALE=$SCALE \
+	py run "$tmp/up.json" "$tmp/up.log" 0 "${up[@]}" --api-url "$sink"
+sleep 0.5; cp "$tmp/up.stats" "$tmp/up.final"; stop_fake
+check_exit up "$tmp/up.json"
+start_sink "$tmp/curl.stats"
+curl -sS -o /dev/null -X PATCH -H "Tus-Resumable: 1.0.0" -H "Upload-Offset: 0" \
+	-H "content-type: application/offset+octet-stream" -T "$tmp/big.apk" "$sink/storage/v1/upload/resumable/u1"
+sleep 0.5; cp "$tmp/curl.stats" "$tmp/curl.final"; stop_fake
+start_sink "$tmp/drop.stats" 80
+DCD_SUPABASE_URL="$sink" DCD_TIME_SCALE=$SCALE \
+	py run "$tmp/drop.json" "$tmp/drop.log" 0 "${up[@]}" --api-url "$sink"
+sleep 0.5; cp "$tmp/drop.stats" "$tmp/drop.final"; stop_fake
+check_exit drop "$tmp/drop.json"
+python3 - "$tmp/up.json" "$tmp/up.final" "$tmp/curl.final" "$tmp/drop.final" "$(stat -c %s "$tmp/big.apk")" <<'PY'
+import json, sys
+up, ups, cs, ds = (json.load(open(p)) for p in sys.argv[1:5])
+size, mib, chunk = int(sys.argv[5]), 1 << 20, 6 << 20
+rate = lambda s: s["received"] / mib / max(s["last"] - s["first"], 1e-9)
+dcd_rate, curl_rate = rate(ups), rate(cs)
+ratio = dcd_rate / curl_rate
+resent = ds["received"] - size
+print(f"== app upload: {size / mib:.0f} MiB over loopback TUS (timed by the server, first to last body byte)")
+print(f"   dcd upload  {dcd_rate:.0f} MiB/s in {ups['patches']} PATCHes; whole command {up['wall_s']:.2f} s, "
+      f"peak RSS {up['hwm_kib'] / 1024:.1f} MiB")
+print(f"   curl -T     {curl_rate:.0f} MiB/s in {cs['patches']} PATCH")
+print(f"   dropped connection half-way through PATCH 80: {resent} bytes resent "
+      f"({resent / mib:.1f} MiB; one chunk is 6 MiB)")
+row = lambda *c: print(f"{c[0]:<30}{c[1]:<24}{c[2]:<34}{c[3]:<10}{c[4]}")
+ok = lambda b: "ok" if b else "MISSED"
+print()
+row("figure", "measured", "baseline", "target", "ok?")
+row("1 GiB upload throughput", f"{dcd_rate:.0f} MiB/s", f"curl {curl_rate:.0f} MiB/s", ">= 90 %", ok(ratio >= 0.9) + f" ({ratio * 100:.0f} %)")
+row("1 GiB upload peak RSS", f"{up['hwm_kib'] / 1024:.1f} MiB", "-", "<= 16 MB", ok(up["hwm_kib"] * 1024 <= 16e6))
+row("resent after a drop", f"{resent / mib:.1f} MiB", "-", "<= 6 MiB", ok(0 <= resent <= chunk))
+PY
+rm -f "$tmp/big.apk"

@@ -40,3 +40,11 @@ pub mod parsers {
 
 /// The CI marker variables a hermetic `dcd` command removes (`support::dcd`).
 pub use dcd::term::CI_VARS;
+
+/// The TUS client, run in-process against the real `@tus/server` (`tus_conformance.rs`) and
+/// by the upload figures of `make bench`.
+pub mod tus {
+    pub use dcd::clock::Timings;
+    pub use dcd::upload::source::no_progress;
+    pub use dcd::upload::tus::{CHUNK, TusUpload, upload};
+}

@@ -20,6 +20,8 @@ pub struct Checked {
     pub maestro: String,
     pub retries: Option<u64>,
     pub inputs: Inputs,
+    /// The binary: an id, or the prepared file uploaded after the dry-run step.
+    pub app: super::app::App,
     /// The `deviceMatrix` payload field, when a matrix was given.
     pub matrix: Option<Value>,
     /// The notices that apply, as the JSON output reports them.
@@ -58,7 +60,7 @@ pub fn check(args: &CloudArgs, ctx: &Ctx, conn: &Connected) -> Result<Checked, C
         _ => {}
     }
     let inputs = args.inputs()?;
-    super::app::check(args, &inputs)?;
+    let app = super::app::check(args, &inputs, ctx)?;
     let (requests, matrix) = device_requests(args)?;
     for r in &requests {
         if let Some(note) = compat::validate_device(r, &compat).map_err(CliError::new)? {
@@ -74,6 +76,7 @@ pub fn check(args: &CloudArgs, ctx: &Ctx, conn: &Connected) -> Result<Checked, C
         maestro,
         retries,
         inputs,
+        app,
         matrix,
         notices,
     })

@@ -5,7 +5,7 @@
 //! Between the steps the update check, running in the background, may print its notice; by
 //! the wait (or the end) it has answered or is dropped.
 
-mod app;
+pub mod app;
 mod devices;
 mod finish;
 pub mod payload;
@@ -28,7 +28,9 @@ pub fn run(args: &CloudArgs, ctx: &Ctx) -> Result<Exit, CliError> {
     }
     conn.update.notify(ctx);
     signal::check()?;
-    let run = submit::submit(args, ctx, &conn, &checked, &planned)?;
+    let binary_id = app::binary_id(ctx, &conn.client, &checked.app, args.app.ignore_sha_check)?;
+    signal::check()?;
+    let run = submit::submit(args, ctx, &conn, &checked, &planned, &binary_id)?;
     conn.update.give_up(ctx);
     if args.async_ {
         return finish::async_done(args, ctx, &run, &checked, &planned);

@@ -55,7 +55,8 @@ pub fn plan(args: &CloudArgs, ctx: &Ctx, checked: &Checked) -> Result<Planned, C
     }
     let root = plan.root();
     let info = PlannedFlows(plan.flow_info(&root));
-    ctx.out.emit(Event::Planned(&job(args, &plan, &root, &cwd)));
+    ctx.out
+        .emit(Event::Planned(&job(args, &checked.app, &plan, &root, &cwd)));
     Ok(Planned {
         plan: Arc::new(plan),
         root,
@@ -64,7 +65,7 @@ pub fn plan(args: &CloudArgs, ctx: &Ctx, checked: &Checked) -> Result<Planned, C
 }
 
 /// The "Submitting new job" block's data.
-fn job(args: &CloudArgs, plan: &Plan, root: &Path, cwd: &Path) -> Job {
+fn job(args: &CloudArgs, app: &super::app::App, plan: &Plan, root: &Path, cwd: &Path) -> Job {
     let overrides = plan
         .flow_overrides
         .iter()
@@ -83,7 +84,7 @@ fn job(args: &CloudArgs, plan: &Plan, root: &Path, cwd: &Path) -> Job {
     Job {
         flows: plan.test_file_names(root).len() + plan.sequential_flows(root).len(),
         total_flow_files: plan.total_flow_files,
-        app: format!("binary id {}", super::app::binary_id(args)),
+        app: super::app::label(app),
         options: args.shown_options.clone(),
         overrides,
     }

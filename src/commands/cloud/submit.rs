@@ -37,11 +37,18 @@ pub fn submit(
     conn: &Connected,
     checked: &Checked,
     planned: &Planned,
+    binary_id: &str,
 ) -> Result<Run, CliError> {
     let plan = std::sync::Arc::clone(&planned.plan);
     let bundle =
         signal::run(move || crate::plan::bundle(&plan))?.map_err(|e| CliError::new(e.0))?;
-    let fields = payload::build(&input(args, checked, planned, bundle.sha256.clone()));
+    let fields = payload::build(&input(
+        args,
+        checked,
+        planned,
+        bundle.sha256.clone(),
+        binary_id,
+    ));
     if checked.matrix.is_some() {
         let c = conn.client.clone();
         let f = fields.clone();
@@ -77,12 +84,18 @@ pub fn submit(
 }
 
 /// Everything the payload is made of.
-fn input(args: &CloudArgs, checked: &Checked, planned: &Planned, sha: String) -> PayloadInput {
+fn input(
+    args: &CloudArgs,
+    checked: &Checked,
+    planned: &Planned,
+    sha: String,
+    binary_id: &str,
+) -> PayloadInput {
     let (plan, root) = (&planned.plan, &planned.root);
     let d = &args.devices;
     PayloadInput {
         sha,
-        app_binary_id: super::app::binary_id(args),
+        app_binary_id: binary_id.to_string(),
         test_file_names: plan.test_file_names(root),
         flow_metadata: plan.flow_metadata_json(root),
         test_file_overrides: plan.overrides_json(root),
@@ -146,6 +159,18 @@ fn send(
     }
 }
 
+/// The submitting POST, finished even through a signal.
+fn finish_post<T: Send + 'static>(
+    ctx: &Ctx,
+    post: impl FnOnce() -> T + Send + 'static,
+) -> (T, Option<Stop>) {
+    crate::commands::post::finish(
+        ctx,
+        "Finishing the submission: it may already have reached the server. dcd exits as soon as it answers.",
+        post,
+    )
+}
+
 /// A submission that failed while a stop was held still exits with the stop's code.
 fn failed(e: CliError, held: Option<Stop>) -> CliError {
     match held {
@@ -155,29 +180,6 @@ fn failed(e: CliError, held: Option<Stop>) -> CliError {
         },
         None => e,
     }
-}
-
-/// Runs a POST that may reach the server to its end, even through a signal: a stop that
-/// arrives meanwhile is announced and handed back, never acted on mid-request.
-fn finish_post<T: Send + 'static>(
-    ctx: &Ctx,
-    post: impl FnOnce() -> T + Send + 'static,
-) -> (T, Option<Stop>) {
-    let (done_tx, done) = crossbeam_channel::bounded(1);
-    std::thread::spawn(move || {
-        let _ = done_tx.send(post());
-    });
-    let (stop_tx, stopped) = crossbeam_channel::bounded(1);
-    let _waker = signal::waker(stop_tx);
-    crossbeam_channel::select! {
-        recv(done) -> v => return (v.expect("the submitting thread answers"), signal::pending()),
-        recv(stopped) -> _ => {}
-    }
-    let stop = signal::pending();
-    ctx.out.warn(
-        "Finishing the submission: it may already have reached the server. dcd exits as soon as it answers.",
-    );
-    (done.recv().expect("the submitting thread answers"), stop)
 }
 
 /// The created run from the submission's answer; none created is an error.

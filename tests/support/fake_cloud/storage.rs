@@ -227,8 +227,16 @@ fn b2_error(status: u16, code: &str, message: &str) -> Response {
     )
 }
 
+/// `Content-Length` must be sent (B2 refuses chunked bodies) and match the body, and
 /// `X-Bz-Content-Sha1` must match the body (when `required`, it must be there too).
 fn b2_sha_check(req: &Request, required: bool) -> Result<String, Response> {
+    if req.header("content-length") != Some(req.body.len().to_string().as_str()) {
+        return Err(b2_error(
+            411,
+            "bad_request",
+            "Content-Length is required and must match the body",
+        ));
+    }
     let sha = sha1_hex(&req.body);
     match req.header("x-bz-content-sha1") {
         Some(h) if h.eq_ignore_ascii_case(&sha) => Ok(sha),
@@ -287,10 +295,14 @@ pub(super) fn b2_s3(shared: &Shared, req: &Request, name: &str) -> Response {
 }
 
 pub(super) fn b2_part(shared: &Shared, req: &Request, file_id: &str) -> Response {
-    if !req
-        .header("authorization")
-        .is_some_and(|a| a.starts_with("b2-part-token-"))
-    {
+    // Each part URL has its own token: `b2-part-token-<slot>`.
+    let slot = req
+        .query
+        .iter()
+        .find(|(k, _)| k == "slot")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("?");
+    if req.header("authorization") != Some(format!("b2-part-token-{slot}").as_str()) {
         return b2_error(401, "bad_auth_token", "Invalid authorization token");
     }
     let Some(part) = req

@@ -1,0 +1,28 @@
+//! A POST that may reach the server is run to its end, even through a signal: a stop that
+//! arrives meanwhile is announced and handed back, never acted on mid-request. Sending it
+//! once and waiting for its answer is what keeps it from being sent twice.
+
+use super::Ctx;
+use crate::exit::{Stop, signal};
+
+/// Runs `post` on its own thread to its end. A stop recorded while it runs prints
+/// `warning` and is returned beside the result, for the caller to exit with.
+pub fn finish<T: Send + 'static>(
+    ctx: &Ctx,
+    warning: &str,
+    post: impl FnOnce() -> T + Send + 'static,
+) -> (T, Option<Stop>) {
+    let (done_tx, done) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let _ = done_tx.send(post());
+    });
+    let (stop_tx, stopped) = crossbeam_channel::bounded(1);
+    let _waker = signal::waker(stop_tx);
+    crossbeam_channel::select! {
+        recv(done) -> v => return (v.expect("the posting thread answers"), signal::pending()),
+        recv(stopped) -> _ => {}
+    }
+    let stop = signal::pending();
+    ctx.out.warn(warning);
+    (done.recv().expect("the posting thread answers"), stop)
+}
