@@ -551,8 +551,17 @@ def dump():
 threading.Thread(target=dump, daemon=True).start()
 s.serve_forever()
 PY
-head -c $((1024 * 1024 * 1024)) /dev/urandom >"$tmp/big.apk" 2>/dev/null \
-	|| dd if=/dev/urandom of="$tmp/big.apk" bs=1M count=1024 status=none
+# A real APK (the app id is read from its compiled manifest): the fixture manifest and 1 GiB
+# of random bytes, stored uncompressed.
+python3 - "$tmp/big.apk" fixtures/apps/AndroidManifest.xml <<'PY'
+import os, sys, zipfile
+out, manifest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+    z.write(manifest, "AndroidManifest.xml")
+    with z.open("assets/blob.bin", "w", force_zip64=True) as f:
+        for _ in range(1024):
+            f.write(os.urandom(1 << 20))
+PY
 start_sink() { # STATS [CUT_AT_PATCH]
 	rm -f "$tmp/sink.url"
 	python3 "$tmp/sink.py" "$tmp/sink.url" "$@" &
