@@ -65,13 +65,22 @@ cat >"$tmp/config/config.json" <<JSON
 }
 JSON
 
+# A sample app: a real (if empty) APK whose compiled manifest names com.example.shop.
+python3 - "$tmp/demo-app.apk" fixtures/apps/AndroidManifest.xml <<'PY'
+import os, sys, zipfile
+out, manifest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    z.write(manifest, "AndroidManifest.xml")
+    z.writestr("classes.dex", os.urandom(3 << 20))
+PY
+
 export DCD_CONFIG_DIR="$tmp/config" DCD_SUPABASE_URL="$supabase" DCD_NO_UPDATE_CHECK=1
 echo "Fake devicecloud API on $api, fake Supabase (Realtime, storage) on $supabase"
 echo "Logged in as demo@example.com (Demo org). Running:"
-echo "  dcd cloud --app-binary-id demo-app fixtures/demo/"
+echo "  dcd cloud demo-app.apk fixtures/demo/"
 echo
 set +e
-target/release/dcd cloud --app-binary-id demo-app fixtures/demo/
+target/release/dcd cloud "$tmp/demo-app.apk" fixtures/demo/
 code=$?
 echo
 echo "dcd exited with $code. Re-attaching to the finished run: dcd status --name demo-run"
