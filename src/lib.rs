@@ -39,7 +39,6 @@ use exit::{CliError, Exit};
 /// as one clear message and exit 1, never as a panic; signals end here too.
 pub fn main_entry() -> std::process::ExitCode {
     net::tls::install_provider();
-    exit::signal::install();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let exit = match cli::parse(args) {
         Ok(cli::Invocation::Help(text)) => {

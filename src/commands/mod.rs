@@ -57,6 +57,9 @@ impl Ctx {
 
 /// Runs the command and reports its error, if any. Returns how the process exits.
 pub fn run(opts: &Options) -> Exit {
+    // Signals are recorded from here on (help and --version need no handler, and start
+    // faster without its thread).
+    crate::exit::signal::install();
     if opts.common.debug {
         crate::debug::enable();
     }
