@@ -14,9 +14,9 @@
 //! `SKIPPED:` line and passes, so `cargo test` works on machines without Node.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::fake_realtime::{
@@ -37,44 +37,9 @@ fn binding() -> Value {
     json!({"event": "*", "schema": "public", "table": "results", "filter": "org_id=eq.42"})
 }
 
-fn conformance_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance")
-}
-
-/// Node is on PATH and the pinned modules are installed (installing them once if needed).
+/// Node is on PATH and this test's pinned modules are installed.
 fn node_ready() -> bool {
-    static INSTALL: Once = Once::new();
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !node {
-        eprintln!("SKIPPED: realtime-js conformance (node not found)");
-        return false;
-    }
-    let dir = conformance_dir();
-    INSTALL.call_once(
-        || match Command::new("sh").arg(dir.join("install.sh")).output() {
-            Ok(o) => eprint!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Err(e) => eprintln!("conformance: could not run install.sh: {e}"),
-        },
-    );
-    let installed = ["@supabase/realtime-js", "ws"].iter().all(|m| {
-        dir.join("node_modules")
-            .join(m)
-            .join("package.json")
-            .is_file()
-    });
-    if !installed {
-        eprintln!("SKIPPED: realtime-js conformance (modules not installed)");
-    }
-    installed
+    crate::support::node_ready("realtime-js conformance", &["@supabase/realtime-js", "ws"])
 }
 
 /// A running `driver.js` and the JSON lines it printed so far.
@@ -88,7 +53,7 @@ struct Driver {
 
 impl Driver {
     fn spawn(fake: &FakeRealtime, scenario: &str) -> Driver {
-        let dir = conformance_dir();
+        let dir = crate::support::conformance_dir();
         let mut child = Command::new("node")
             .arg(dir.join("driver.js"))
             .arg(fake.ws_url())

@@ -14,47 +14,20 @@ use crossbeam_channel::Receiver;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Once};
 use std::time::Duration;
 
 const PATH: &str = "/storage/v1/upload/resumable";
 
-fn conformance_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance")
-}
-
-/// Node is on PATH and the pinned modules are installed (installing them once if needed).
+/// Node is on PATH and this test's pinned modules are installed.
 fn node_ready() -> bool {
-    static INSTALL: Once = Once::new();
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !node {
-        eprintln!("SKIPPED: @tus/server conformance (node not found)");
-        return false;
-    }
-    let dir = conformance_dir();
-    INSTALL.call_once(|| {
-        if let Ok(o) = Command::new("sh").arg(dir.join("install.sh")).output() {
-            eprint!("{}", String::from_utf8_lossy(&o.stdout));
-        }
-    });
-    let installed = ["@tus/server", "@tus/file-store"].iter().all(|m| {
-        dir.join("node_modules")
-            .join(m)
-            .join("package.json")
-            .is_file()
-    });
-    if !installed {
-        eprintln!("SKIPPED: @tus/server conformance (modules not installed)");
-    }
-    installed
+    crate::support::node_ready(
+        "@tus/server conformance",
+        &["@tus/server", "@tus/file-store"],
+    )
 }
 
 /// The running server, its store and its event lines.
@@ -69,9 +42,9 @@ impl TusServer {
     fn start() -> TusServer {
         let store = TempDir::new();
         let mut child = Command::new("node")
-            .arg(conformance_dir().join("tus_server.mjs"))
+            .arg(crate::support::conformance_dir().join("tus_server.mjs"))
             .arg(store.path())
-            .current_dir(conformance_dir())
+            .current_dir(crate::support::conformance_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

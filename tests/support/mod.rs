@@ -515,3 +515,46 @@ pub fn entries(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// `tests/conformance/`: the pinned npm packages the conformance tests run.
+pub fn conformance_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance")
+}
+
+/// Node is on PATH and `modules` are installed in `tests/conformance/` (running its
+/// `install.sh` once per test process if needed). Otherwise prints a visible SKIPPED line
+/// naming `what` and returns false.
+pub fn node_ready(what: &str, modules: &[&str]) -> bool {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    let node = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !node {
+        eprintln!("SKIPPED: {what} (node not found)");
+        return false;
+    }
+    let dir = conformance_dir();
+    INSTALL.call_once(
+        || match Command::new("sh").arg(dir.join("install.sh")).output() {
+            Ok(o) => eprint!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => eprintln!("conformance: could not run install.sh: {e}"),
+        },
+    );
+    let installed = modules.iter().all(|m| {
+        dir.join("node_modules")
+            .join(m)
+            .join("package.json")
+            .is_file()
+    });
+    if !installed {
+        eprintln!("SKIPPED: {what} (modules not installed)");
+    }
+    installed
+}
