@@ -336,8 +336,8 @@ const WAIT_GROUP: Group = Group {
 // ---------------------------------------------------------------------------------------------
 // Help footers: the EXAMPLES section (without its heading) and the EXIT CODES section.
 
-const CLOUD_EXAMPLES: &str = "\
-  Run the flows in flows/ on an app uploaded before, and wait for the verdict:
+const CLOUD_EXAMPLES: &str =
+    "  Run the flows in flows/ on an app uploaded before, and wait for the verdict:
     dcd cloud --app-binary-id <id> flows/
   Upload the app and run the flows in flows/ on it:
     dcd cloud app.apk flows/
@@ -358,8 +358,7 @@ EXIT CODES:
   129  stopped by SIGHUP (the terminal went away), as 130
   141  stdout was closed by its reader (`dcd … | head`); nothing more is printed";
 
-const UPLOAD_EXAMPLES: &str = "\
-  Upload an Android app once and reuse its id for many runs:
+const UPLOAD_EXAMPLES: &str = "  Upload an Android app once and reuse its id for many runs:
     dcd upload app.apk
     dcd cloud --app-binary-id <id> flows/
   In a script, keep only the id:
@@ -374,8 +373,7 @@ EXIT CODES:
   129  stopped by SIGHUP, as 130
   141  stdout was closed by its reader; nothing more is printed";
 
-const STATUS_EXAMPLES: &str = "\
-  Show where a run stands now:
+const STATUS_EXAMPLES: &str = "  Show where a run stands now:
     dcd status --upload-id <upload id>
   Wait for it to finish, with the verdict and exit codes of `dcd cloud`:
     dcd status --upload-id <upload id> --watch
@@ -392,8 +390,7 @@ EXIT CODES:
   129  stopped by SIGHUP, as 130
   141  stdout was closed by its reader; nothing more is printed";
 
-const LIST_EXAMPLES: &str = "\
-  The 20 most recent uploads:
+const LIST_EXAMPLES: &str = "  The 20 most recent uploads:
     dcd list
   Uploads named nightly-… in January 2024, as JSON:
     dcd list --name 'nightly-*' --from 2024-01-01 --to 2024-01-31T23:59:59Z --json";
@@ -407,8 +404,7 @@ EXIT CODES:
   129  stopped by SIGHUP, as 130
   141  stdout was closed by its reader; nothing more is printed";
 
-const ARTIFACTS_EXAMPLES: &str = "\
-  Download the logs, screenshots and videos of a run:
+const ARTIFACTS_EXAMPLES: &str = "  Download the logs, screenshots and videos of a run:
     dcd artifacts --upload-id <upload id> --download-artifacts ALL
   Download its JUnit report to a file of your choice:
     dcd artifacts --upload-id <upload id> --report junit --junit-path report.xml";
@@ -422,8 +418,7 @@ EXIT CODES:
   129  stopped by SIGHUP, as 130
   141  stdout was closed by its reader; nothing more is printed";
 
-const LOGIN_EXAMPLES: &str = "\
-  Sign in in the browser:
+const LOGIN_EXAMPLES: &str = "  Sign in in the browser:
     dcd login
   On a machine without a browser, print the sign-in URL to open elsewhere:
     dcd login --no-browser";
@@ -438,8 +433,7 @@ EXIT CODES:
   129  stopped by SIGHUP, as 130
   141  stdout was closed by its reader; nothing more is printed";
 
-const LOGOUT_EXAMPLES: &str = "\
-  Delete the session stored by `dcd login`:
+const LOGOUT_EXAMPLES: &str = "  Delete the session stored by `dcd login`:
     dcd logout";
 
 const LOGOUT_EXIT_CODES: &str = "\
@@ -448,8 +442,7 @@ EXIT CODES:
   1    the stored session could not be removed
   141  stdout was closed by its reader; nothing more is printed";
 
-const WHOAMI_EXAMPLES: &str = "\
-  Who is signed in, and in which org:
+const WHOAMI_EXAMPLES: &str = "  Who is signed in, and in which org:
     dcd whoami
   Whether a given API key would bypass that session:
     dcd whoami --api-key \"$DEVICE_CLOUD_API_KEY\"";
@@ -460,8 +453,7 @@ EXIT CODES:
   1    CLI error
   141  stdout was closed by its reader; nothing more is printed";
 
-const SWITCH_ORG_EXAMPLES: &str = "\
-  Pick the org from a list:
+const SWITCH_ORG_EXAMPLES: &str = "  Pick the org from a list:
     dcd switch-org
   Switch by name, slug or id (for scripts):
     dcd switch-org Acme";

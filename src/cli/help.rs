@@ -500,7 +500,7 @@ mod tests {
           -h, --help                         Print help
 
         EXAMPLES:
-        Show where a run stands now:
+          Show where a run stands now:
             dcd status --upload-id <upload id>
           Wait for it to finish, with the verdict and exit codes of `dcd cloud`:
             dcd status --upload-id <upload id> --watch
