@@ -156,13 +156,7 @@ fn login_hands_the_url_to_the_opener() {
 }
 
 fn run_child(child: Child) -> Output {
-    let out = child.wait_with_output().unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: Duration::ZERO,
-    }
+    collect(child, LIMIT)
 }
 
 #[test]

@@ -47,38 +47,10 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
 }
 
 /// Sends `sig` and collects the output; the process must end within 5 s of the signal.
-fn signal_and_collect(mut child: Child, sig: i32) -> Output {
-    let start = Instant::now();
+fn signal_and_collect(child: Child, sig: i32) -> Output {
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, sig) };
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(5) {
-            let _ = child.kill();
-            panic!("dcd did not stop within 5 s of signal {sig}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Output {
-        code: status.code().unwrap_or(-1),
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-        elapsed: start.elapsed(),
-    }
+    collect(child, Duration::from_secs(5))
 }
 
 fn fake(s: Scenario) -> FakeCloud {

@@ -130,12 +130,18 @@ impl std::fmt::Display for Output {
 
 /// Runs to completion (killing it after `limit`) and captures both streams.
 pub fn run(mut c: Command, limit: Duration) -> Output {
-    let start = Instant::now();
-    let mut child = c
+    let child = c
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn dcd");
+    collect(child, limit)
+}
+
+/// Waits for a child started with piped stdout and stderr (killing it after `limit`) and
+/// captures both streams; `elapsed` counts from this call.
+pub fn collect(mut child: std::process::Child, limit: Duration) -> Output {
+    let start = Instant::now();
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let t_out = std::thread::spawn(move || {
