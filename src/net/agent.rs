@@ -28,6 +28,9 @@ pub fn api_agent(timings: &Timings, proxy: Option<&Server>, for_url: &str) -> ur
         .new_agent()
 }
 
+/// The send buffer of storage transfers.
+const TRANSFER_WRITE_BUFFER: usize = 1 << 20;
+
 /// The agent for uploads to storage URLs (TUS, Backblaze): the same config without an
 /// overall deadline (a large upload takes what it takes) — connect, read and write each
 /// still time out — and the environment's proxy for `url`.
@@ -38,6 +41,8 @@ pub fn transfer_agent(timings: &Timings, url: &str) -> ureq::Agent {
     }
     builder(timings, proxy, is_https(url))
         .timeout_per_write(Some(timings.http_request))
+        // Large writes: a 6 MiB chunk goes out in 1 MiB sends, not 48 of ureq's 128 KiB.
+        .output_buffer_size(TRANSFER_WRITE_BUFFER)
         .build()
         .new_agent()
 }

@@ -3,8 +3,7 @@
 //! memory stays constant whatever the size, and a resumed transfer seeks to the offset the
 //! server has.
 
-use crate::encoding::hex;
-use sha1::{Digest, Sha1};
+use crate::encoding::Digest;
 use std::io::{self, Read, Seek, SeekFrom};
 
 /// A seekable byte source.
@@ -34,14 +33,14 @@ pub type Progress<'a> = &'a (dyn Fn(Target, u64, u64) + Sync);
 pub fn no_progress(_: Target, _: u64, _: u64) {}
 
 /// How many bytes go by between two progress reports (the last byte is always reported).
-const REPORT_EVERY: u64 = 256 << 10;
+const REPORT_EVERY: u64 = 1 << 20;
 /// Read size when hashing.
 const HASH_BUF: usize = 256 << 10;
 
 /// The SHA-1 (hex) of `len` bytes from `start`.
 pub fn sha1_range(src: &mut dyn Source, start: u64, len: u64) -> io::Result<String> {
     src.seek(SeekFrom::Start(start))?;
-    let mut h = Sha1::new();
+    let mut h = Digest::sha1();
     let mut buf = vec![0u8; HASH_BUF];
     let mut left = len;
     while left > 0 {
@@ -56,7 +55,7 @@ pub fn sha1_range(src: &mut dyn Source, start: u64, len: u64) -> io::Result<Stri
         h.update(&buf[..n]);
         left -= n as u64;
     }
-    Ok(hex(&h.finalize()))
+    Ok(h.hex())
 }
 
 /// A request body: `len` bytes of the source from where it is positioned, reporting
@@ -110,6 +109,8 @@ impl Read for Body<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::hex;
+    use sha1::{Digest as _, Sha1};
     use std::io::Cursor;
     use std::sync::Mutex;
 

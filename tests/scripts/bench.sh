@@ -570,32 +570,43 @@ start_sink() { # STATS [CUT_AT_PATCH]
 	sink=$(cat "$tmp/sink.url")
 }
 up=("$abs_bin" upload "$tmp/big.apk" --ignore-sha-check --api-key bench-key-123456)
-start_sink "$tmp/up.stats"
-DCD_SUPABASE_URL="$sink" DCD_TIME_SCALE=$SCALE \
-	py run "$tmp/up.json" "$tmp/up.log" 0 "${up[@]}" --api-url "$sink"
-sleep 0.5; cp "$tmp/up.stats" "$tmp/up.final"; stop_fake
-check_exit up "$tmp/up.json"
-start_sink "$tmp/curl.stats"
-curl -sS -o /dev/null -X PATCH -H "Tus-Resumable: 1.0.0" -H "Upload-Offset: 0" \
-	-H "content-type: application/offset+octet-stream" -T "$tmp/big.apk" "$sink/storage/v1/upload/resumable/u1"
-sleep 0.5; cp "$tmp/curl.stats" "$tmp/curl.final"; stop_fake
+# dcd and curl take turns, twice each, so neither gets the quieter moment of the run; each
+# keeps its faster transfer.
+for round in 1 2; do
+	start_sink "$tmp/up$round.stats"
+	DCD_SUPABASE_URL="$sink" DCD_TIME_SCALE=$SCALE \
+		py run "$tmp/up$round.json" "$tmp/up$round.log" 0 "${up[@]}" --api-url "$sink"
+	sleep 0.5; cp "$tmp/up$round.stats" "$tmp/up$round.final"; stop_fake
+	check_exit up "$tmp/up$round.json"
+	start_sink "$tmp/curl$round.stats"
+	curl -sS -o /dev/null -X PATCH -H "Tus-Resumable: 1.0.0" -H "Upload-Offset: 0" \
+		-H "content-type: application/offset+octet-stream" -T "$tmp/big.apk" "$sink/storage/v1/upload/resumable/u1"
+	sleep 0.5; cp "$tmp/curl$round.stats" "$tmp/curl$round.final"; stop_fake
+done
 start_sink "$tmp/drop.stats" 80
 DCD_SUPABASE_URL="$sink" DCD_TIME_SCALE=$SCALE \
 	py run "$tmp/drop.json" "$tmp/drop.log" 0 "${up[@]}" --api-url "$sink"
 sleep 0.5; cp "$tmp/drop.stats" "$tmp/drop.final"; stop_fake
 check_exit drop "$tmp/drop.json"
-python3 - "$tmp/up.json" "$tmp/up.final" "$tmp/curl.final" "$tmp/drop.final" "$(stat -c %s "$tmp/big.apk")" <<'PY'
+python3 - "$tmp" "$tmp/drop.final" "$(stat -c %s "$tmp/big.apk")" <<'PY'
 import json, sys
-up, ups, cs, ds = (json.load(open(p)) for p in sys.argv[1:5])
-size, mib, chunk = int(sys.argv[5]), 1 << 20, 6 << 20
+t = sys.argv[1]
+ds = json.load(open(sys.argv[2]))
+size, mib, chunk = int(sys.argv[3]), 1 << 20, 6 << 20
+load = lambda p: json.load(open(f"{t}/{p}"))
 rate = lambda s: s["received"] / mib / max(s["last"] - s["first"], 1e-9)
-dcd_rate, curl_rate = rate(ups), rate(cs)
+runs = [(rate(load(f"up{r}.final")), load(f"up{r}.final"), load(f"up{r}.json")) for r in (1, 2)]
+curls = [rate(load(f"curl{r}.final")) for r in (1, 2)]
+dcd_rate, ups, up = max(runs, key=lambda r: r[0])
+curl_rate = max(curls)
+rss_kib = max(r[2]["hwm_kib"] for r in runs)  # the worst of the two
 ratio = dcd_rate / curl_rate
 resent = ds["received"] - size
 print(f"== app upload: {size / mib:.0f} MiB over loopback TUS (timed by the server, first to last body byte)")
+print(f"   two turns each: dcd {runs[0][0]:.0f} / {runs[1][0]:.0f}, curl {curls[0]:.0f} / {curls[1]:.0f} MiB/s; the faster of each:")
 print(f"   dcd upload  {dcd_rate:.0f} MiB/s in {ups['patches']} PATCHes; whole command {up['wall_s']:.2f} s, "
-      f"peak RSS {up['hwm_kib'] / 1024:.1f} MiB")
-print(f"   curl -T     {curl_rate:.0f} MiB/s in {cs['patches']} PATCH")
+      f"peak RSS {rss_kib / 1024:.1f} MiB")
+print(f"   curl -T     {curl_rate:.0f} MiB/s in {load('curl1.final')['patches']} PATCH")
 print(f"   dropped connection half-way through PATCH 80: {resent} bytes resent "
       f"({resent / mib:.1f} MiB; one chunk is 6 MiB)")
 row = lambda *c: print(f"{c[0]:<30}{c[1]:<24}{c[2]:<34}{c[3]:<10}{c[4]}")
@@ -603,7 +614,7 @@ ok = lambda b: "ok" if b else "MISSED"
 print()
 row("figure", "measured", "baseline", "target", "ok?")
 row("1 GiB upload throughput", f"{dcd_rate:.0f} MiB/s", f"curl {curl_rate:.0f} MiB/s", ">= 90 %", ok(ratio >= 0.9) + f" ({ratio * 100:.0f} %)")
-row("1 GiB upload peak RSS", f"{up['hwm_kib'] / 1024:.1f} MiB", "-", "<= 16 MB", ok(up["hwm_kib"] * 1024 <= 16e6))
+row("1 GiB upload peak RSS", f"{rss_kib / 1024:.1f} MiB", "-", "<= 16 MB", ok(rss_kib * 1024 <= 16e6))
 row("resent after a drop", f"{resent / mib:.1f} MiB", "-", "<= 6 MiB", ok(0 <= resent <= chunk))
 PY
 rm -f "$tmp/big.apk"
