@@ -10,6 +10,7 @@
 //! process of its own: see `support::in_own_process`.
 
 mod account;
+mod app_inputs;
 mod architecture;
 mod cloud;
 mod confinement;
