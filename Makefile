@@ -8,6 +8,20 @@
 MUSL_TARGET := x86_64-unknown-linux-musl
 STATIC_BIN  := target/$(MUSL_TARGET)/release/dcd
 
+# Link flags of the shipped binary (docs/building.md, "Size"): the toolchain's own lld, which
+# folds identical functions (--icf=all: generic code instantiated for types of one layout);
+# no .eh_frame_hdr (the binary is stripped and aborts on panic, so a backtrace would be bare
+# addresses; the panic message and its location are still printed); and source paths
+# without the builder's home directory (shorter panic locations, nothing of the build
+# machine in the binary). Without the toolchain's lld, the default linker is used.
+comma       := ,
+CARGO_HOME  ?= $(HOME)/.cargo
+GCC_LD      := $(shell rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/gcc-ld
+STATIC_RUSTFLAGS := $(if $(wildcard $(GCC_LD)/ld.lld),-C link-arg=-B$(GCC_LD) -C link-arg=-fuse-ld=lld -C link-arg=-Wl$(comma)--icf=all) \
+	-C link-arg=-Wl$(comma)--no-eh-frame-hdr \
+	$(foreach d,$(wildcard $(CARGO_HOME)/registry/src/*),--remap-path-prefix=$(d)/=) \
+	--remap-path-prefix=$(CURDIR)/=
+
 .PHONY: build test static musl-toolchain demo bench lint clean
 
 build:
@@ -25,7 +39,8 @@ test:
 	fi
 
 static: musl-toolchain
-	cargo build --release --locked --target $(MUSL_TARGET)
+	CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="$(STATIC_RUSTFLAGS)" \
+		cargo build --release --locked --target $(MUSL_TARGET)
 	@file $(STATIC_BIN)
 	@ls -l $(STATIC_BIN)
 

@@ -1,5 +1,6 @@
-//! Base64 and hex: the two small encodings dcd needs (TUS metadata, proxy credentials, hash
-//! digests). Too small for a crate.
+//! Base64, hex and digests: the small encodings dcd needs (TUS metadata, proxy credentials,
+//! hash digests), and the one way it hashes (SHA-256 for dedup, the flow zip and PKCE; SHA-1
+//! for Backblaze), with ring's digests — the assembly TLS already links.
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -46,6 +47,43 @@ pub fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
         filled += got as usize;
     }
     Ok(buf)
+}
+
+/// A streaming SHA-256 or SHA-1.
+pub struct Digest(ring::digest::Context);
+
+impl Digest {
+    pub fn sha256() -> Digest {
+        Digest(ring::digest::Context::new(&ring::digest::SHA256))
+    }
+
+    /// For Backblaze's integrity headers only.
+    pub fn sha1() -> Digest {
+        Digest(ring::digest::Context::new(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        ))
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The digest bytes.
+    pub fn finish(self) -> Vec<u8> {
+        self.0.finish().as_ref().to_vec()
+    }
+
+    /// The digest in lower-case hex.
+    pub fn hex(self) -> String {
+        hex(self.0.finish().as_ref())
+    }
+}
+
+/// The SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> Vec<u8> {
+    let mut d = Digest::sha256();
+    d.update(data);
+    d.finish()
 }
 
 /// Lower-case hex.

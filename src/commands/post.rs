@@ -12,17 +12,5 @@ pub fn finish<T: Send + 'static>(
     warning: &str,
     post: impl FnOnce() -> T + Send + 'static,
 ) -> (T, Option<Stop>) {
-    let (done_tx, done) = crossbeam_channel::bounded(1);
-    std::thread::spawn(move || {
-        let _ = done_tx.send(post());
-    });
-    let (stop_tx, stopped) = crossbeam_channel::bounded(1);
-    let _waker = signal::waker(stop_tx);
-    crossbeam_channel::select! {
-        recv(done) -> v => return (v.expect("the posting thread answers"), signal::pending()),
-        recv(stopped) -> _ => {}
-    }
-    let stop = signal::pending();
-    ctx.out.warn(warning);
-    (done.recv().expect("the posting thread answers"), stop)
+    signal::hold(post, || ctx.out.warn(warning)).expect("the posting thread answers")
 }

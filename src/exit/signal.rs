@@ -7,7 +7,9 @@
 //! registers a [`waker`] so a stop ends its sleep at once. Every stop then leaves through
 //! the one exit path as [`super::Exit::Stopped`].
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Sender, bounded};
+use std::any::Any;
+use std::marker::PhantomData;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -64,7 +66,9 @@ impl Stop {
 }
 
 static STOP: AtomicU8 = AtomicU8::new(0);
-static WAKERS: Mutex<Vec<(u64, Sender<()>)>> = Mutex::new(Vec::new());
+/// What to call when a stop is recorded, by registration id.
+type Wake = Box<dyn Fn() + Send>;
+static WAKERS: Mutex<Vec<(u64, Wake)>> = Mutex::new(Vec::new());
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Starts the thread that records SIGINT, SIGTERM and SIGHUP. Called once, first thing.
@@ -88,8 +92,8 @@ pub fn install() {
 pub fn record(stop: Stop) {
     let _ = STOP.compare_exchange(0, stop.to_u8(), Ordering::SeqCst, Ordering::SeqCst);
     let wakers = WAKERS.lock().unwrap_or_else(|e| e.into_inner());
-    for (_, w) in wakers.iter() {
-        let _ = w.try_send(());
+    for (_, wake) in wakers.iter() {
+        wake();
     }
 }
 
@@ -103,8 +107,7 @@ pub fn check() -> Result<(), Stop> {
     pending().map_or(Ok(()), Err)
 }
 
-/// A registration that sends `()` on its sender when a stop is recorded; dropped, it is
-/// removed.
+/// A registration that is called when a stop is recorded; dropped, it is removed.
 pub struct Waker {
     id: u64,
 }
@@ -119,58 +122,146 @@ impl Drop for Waker {
 /// Registers `tx` to receive `()` (with `try_send`) when a stop is recorded. If one already
 /// was, `tx` receives it at once.
 pub fn waker(tx: Sender<()>) -> Waker {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    WAKERS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((id, tx.clone()));
-    if pending().is_some() {
+    on_stop(Box::new(move || {
         let _ = tx.try_send(());
+    }))
+}
+
+/// Registers `wake` to be called when a stop is recorded — at once if one already was.
+fn on_stop(wake: Wake) -> Waker {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let mut wakers = WAKERS.lock().unwrap_or_else(|e| e.into_inner());
+    if pending().is_some() {
+        wake();
     }
+    wakers.push((id, wake));
     Waker { id }
+}
+
+/// A value of any type, crossing to the waiting thread: one channel and one thread body
+/// serve every [`run`] and [`run_reporting`], whatever their types (each distinct type
+/// would otherwise bring its own copy of the channel and thread code into the binary).
+type Erased = Box<dyn Any + Send>;
+
+/// What the waiting thread receives, in order.
+enum Msg {
+    Report(Erased),
+    Done(Erased),
+    Stopped,
+    /// The work's thread ended without a result.
+    Gone,
+}
+
+/// Hands reports of type `R` from the work to the waiting thread ([`run_reporting`]).
+pub struct Reporter<R> {
+    tx: Sender<Msg>,
+    _type: PhantomData<fn(R)>,
+}
+
+impl<R: Send + 'static> Reporter<R> {
+    /// Sends one report; `Err` when the waiting side has gone (a stop ended the wait).
+    pub fn send(&self, report: R) -> Result<(), ()> {
+        self.tx.send(Msg::Report(Box::new(report))).map_err(|_| ())
+    }
 }
 
 /// Runs `work` on its own thread and returns its result, or `Err` as soon as a stop is
 /// recorded — the work is then abandoned and ends with the process. For work that may be
 /// cut off at any point without harm (no request that may have reached the server).
 pub fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Stop> {
-    check()?;
-    let (done_tx, done) = bounded::<T>(1);
-    let (stop_tx, stopped) = bounded::<()>(1);
-    let _waker = waker(stop_tx);
-    std::thread::spawn(move || {
-        let _ = done_tx.send(work());
-    });
-    wait_either(&done, &stopped)
+    run_reporting::<T, ()>(move |_| work(), |()| {})
 }
 
-/// Like [`run`], for work that reports as it goes: `work` gets a sender, and every report
-/// is handed to `on` on the calling thread while the work runs (all of them before the
+/// Like [`run`], for work that reports as it goes: `work` gets a [`Reporter`], and every
+/// report is handed to `on` on the calling thread while the work runs (all of them before the
 /// result is returned). A stop returns `Err` at once, as with [`run`].
 pub fn run_reporting<T: Send + 'static, R: Send + 'static>(
-    work: impl FnOnce(Sender<R>) -> T + Send + 'static,
+    work: impl FnOnce(Reporter<R>) -> T + Send + 'static,
     mut on: impl FnMut(R),
 ) -> Result<T, Stop> {
     check()?;
-    let (done_tx, done) = bounded::<T>(1);
-    let (stop_tx, stopped) = bounded::<()>(1);
-    let (report_tx, reports) = crossbeam_channel::unbounded::<R>();
-    let _waker = waker(stop_tx);
+    let mut on_erased = |r: Erased| {
+        if let Ok(r) = r.downcast::<R>() {
+            on(*r);
+        }
+    };
+    let done = run_erased(erase(work), &mut on_erased, None)?;
+    unerase(done)
+}
+
+/// Runs `work` — a request that may reach the server — on its own thread to its end, even
+/// through a stop: the first stop recorded meanwhile calls `on_stop` (to announce that the
+/// request is being finished) and is returned beside the result, for the caller to exit with.
+pub fn hold<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+    mut on_stop: impl FnMut(),
+) -> Result<(T, Option<Stop>), Stop> {
+    let done = run_erased(
+        erase::<T, ()>(move |_| work()),
+        &mut |_| {},
+        Some(&mut on_stop),
+    )?;
+    Ok((unerase(done)?, pending()))
+}
+
+/// `work` with its types erased, for [`run_erased`].
+fn erase<T: Send + 'static, R: Send + 'static>(
+    work: impl FnOnce(Reporter<R>) -> T + Send + 'static,
+) -> Box<dyn FnOnce(Sender<Msg>) -> Erased + Send> {
+    Box::new(move |tx| {
+        Box::new(work(Reporter {
+            tx,
+            _type: PhantomData,
+        }))
+    })
+}
+
+/// The work's result, back as its own type (it cannot be another).
+fn unerase<T: 'static>(done: Erased) -> Result<T, Stop> {
+    done.downcast::<T>()
+        .map(|v| *v)
+        .map_err(|_| pending().unwrap_or(Stop::Interrupt))
+}
+
+/// The one body of every [`run`], [`run_reporting`] and [`hold`]: the work runs on a thread
+/// that sends its reports and then its result down one channel, which a stop's waker feeds
+/// too. A stop ends the wait at once, unless `held`: then its callback runs once and the
+/// wait goes on to the result.
+fn run_erased(
+    work: Box<dyn FnOnce(Sender<Msg>) -> Erased + Send>,
+    on: &mut dyn FnMut(Erased),
+    mut held: Option<&mut dyn FnMut()>,
+) -> Result<Erased, Stop> {
+    let (tx, msgs) = crossbeam_channel::unbounded::<Msg>();
+    let stop_tx = tx.clone();
+    let _waker = on_stop(Box::new(move || {
+        let _ = stop_tx.send(Msg::Stopped);
+    }));
     std::thread::spawn(move || {
-        let _ = done_tx.send(work(report_tx));
-    });
-    loop {
-        crossbeam_channel::select! {
-            recv(reports) -> r => match r {
-                Ok(r) => on(r),
-                // The work is over (its sender is gone): only its result is left.
-                Err(_) => return wait_either(&done, &stopped),
-            },
-            recv(done) -> v => {
-                reports.try_iter().for_each(&mut on);
-                return v.map_err(|_| pending().unwrap_or(Stop::Interrupt));
+        // Sent after the result, or instead of it if the work panics (unwinding, in tests).
+        struct Gone(Sender<Msg>);
+        impl Drop for Gone {
+            fn drop(&mut self) {
+                let _ = self.0.send(Msg::Gone);
             }
-            recv(stopped) -> _ => return Err(pending().unwrap_or(Stop::Interrupt)),
+        }
+        let _gone = Gone(tx.clone());
+        let _ = tx.send(Msg::Done(work(tx.clone())));
+    });
+    let mut announced = false;
+    loop {
+        match msgs.recv() {
+            Ok(Msg::Report(r)) => on(r),
+            Ok(Msg::Done(v)) => return Ok(v),
+            Ok(Msg::Stopped) => match held.as_mut() {
+                Some(f) if !announced => {
+                    announced = true;
+                    f();
+                }
+                Some(_) => {}
+                None => return Err(pending().unwrap_or(Stop::Interrupt)),
+            },
+            Ok(Msg::Gone) | Err(_) => return Err(pending().unwrap_or(Stop::Interrupt)),
         }
     }
 }
@@ -182,17 +273,6 @@ pub fn sleep(d: std::time::Duration) -> Result<(), Stop> {
     let _waker = waker(tx);
     let _ = rx.recv_timeout(d);
     check()
-}
-
-fn wait_either<T>(done: &Receiver<T>, stopped: &Receiver<()>) -> Result<T, Stop> {
-    crossbeam_channel::select! {
-        recv(done) -> v => match v {
-            Ok(v) => Ok(v),
-            // The work panicked; with panic=abort this cannot happen in release builds.
-            Err(_) => Err(pending().unwrap_or(Stop::Interrupt)),
-        },
-        recv(stopped) -> _ => Err(pending().unwrap_or(Stop::Interrupt)),
-    }
 }
 
 #[cfg(test)]

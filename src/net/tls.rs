@@ -44,14 +44,122 @@ const SYSTEM_FILES: &[&str] = &[
 const SYSTEM_DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
 
 /// The ring crypto provider (ureq is built with `rustls-no-provider`).
+///
+/// ring's algorithms, trimmed to what a client without a certificate of its own uses:
+/// - cipher suites: AES-GCM only, TLS 1.3 and 1.2 (every x86_64 and ARMv8 CPU has AES
+///   instructions, and every server and TLS-inspecting proxy offers AES-GCM); leaving out
+///   ChaCha20-Poly1305 keeps its ~50 KiB of assembly out of the binary;
+/// - key exchange and signature checks: ring's full sets (X25519, P-256, P-384; ECDSA,
+///   Ed25519, RSA), so any server certificate that validates elsewhere validates here;
+/// - private keys: none — dcd never presents a client certificate, so loading one is refused
+///   and ring's signing code is not linked.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| {
+            use rustls::crypto::ring::{ALL_KX_GROUPS, cipher_suite as cs};
+            Arc::new(CryptoProvider {
+                cipher_suites: vec![
+                    cs::TLS13_AES_256_GCM_SHA384,
+                    cs::TLS13_AES_128_GCM_SHA256,
+                    cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                    cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                    cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+                    cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                ],
+                kx_groups: ALL_KX_GROUPS.to_vec(),
+                signature_verification_algorithms: SIGNATURE_ALGORITHMS,
+                secure_random: &OsRandom,
+                key_provider: &NoClientKeys,
+            })
+        })
+        .clone()
 }
 
-/// Installs ring as the process-wide rustls provider. Idempotent.
+/// The signatures a server's certificate chain and handshake may use: ring's full set, as
+/// rustls's own ring provider lists it (built here so that provider, with the cipher suites
+/// left out above, is never linked).
+static SIGNATURE_ALGORITHMS: rustls::crypto::WebPkiSupportedAlgorithms = {
+    use rustls::SignatureScheme as S;
+    use webpki::ring as alg;
+    rustls::crypto::WebPkiSupportedAlgorithms {
+        all: &[
+            alg::ECDSA_P256_SHA256,
+            alg::ECDSA_P256_SHA384,
+            alg::ECDSA_P384_SHA256,
+            alg::ECDSA_P384_SHA384,
+            alg::ED25519,
+            alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            alg::RSA_PKCS1_2048_8192_SHA256,
+            alg::RSA_PKCS1_2048_8192_SHA384,
+            alg::RSA_PKCS1_2048_8192_SHA512,
+            alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+        ],
+        mapping: &[
+            (
+                S::ECDSA_NISTP384_SHA384,
+                &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
+            ),
+            (
+                S::ECDSA_NISTP256_SHA256,
+                &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
+            ),
+            (S::ED25519, &[alg::ED25519]),
+            (
+                S::RSA_PSS_SHA512,
+                &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+            ),
+            (
+                S::RSA_PSS_SHA384,
+                &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+            ),
+            (
+                S::RSA_PSS_SHA256,
+                &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+            ),
+            (S::RSA_PKCS1_SHA512, &[alg::RSA_PKCS1_2048_8192_SHA512]),
+            (S::RSA_PKCS1_SHA384, &[alg::RSA_PKCS1_2048_8192_SHA384]),
+            (S::RSA_PKCS1_SHA256, &[alg::RSA_PKCS1_2048_8192_SHA256]),
+        ],
+    }
+};
+
+/// TLS randomness from the operating system (the same source as every other random value).
+#[derive(Debug)]
+struct OsRandom;
+
+impl rustls::crypto::SecureRandom for OsRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
+        let bytes = crate::encoding::random_bytes(buf.len())
+            .map_err(|_| rustls::crypto::GetRandomFailed)?;
+        buf.copy_from_slice(&bytes);
+        Ok(())
+    }
+}
+
+/// A key provider that loads no key: dcd authenticates with tokens, never a certificate.
+#[derive(Debug)]
+struct NoClientKeys;
+
+impl rustls::crypto::KeyProvider for NoClientKeys {
+    fn load_private_key(
+        &self,
+        _key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+        Err(rustls::Error::General(
+            "client certificates are not supported".into(),
+        ))
+    }
+}
+
+/// Installs dcd's provider as the process-wide rustls provider. Idempotent.
 pub fn install_provider() {
     // Err means a provider is already installed, which is all we want.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = CryptoProvider::clone(&provider()).install_default();
 }
 
 /// `SSL_CERT_FILE`, when set and non-empty.

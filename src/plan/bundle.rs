@@ -12,7 +12,6 @@
 use super::confine::{Origin, Workspace};
 use super::{Plan, PlanError};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -70,11 +69,6 @@ pub fn entry_name(root: &Path, path: &Path) -> String {
 /// The portable key of `path`: `./` + its entry name, e.g. `./sub/checkout.yaml`.
 pub fn portable_key(root: &Path, path: &Path) -> String {
     format!("./{}", entry_name(root, path))
-}
-
-/// Lower-case hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Plan {
@@ -227,7 +221,7 @@ pub fn bundle(plan: &Plan) -> Result<Bundle, PlanError> {
         names.push(name);
     }
     let bytes = zip.finish().map_err(zerr)?.into_inner();
-    let sha256 = hex(&Sha256::digest(&bytes));
+    let sha256 = crate::encoding::hex(&crate::encoding::sha256(&bytes));
     Ok(Bundle {
         zip: bytes,
         sha256,
@@ -291,10 +285,5 @@ mod tests {
         );
         // Whole segments only: `/a/b` is not a prefix of `/a/bc/x`.
         assert_eq!(portable_key(r, Path::new("/a/bc/x.yaml")), "./a/bc/x.yaml");
-    }
-
-    #[test]
-    fn hex_is_lower_case() {
-        assert_eq!(hex(&[0, 15, 255]), "000fff");
     }
 }

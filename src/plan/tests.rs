@@ -488,3 +488,72 @@ fn zip_entries_list_the_flows_first_then_their_dependencies() {
     sorted.sort();
     assert_eq!(b.entries, sorted);
 }
+
+/// The flow zip's exact bytes for a workspace with every kind of entry: the server dedups on
+/// its SHA-256, so a change to how dcd writes zips must be deliberate. A second zip
+/// implementation (the `zip` crate's reader) reads every entry back.
+#[test]
+fn the_flow_zip_keeps_its_exact_bytes() {
+    // ~200 KB of text that deflates into several blocks, deterministic.
+    let mut x = 12345u32;
+    let big: String = (0..200_000)
+        .map(|i| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            if i % 61 == 60 {
+                '\n'
+            } else {
+                (b'a' + (x >> 27) as u8 % 20) as char
+            }
+        })
+        .collect();
+    let ws = Ws::new(
+        "zip-bytes",
+        &[
+            (
+                "é-login.yaml",
+                "appId: x\n---\n- runFlow: sub/helper.yaml\n- runScript: scripts/big.js\n",
+            ),
+            (
+                "checkout.yaml",
+                "appId: x\n---\n- runScript: scripts/empty.js\n- launchApp\n",
+            ),
+            ("sub/helper.yaml", "appId: x\n---\n- tapOn: ok\n"),
+            ("scripts/big.js", &big),
+            ("scripts/empty.js", ""),
+        ],
+    );
+    let p = plan(&ws.opts()).unwrap();
+    let b = bundle(&p).unwrap();
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(&b.zip)).unwrap();
+    let mut read_back = Vec::new();
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut f, &mut text).unwrap();
+        read_back.push((f.name().unwrap().to_string(), text));
+    }
+    let on_disk: Vec<(String, String)> = b
+        .entries
+        .iter()
+        .map(|n| (n.clone(), fs::read_to_string(ws.0.join(n)).unwrap()))
+        .collect();
+    assert_eq!(read_back, on_disk);
+    assert_eq!(
+        b.entries,
+        [
+            "checkout.yaml",
+            "scripts/big.js",
+            "scripts/empty.js",
+            "sub/helper.yaml",
+            "é-login.yaml"
+        ]
+    );
+    std::fs::write("/tmp/pin.zip", &b.zip).unwrap();
+    assert_eq!(
+        (b.zip.len(), b.sha256.as_str()),
+        (
+            123_229,
+            "ed5a952444ef06411b04fe8fa46832f854f48ab903c011bdcfc20f258502ebee"
+        )
+    );
+}

@@ -20,8 +20,9 @@ pub enum Done {
 
 #[cfg(test)]
 pub fn sha1_hex(data: &[u8]) -> String {
-    use sha1::{Digest, Sha1};
-    crate::encoding::hex(&Sha1::digest(data))
+    let mut d = crate::encoding::Digest::sha1();
+    d.update(data);
+    d.hex()
 }
 
 /// Percent-encodes a B2 file name (`/` kept).

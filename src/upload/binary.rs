@@ -7,10 +7,9 @@ use super::source::Progress;
 use super::{StoreFile, Stored, UploadSlot, store};
 use crate::api::ApiClient;
 use crate::clock::Timings;
-use crate::encoding::hex;
+use crate::encoding::Digest;
 use crate::exit::CliError;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -20,12 +19,12 @@ const BUF: usize = 256 << 10;
 /// The SHA-256 (hex) of a file, read in fixed-size pieces.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
     let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
+    let mut h = Digest::sha256();
     let mut buf = vec![0u8; BUF];
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
-            return Ok(hex(&h.finalize()));
+            return Ok(h.hex());
         }
         h.update(&buf[..n]);
     }
@@ -82,6 +81,8 @@ pub fn finalise_body(stored: &Stored, sha: Option<&str>, metadata: Value) -> Val
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::hex;
+    use sha2::{Digest as _, Sha256};
 
     #[test]
     fn files_hash_in_pieces_and_the_finalise_body_has_exactly_its_fields() {

@@ -22,7 +22,6 @@ use crate::exit::{CliError, Exit, signal};
 use crate::output::Event;
 use crate::render::account;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
 /// How long the console has to hand the session over.
@@ -43,7 +42,7 @@ impl Pkce {
         let rand = |n| random_bytes(n).map_err(|e| CliError::new(format!("No random source: {e}")));
         let state = hex(&rand(32)?);
         let verifier = base64url(&rand(32)?);
-        let challenge = base64url(&Sha256::digest(verifier.as_bytes()));
+        let challenge = base64url(&crate::encoding::sha256(verifier.as_bytes()));
         crate::debug::add_secret(&verifier);
         Ok(Pkce {
             state,
