@@ -548,7 +548,6 @@ fn the_flow_zip_keeps_its_exact_bytes() {
             "é-login.yaml"
         ]
     );
-    std::fs::write("/tmp/pin.zip", &b.zip).unwrap();
     assert_eq!(
         (b.zip.len(), b.sha256.as_str()),
         (
