@@ -403,13 +403,19 @@ env -u DEVICE_CLOUD_API_KEY DCD_CONFIG_DIR="$tmp/cfg" DCD_NO_UPDATE_CHECK=1 DCD_
 	--api-key bench-key-123456 --api-url "$url" --app-binary-id bench-bin "$tmp/ws" --async
 check_exit zip "$tmp/zip.json"
 upload=11111111-2222-3333-4444-555555555555
-env -u DEVICE_CLOUD_API_KEY DCD_CONFIG_DIR="$tmp/cfg" DCD_NO_UPDATE_CHECK=1 \
-	python3 "$tmp/bench.py" run "$tmp/dl.json" "$tmp/dl.log" 0 "$abs_bin" artifacts \
-	--api-key bench-key-123456 --api-url "$url" --upload-id "$upload" \
-	--download-artifacts ALL --artifacts-path "$tmp/artifacts.zip"
-check_exit dl "$tmp/dl.json"
-dl_bytes=$(stat -c %s "$tmp/artifacts.zip")
-rm -f "$tmp/artifacts.zip"
+# Twice, keeping the faster: the fake builds the bundle on the first request, which would
+# otherwise count against dcd only (the plain copy below, also the faster of two, comes after).
+for round in 1 2; do
+	env -u DEVICE_CLOUD_API_KEY DCD_CONFIG_DIR="$tmp/cfg" DCD_NO_UPDATE_CHECK=1 \
+		python3 "$tmp/bench.py" run "$tmp/dl$round.json" "$tmp/dl.log" 0 "$abs_bin" artifacts \
+		--api-key bench-key-123456 --api-url "$url" --upload-id "$upload" \
+		--download-artifacts ALL --artifacts-path "$tmp/artifacts.zip"
+	check_exit dl "$tmp/dl$round.json"
+	dl_bytes=$(stat -c %s "$tmp/artifacts.zip")
+	rm -f "$tmp/artifacts.zip"
+done
+python3 -c 'import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:3]); json.dump(min(a,b,key=lambda d:d["wall_s"]),open(sys.argv[3],"w"))' \
+	"$tmp/dl1.json" "$tmp/dl2.json" "$tmp/dl.json"
 python3 - "$url" "$upload" "$tmp/plain.bin" "$tmp/plan.json" "$tmp/dl.json" "$dl_bytes" "$tmp/zip.json" <<'PY'
 import json, shutil, sys, time, urllib.request
 url, upload, out, plan_j, dl_j, dl_bytes, zip_j = sys.argv[1:8]
@@ -424,11 +430,13 @@ body = json.dumps({"manifest": m["manifest"], "sig": m["sig"]})
 if shutil.which("curl"):
     # curl is the fairer baseline: native code, a plain socket-to-file copy.
     import subprocess
-    t0 = time.perf_counter()
-    subprocess.run(["curl", "-sS", "-o", out, "-H", "content-type: application/json",
-                    "--data-binary", body, m["bundleUrl"]], check=True)
-    plain_s = time.perf_counter() - t0
-    plain_by = "curl, same URL"
+    plain_s = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        subprocess.run(["curl", "-sS", "-o", out, "-H", "content-type: application/json",
+                        "--data-binary", body, m["bundleUrl"]], check=True)
+        plain_s = min(plain_s, time.perf_counter() - t0)
+    plain_by = "curl, same URL, the faster of two"
 else:
     t0 = time.perf_counter()
     with urllib.request.urlopen(req) as r, open(out, "wb") as f:
