@@ -7,7 +7,7 @@
 //! microseconds; end-to-end tests set `DCD_TIME_SCALE=0.01` so the real binary runs 100×
 //! faster.
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// Why a [`Clock::wait_poke`] returned.
@@ -219,7 +219,7 @@ mod tests {
     #[test]
     fn real_clock_wait_returns_on_poke_or_deadline() {
         let c = RealClock::new();
-        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
         tx.try_send(()).unwrap();
         assert_eq!(
             c.wait_poke(&rx, c.now() + Duration::from_secs(5)),

@@ -6,8 +6,8 @@
 use super::Ctx;
 use crate::domain::update;
 use crate::output::Mode;
-use crossbeam_channel::{Receiver, TryRecvError};
 use std::cell::RefCell;
+use std::sync::mpsc::{Receiver, TryRecvError};
 
 /// A running (or finished, or never started) update check.
 pub struct UpdateCheck {
@@ -28,7 +28,7 @@ impl UpdateCheck {
             env!("CARGO_PKG_VERSION"),
         );
         let timings = ctx.timings;
-        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let spawned = std::thread::Builder::new()
             .name("update-check".into())
             .spawn(move || {

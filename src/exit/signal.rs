@@ -7,11 +7,11 @@
 //! registers a [`waker`] so a stop ends its sleep at once. Every stop then leaves through
 //! the one exit path as [`super::Exit::Stopped`].
 
-use crossbeam_channel::{Sender, bounded};
 use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc::{Sender, SyncSender, sync_channel};
 
 /// A reason to stop, with its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +121,7 @@ impl Drop for Waker {
 
 /// Registers `tx` to receive `()` (with `try_send`) when a stop is recorded. If one already
 /// was, `tx` receives it at once.
-pub fn waker(tx: Sender<()>) -> Waker {
+pub fn waker(tx: SyncSender<()>) -> Waker {
     on_stop(Box::new(move || {
         let _ = tx.try_send(());
     }))
@@ -232,12 +232,12 @@ fn run_erased(
     on: &mut dyn FnMut(Erased),
     mut held: Option<&mut dyn FnMut()>,
 ) -> Result<Erased, Stop> {
-    let (tx, msgs) = crossbeam_channel::unbounded::<Msg>();
+    let (tx, msgs) = std::sync::mpsc::channel::<Msg>();
     let stop_tx = tx.clone();
     let _waker = on_stop(Box::new(move || {
         let _ = stop_tx.send(Msg::Stopped);
     }));
-    std::thread::spawn(move || {
+    on_worker(Box::new(move || {
         // Sent after the result, or instead of it if the work panics (unwinding, in tests).
         struct Gone(Sender<Msg>);
         impl Drop for Gone {
@@ -247,7 +247,7 @@ fn run_erased(
         }
         let _gone = Gone(tx.clone());
         let _ = tx.send(Msg::Done(work(tx.clone())));
-    });
+    }));
     let mut announced = false;
     loop {
         match msgs.recv() {
@@ -266,10 +266,49 @@ fn run_erased(
     }
 }
 
+/// A piece of work for a worker thread.
+type Job = Box<dyn FnOnce() + Send>;
+/// Worker threads waiting for a job, newest last.
+static IDLE: Mutex<Vec<SyncSender<Job>>> = Mutex::new(Vec::new());
+/// Most idle workers kept; more finish when their job does.
+const MAX_IDLE: usize = 2;
+
+/// Runs `job` on an idle worker thread, or on a new one when none is idle (the first step,
+/// or one whose worker is still busy with abandoned work). A wait polls every few seconds
+/// for hours: reusing the thread saves each poll a thread's creation and its stack's
+/// mapping and unmapping.
+fn on_worker(job: Job) {
+    let mut job = job;
+    loop {
+        let idle = IDLE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let Some(worker) = idle else { break };
+        match worker.send(job) {
+            Ok(()) => return,
+            // That worker is gone; the job comes back for the next.
+            Err(std::sync::mpsc::SendError(back)) => job = back,
+        }
+    }
+    let (tx, jobs) = sync_channel::<Job>(1);
+    std::thread::spawn(move || {
+        let mut next = Some(job);
+        while let Some(job) = next.take() {
+            job();
+            {
+                let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+                if idle.len() >= MAX_IDLE {
+                    return;
+                }
+                idle.push(tx.clone());
+            }
+            next = jobs.recv().ok();
+        }
+    });
+}
+
 /// Sleeps for `d`, or until a stop is recorded (then `Err` at once).
 pub fn sleep(d: std::time::Duration) -> Result<(), Stop> {
     check()?;
-    let (tx, rx) = bounded::<()>(1);
+    let (tx, rx) = sync_channel::<()>(1);
     let _waker = waker(tx);
     let _ = rx.recv_timeout(d);
     check()
@@ -294,7 +333,7 @@ mod tests {
             |i| seen.push(i),
         );
         assert_eq!((r, seen), (Ok(9), vec![1, 2, 3]));
-        let (tx, rx) = bounded(1);
+        let (tx, rx) = sync_channel(1);
         let w = waker(tx);
         let t = Instant::now();
         let stopper = std::thread::spawn(|| {

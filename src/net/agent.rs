@@ -21,11 +21,11 @@ pub fn user_agent() -> String {
 /// it will fetch: the trust store is loaded only for an `https://` URL, so a command against
 /// a plain-HTTP API never reads the system's certificates.
 pub fn api_agent(timings: &Timings, proxy: Option<&Server>, for_url: &str) -> ureq::Agent {
-    builder(timings, proxy, is_https(for_url))
+    let config = builder(timings, proxy, is_https(for_url))
         .timeout_global(Some(timings.http_request))
         .accept("application/json")
-        .build()
-        .new_agent()
+        .build();
+    with_resolver(config)
 }
 
 /// The send buffer of storage transfers.
@@ -39,12 +39,73 @@ pub fn transfer_agent(timings: &Timings, url: &str) -> ureq::Agent {
     if let Some(p) = proxy {
         crate::debug!("{} for {}", p.describe(), host_of(url));
     }
-    builder(timings, proxy, is_https(url))
+    let config = builder(timings, proxy, is_https(url))
         .timeout_per_write(Some(timings.http_request))
         // Large writes: a 6 MiB chunk goes out in 1 MiB sends, not 48 of ureq's 128 KiB.
         .output_buffer_size(TRANSFER_WRITE_BUFFER)
-        .build()
-        .new_agent()
+        .build();
+    with_resolver(config)
+}
+
+fn with_resolver(config: ureq::config::Config) -> ureq::Agent {
+    ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        Resolver::default(),
+    )
+}
+
+/// How long a host's addresses are reused before they are looked up again.
+const RESOLVED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Host name lookups for the agents. ureq's own resolver asks the system before every
+/// request — pooled connection or not — and, since every dcd request has a deadline, on a
+/// new thread each time: a wait polling for hours made a thread and a lookup per poll. This
+/// one answers an IP address at once and keeps a host's addresses for [`RESOLVED_FOR`]
+/// (ureq's resolver, deadline and all, does the lookups).
+#[derive(Debug, Default)]
+struct Resolver {
+    system: ureq::unversioned::resolver::DefaultResolver,
+    known: std::sync::Mutex<
+        Vec<(
+            String,
+            std::time::Instant,
+            ureq::unversioned::resolver::ResolvedSocketAddrs,
+        )>,
+    >,
+}
+
+impl ureq::unversioned::resolver::Resolver for Resolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or("");
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<std::net::IpAddr>() {
+            let mut addrs = self.empty();
+            addrs.push(std::net::SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        let key = format!("{host}:{port}");
+        let now = std::time::Instant::now();
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.retain(|(_, at, _)| now.duration_since(*at) < RESOLVED_FOR);
+        if let Some((_, _, addrs)) = known.iter().find(|(k, _, _)| *k == key) {
+            return Ok(addrs.clone());
+        }
+        drop(known);
+        let addrs = self.system.resolve(uri, config, timeout)?;
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.push((key, now, addrs.clone()));
+        Ok(addrs)
+    }
 }
 
 /// Whether `url` needs TLS (and so the trust store).

@@ -264,6 +264,11 @@ impl Scan {
                 return;
             }
         };
+        if !self.read {
+            // A check (for warnings) stops at the directory: opening each of its files
+            // would cost a command against a plain-HTTP API hundreds of system calls.
+            return;
+        }
         for entry in entries.flatten().take(MAX_DIR_ENTRIES) {
             let path = entry.path();
             match std::fs::metadata(&path) {
@@ -276,8 +281,9 @@ impl Scan {
 }
 
 /// Warnings about `SSL_CERT_FILE` and `SSL_CERT_DIR` paths that cannot be used (missing,
-/// unreadable, not a regular file, too large), each naming the variable and the path. Opens
-/// the files without reading them.
+/// unreadable, not a regular file or directory, too large), each naming the variable and the
+/// path. Opens the file and lists the directories without reading any certificate; a bad
+/// file inside a directory is skipped (and logged with `--debug`) when the store is loaded.
 pub fn env_warnings() -> Vec<String> {
     let mut scan = Scan::new(false);
     if let Some(f) = env_file() {

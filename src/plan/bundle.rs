@@ -91,7 +91,9 @@ impl Plan {
     /// The common root of [`bundled_paths`](Self::bundled_paths): what zip entry names and
     /// portable keys are relative to.
     pub fn root(&self) -> PathBuf {
-        common_root(&self.bundled_paths())
+        self.root
+            .get_or_init(|| common_root(&self.bundled_paths()))
+            .clone()
     }
 
     /// `testFileNames`: the parallel flows as portable keys.

@@ -89,6 +89,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// `--debug` lines, without the `[DEBUG] ` prefix.
     pub debug: Vec<String>,
+    /// The common root of every bundled path, worked out once, on first use ([`Plan::root`]).
+    pub(crate) root: std::sync::OnceLock<PathBuf>,
 }
 
 /// A planning failure; `Display` is the exact user-facing message.

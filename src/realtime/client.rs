@@ -13,11 +13,11 @@
 use super::frame::{Frame, Vsn};
 use super::socket::{self, Stream};
 use crate::clock::Timings;
-use crossbeam_channel::{Receiver, Sender};
 use serde_json::{Value, json};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender as Sender};
 use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};
 

@@ -11,9 +11,9 @@ pub mod frame;
 pub mod socket;
 
 use crate::clock::Timings;
-use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::time::Duration;
 
 /// A running subscription. Dropping it without [`Realtime::stop`] just abandons the thread.
@@ -45,7 +45,7 @@ impl Realtime {
         target: Target,
         upload_id: &str,
         timings: Timings,
-        pokes: Sender<()>,
+        pokes: SyncSender<()>,
     ) -> Option<Realtime> {
         let Target {
             url,
@@ -77,8 +77,8 @@ impl Realtime {
             timings,
         };
         let shared = Arc::new(client::Shared::default());
-        let (tokens_tx, tokens_rx) = crossbeam_channel::unbounded();
-        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        let (tokens_tx, tokens_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
         let thread_shared = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("realtime".into())

@@ -115,15 +115,45 @@ pub struct Frame<'a> {
 /// quiet), and a footer. Lines are cut to `width` columns and the row list to `height`
 /// lines, so the frame never wraps (a wrapped line would break the in-place redraw).
 pub fn tty_frame(f: &Frame<'_>, style: Style, width: usize, height: usize) -> Vec<String> {
-    let mut lines = vec![format!(
-        "{} {}",
-        style.blue(SPINNER[f.spinner % SPINNER.len()]),
-        style.bold("Waiting for results")
-    )];
+    let mut lines = vec![tty_title(f.spinner, style, width)];
+    lines.extend(tty_body(f.rows, f.quiet, style, width, height));
+    lines.extend(tty_footer(f, style, width));
+    lines
+}
+
+/// Cuts a frame line to the width the frame may use.
+fn fit(line: &str, width: usize) -> String {
+    truncate(line, width.saturating_sub(1).max(10))
+}
+
+/// The frame's first line: the spinner and "Waiting for results".
+pub fn tty_title(spinner: usize, style: Style, width: usize) -> String {
+    fit(
+        &format!(
+            "{} {}",
+            style.blue(SPINNER[spinner % SPINNER.len()]),
+            style.bold("Waiting for results")
+        ),
+        width,
+    )
+}
+
+/// The frame's middle: one line per result (cut to `height`), the summary line when quiet,
+/// or "Initializing" before the first fetch. It changes only with the rows, the width or the
+/// height, so the terminal sink keeps it between the ticks that redraw the spinner and the
+/// countdown.
+pub fn tty_body(
+    rows: Option<&[ResultRow]>,
+    quiet: bool,
+    style: Style,
+    width: usize,
+    height: usize,
+) -> Vec<String> {
     let branch = style.dim("  ⎿ ");
-    match f.rows {
+    let mut lines = Vec::new();
+    match rows {
         None => lines.push(format!("{branch}{}", style.dim("Initializing"))),
-        Some(rows) if f.quiet => lines.push(format!("{branch}{}", summary_line(rows, style))),
+        Some(rows) if quiet => lines.push(format!("{branch}{}", summary_line(rows, style))),
         Some(rows) => {
             let w = label_width(rows);
             // Title + footer take two lines; keep one spare so the cursor never scrolls.
@@ -156,6 +186,11 @@ pub fn tty_frame(f: &Frame<'_>, style: Style, width: usize, height: usize) -> Ve
             }
         }
     }
+    lines.iter().map(|l| fit(l, width)).collect()
+}
+
+/// The frame's last line, if any: realtime state and the countdown to the next fetch.
+pub fn tty_footer(f: &Frame<'_>, style: Style, width: usize) -> Option<String> {
     let mut footer = Vec::new();
     match f.realtime {
         Some(true) => footer.push(style.green("● realtime connected")),
@@ -174,13 +209,7 @@ pub fn tty_frame(f: &Frame<'_>, style: Style, width: usize, height: usize) -> Ve
         ))),
         _ => {}
     }
-    if !footer.is_empty() {
-        lines.push(format!("  {}", footer.join(&style.dim("  ·  "))));
-    }
-    lines
-        .into_iter()
-        .map(|l| truncate(&l, width.saturating_sub(1).max(10)))
-        .collect()
+    (!footer.is_empty()).then(|| fit(&format!("  {}", footer.join(&style.dim("  ·  "))), width))
 }
 
 /// The append-only log for CI and pipes: remembers what it printed, prints only changes.

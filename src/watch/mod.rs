@@ -1,7 +1,7 @@
 //! The wait: poll the results until every test is done.
 //!
 //! The HTTP poll is the truth; realtime only *pokes*. Pokes arrive on a
-//! `crossbeam_channel::bounded(1)` fed with `try_send`, so any number of them before a fetch
+//! `std::sync::mpsc::sync_channel(1)` fed with `try_send`, so any number of them before a fetch
 //! coalesce into one. The channel is drained just before each fetch starts (that fetch covers
 //! them); a poke that lands *during* a fetch stays in the channel and makes the next wait
 //! return at once, after the fetch floor. Without pokes the loop fetches every backstop
@@ -15,8 +15,8 @@ use crate::clock::{Clock, MAX_SEQUENTIAL_FAILURES, Timings, Wake};
 use crate::domain::results::ResultRow;
 use crate::exit::Stop;
 use crate::output::{Event, Sink};
-use crossbeam_channel::Receiver;
 use std::fmt;
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 /// What the loop needs to know about a failed poll.

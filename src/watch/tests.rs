@@ -3,9 +3,9 @@
 use super::*;
 use crate::api::ApiError;
 use crate::domain::results::Status;
-use crossbeam_channel::{Sender, bounded};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::mpsc::{SyncSender as Sender, sync_channel as bounded};
 
 /// A clock that never sleeps. Pokes scheduled at a time are `try_send`-ed into the real
 /// channel when time passes them, exactly as the realtime thread would.

@@ -49,7 +49,7 @@ pub fn run(
     req: &Request<'_>,
 ) -> Result<Done, CliError> {
     // Pokes: from the realtime subscription, and from a stop (so a signal ends the sleep).
-    let (poke_tx, pokes) = crossbeam_channel::bounded::<()>(1);
+    let (poke_tx, pokes) = std::sync::mpsc::sync_channel::<()>(1);
     let _stops_poke = signal::waker(poke_tx.clone());
     let subscription = realtime::start(ctx, auth, req, poke_tx);
     let rows = poll::until_done(ctx, auth, client, req, &pokes, subscription.as_ref());

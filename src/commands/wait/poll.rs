@@ -14,7 +14,7 @@ use crate::output::Event;
 use crate::realtime::Realtime;
 use crate::render::{self, diagnosis};
 use crate::watch::{self, Fetch, Inputs, Pace, WaitError};
-use crossbeam_channel::Receiver;
+use std::sync::mpsc::Receiver;
 
 /// Polls until every row is terminal; returns that snapshot (every row, retries included).
 pub fn until_done(
