@@ -3,27 +3,25 @@
 
 use super::event::{Event, Finished};
 use crate::render::{Style, cloud, table};
-use crate::term::{Caps, err_line, out_line, warn};
+use crate::term::{Caps, err_line, out_line, out_lines, warn};
 
 /// Prints `ev` if it is one of the shared events; returns false for the wait's events,
 /// which the sink handles itself.
 pub fn print(ev: &Event<'_>, caps: &Caps) -> bool {
     let s = caps.out;
     match ev {
-        Event::Report(lines) => lines.iter().for_each(|l| out_line(l)),
+        Event::Report(lines) => out_lines(lines),
         Event::Info(msg) => out_line(&format!("ℹ {msg}")),
         Event::Note(msg) => out_line(&s.dim(msg)),
         Event::Warning(msg) => warn(msg, caps.err),
-        Event::Notices(list) => cloud::notices(list, s).iter().for_each(|l| out_line(l)),
-        Event::Planned(job) => cloud::job_block(job, s).iter().for_each(|l| out_line(l)),
+        Event::Notices(list) => out_lines(&cloud::notices(list, s)),
+        Event::Planned(job) => out_lines(&cloud::job_block(job, s)),
         Event::DryRun(listing) => {
             warn("Dry run mode — no tests were actually triggered", caps.err);
-            cloud::dry_run(listing, s).iter().for_each(|l| out_line(l));
+            out_lines(&cloud::dry_run(listing, s));
         }
-        Event::Matrix(est) => cloud::matrix_estimate(est, s)
-            .iter()
-            .for_each(|l| out_line(l)),
-        Event::Submitted(sub) => cloud::submitted(sub, s).iter().for_each(|l| out_line(l)),
+        Event::Matrix(est) => out_lines(&cloud::matrix_estimate(est, s)),
+        Event::Submitted(sub) => out_lines(&cloud::submitted(sub, s)),
         Event::Downloaded { line, spaced } => {
             if *spaced {
                 out_line("");

@@ -88,6 +88,10 @@ pub struct Workspace {
     /// Directories with symlinks followed, so a file costs one `lstat` when its directory was
     /// seen before.
     dirs: HashMap<PathBuf, Option<PathBuf>>,
+    /// Every path's answer, so a sub-flow that 5,000 flows reference is looked at once (a
+    /// planning pass takes microseconds between the checks; the zip builder's own
+    /// [`Workspace`] looks again as it reads).
+    answers: HashMap<PathBuf, Result<PathBuf, Refusal>>,
     refused: Vec<String>,
     seen: HashSet<String>,
 }
@@ -101,6 +105,7 @@ impl Workspace {
             root: root.to_path_buf(),
             real,
             dirs: HashMap::new(),
+            answers: HashMap::new(),
             refused: Vec::new(),
             seen: HashSet::new(),
         })
@@ -112,6 +117,16 @@ impl Workspace {
 
     /// Whether `path` may go into the zip; `Ok` carries the path with symlinks followed.
     pub fn admit(&mut self, path: &Path) -> Result<PathBuf, Refusal> {
+        if let Some(answer) = self.answers.get(path) {
+            return answer.clone();
+        }
+        let answer = self.look(path);
+        self.answers.insert(path.to_path_buf(), answer.clone());
+        answer
+    }
+
+    /// [`admit`](Self::admit)'s look at the file system.
+    fn look(&mut self, path: &Path) -> Result<PathBuf, Refusal> {
         if !path.starts_with(&self.root) {
             return Err(Refusal::Outside { real: None });
         }

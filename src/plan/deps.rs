@@ -38,16 +38,41 @@ pub fn is_flow_file(path: &Path) -> bool {
     s.ends_with(".yaml") || s.ends_with(".yml")
 }
 
+/// What planning keeps of a parsed flow file: its header, whether it is shaped like a
+/// workspace config, and what its steps reference (or why they cannot be walked). Not the
+/// steps themselves: for thousands of flows they were most of planning's memory.
+#[derive(Debug)]
+pub struct Parsed {
+    pub header: Option<serde_json::Map<String, Value>>,
+    /// See [`super::is_config_shaped`].
+    pub config_shaped: bool,
+    /// [`scan_file`]'s answer.
+    pub scan: Result<Scan, String>,
+}
+
+impl Parsed {
+    fn of(path: &Path, file: FlowFile) -> Parsed {
+        let scan = scan_file(path, &file);
+        let config_shaped = super::config_shaped(&file);
+        let FlowFile { header, .. } = file;
+        Parsed {
+            header,
+            config_shaped,
+            scan,
+        }
+    }
+}
+
 /// Parsed flow files by absolute path; each file is read and parsed at most once. A failure
 /// is cached too, as the full user-facing message (`Error parsing YAML file <path>: <err>`).
 #[derive(Default)]
 pub struct Cache {
-    map: HashMap<PathBuf, Arc<Result<FlowFile, String>>>,
+    map: HashMap<PathBuf, Arc<Result<Parsed, String>>>,
 }
 
 impl Cache {
     /// The parsed file (read on first use).
-    pub fn get(&mut self, path: &Path) -> Arc<Result<FlowFile, String>> {
+    pub fn get(&mut self, path: &Path) -> Arc<Result<Parsed, String>> {
         if let Some(hit) = self.map.get(path) {
             return hit.clone();
         }
@@ -74,7 +99,7 @@ impl Cache {
             return;
         }
         let chunk = todo.len().div_ceil(threads);
-        let results: Vec<Vec<(PathBuf, Result<FlowFile, String>)>> = std::thread::scope(|s| {
+        let results: Vec<Vec<(PathBuf, Result<Parsed, String>)>> = std::thread::scope(|s| {
             let handles: Vec<_> = todo
                 .chunks(chunk)
                 .map(|part| {
@@ -114,9 +139,11 @@ pub fn read_yaml_text(path: &Path) -> Result<String, String> {
     }
 }
 
-fn read_and_parse(path: &Path) -> Result<FlowFile, String> {
+fn read_and_parse(path: &Path) -> Result<Parsed, String> {
     let text = read_yaml_text(path)?;
-    parse_flow_text(&text).map_err(|e| format!("Error parsing YAML file {}: {e}", path.display()))
+    parse_flow_text(&text)
+        .map(|f| Parsed::of(path, f))
+        .map_err(|e| format!("Error parsing YAML file {}: {e}", path.display()))
 }
 
 /// One existing path a command references.
@@ -224,7 +251,7 @@ fn check_refs(
             return;
         }
         let abs = normalize(&dir.join(rel));
-        if abs.exists() {
+        if exists(&abs) {
             scan.files.push(Ref {
                 path: abs,
                 command: cmd.to_string(),
@@ -284,11 +311,44 @@ fn screenshot(value: &Value, dir: &Path, scan: &mut Scan) {
         s.push(".png");
         abs = PathBuf::from(s);
     }
-    if abs.exists() {
+    if exists(&abs) {
         scan.files.push(Ref {
             path: abs,
             command: "assertScreenshot".to_string(),
         });
+    }
+}
+
+thread_local! {
+    /// While a [`walk`] runs on this thread: whether each referenced path exists, so a
+    /// sub-flow that thousands of flows reference is looked up once per walk.
+    static EXISTS: std::cell::RefCell<Option<HashMap<PathBuf, bool>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Whether `path` exists (remembered for the rest of the walk, when one runs).
+fn exists(path: &Path) -> bool {
+    EXISTS.with(|known| match known.borrow_mut().as_mut() {
+        Some(known) => *known
+            .entry(path.to_path_buf())
+            .or_insert_with(|| path.exists()),
+        None => path.exists(),
+    })
+}
+
+/// Forgets the walk's lookups when the walk ends, however it ends.
+struct WalkScope;
+
+impl WalkScope {
+    fn start() -> WalkScope {
+        EXISTS.with(|known| *known.borrow_mut() = Some(HashMap::new()));
+        WalkScope
+    }
+}
+
+impl Drop for WalkScope {
+    fn drop(&mut self) {
+        EXISTS.with(|known| *known.borrow_mut() = None);
     }
 }
 
@@ -303,6 +363,7 @@ pub fn walk(
     cache: &mut Cache,
     ws: &mut Workspace,
 ) -> Result<Vec<PathBuf>, String> {
+    let _scope = WalkScope::start();
     let mut visited: HashSet<PathBuf> = HashSet::new();
     let mut queue: VecDeque<PathBuf> = VecDeque::new();
     let mut found: HashSet<PathBuf> = HashSet::new();
@@ -318,21 +379,17 @@ pub fn walk(
     while let Some(file) = queue.pop_front() {
         found.insert(file.clone());
         let parsed = cache.get(&file);
-        let scan = match parsed.as_ref() {
-            Ok(doc) => scan_file(&file, doc),
-            Err(e) => Err(e.clone()),
+        let scan = match parsed.as_ref().as_ref().map(|p| p.scan.as_ref()) {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) | Err(e) if missing.is_empty() => return Err(e.clone()),
+            Ok(Err(_)) | Err(_) => return Err(missing_error(&missing)),
         };
-        let scan = match scan {
-            Ok(s) => s,
-            Err(e) if missing.is_empty() => return Err(e),
-            Err(_) => return Err(missing_error(&missing)),
-        };
-        for m in scan.missing {
+        for m in &scan.missing {
             if seen_missing.insert(m.clone()) {
-                missing.push(m);
+                missing.push(m.clone());
             }
         }
-        for r in scan.files {
+        for r in &scan.files {
             let origin = Origin::Command {
                 flow: &file,
                 command: &r.command,
@@ -340,13 +397,13 @@ pub fn walk(
             if !ws.check(&r.path, origin) {
                 continue;
             }
-            let f = r.path;
-            if is_flow_file(&f) {
+            let f = &r.path;
+            if is_flow_file(f) {
                 if visited.insert(f.clone()) {
-                    queue.push_back(f);
+                    queue.push_back(f.clone());
                 }
-            } else {
-                found.insert(f);
+            } else if !found.contains(f) {
+                found.insert(f.clone());
             }
         }
     }

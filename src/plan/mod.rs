@@ -163,13 +163,16 @@ pub fn overrides(header: &Map<String, Value>) -> BTreeMap<String, String> {
 /// A YAML file with no header whose top level is a map with at least one workspace-config
 /// key (TS `isWorkspaceConfigFile`, issue #99). Unparseable files are not config-shaped.
 pub fn is_config_shaped(parsed: &Result<yaml::FlowFile, String>) -> bool {
-    match parsed {
-        Ok(f) if f.header.is_none() => f.steps.as_object().is_some_and(|m| {
+    parsed.as_ref().is_ok_and(config_shaped)
+}
+
+/// [`is_config_shaped`] of a file that parsed.
+pub fn config_shaped(f: &yaml::FlowFile) -> bool {
+    f.header.is_none()
+        && f.steps.as_object().is_some_and(|m| {
             m.keys()
                 .any(|k| config::WORKSPACE_CONFIG_KEYS.contains(&k.as_str()))
-        }),
-        _ => false,
-    }
+        })
 }
 
 /// Sorts paths by plain string comparison (the TS CLI sorted path strings; `PathBuf`'s own
@@ -366,7 +369,7 @@ fn plan_file(ctx: &mut Ctx, file: &Path) -> Result<Plan, PlanError> {
     ctx.ws.check(file, Origin::Flow);
     ctx.ws.result()?;
     let parsed = ctx.cache.get(file);
-    if is_config_name(file) || is_config_shaped(&parsed) {
+    if is_config_name(file) || parsed.as_ref().as_ref().is_ok_and(|p| p.config_shaped) {
         return Err(PlanError(CONFIG_AS_FLOW_ERROR.to_string()));
     }
     let mut plan = Plan {
@@ -544,7 +547,13 @@ fn drop_config_shaped(ctx: &mut Ctx, flows: &mut Vec<PathBuf>) {
     ctx.cache.prefill(flows);
     let shaped: Vec<PathBuf> = flows
         .iter()
-        .filter(|f| is_config_shaped(&ctx.cache.get(f)))
+        .filter(|f| {
+            ctx.cache
+                .get(f)
+                .as_ref()
+                .as_ref()
+                .is_ok_and(|p| p.config_shaped)
+        })
         .cloned()
         .collect();
     if shaped.is_empty() {

@@ -115,6 +115,14 @@ pub fn out_line(s: &str) {
     print_above(1, s);
 }
 
+/// Prints a block of lines to stdout in one write (above the live frame, if one is up): a
+/// listing of thousands of lines costs one system call, not one per line.
+pub fn out_lines(lines: &[String]) {
+    if !lines.is_empty() {
+        print_above(1, &lines.join("\n"));
+    }
+}
+
 /// Prints lines to stderr (above the live frame, if one is up).
 pub fn err_line(s: &str) {
     print_above(2, s);

@@ -8,7 +8,7 @@
 pub mod live;
 pub mod prompt;
 
-pub use live::{Live, err_line, out_line, stdout_failure, warn};
+pub use live::{Live, err_line, out_line, out_lines, stdout_failure, warn};
 
 use crate::render::Style;
 
