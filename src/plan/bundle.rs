@@ -13,10 +13,7 @@ use super::confine::{Origin, Workspace};
 use super::{Plan, PlanError};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, DateTime, ZipWriter};
 
 /// The flow zip of a plan.
 #[derive(Debug, Clone)]
@@ -207,22 +204,16 @@ pub fn bundle(plan: &Plan) -> Result<Bundle, PlanError> {
         }
     }
     ws.result()?;
-    let options = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .last_modified_time(DateTime::DEFAULT)
-        .unix_permissions(0o644);
-    let zerr = |e: zip::result::ZipError| PlanError(format!("Failed to build the flow zip: {e}"));
-    let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let zerr = |e: String| PlanError(format!("Failed to build the flow zip: {e}"));
+    let mut zip = super::zip_writer::ZipWriter::new();
     let mut names = Vec::with_capacity(entries.len());
     for (name, path) in entries {
         let bytes = crate::fsio::read_capped(&path, MAX_BUNDLED_FILE)
             .map_err(|e| PlanError(format!("Failed to read {}: {e}", path.display())))?;
-        zip.start_file(name.as_str(), options).map_err(zerr)?;
-        zip.write_all(&bytes)
-            .map_err(|e| PlanError(format!("Failed to build the flow zip: {e}")))?;
+        zip.add(&name, &bytes).map_err(zerr)?;
         names.push(name);
     }
-    let bytes = zip.finish().map_err(zerr)?.into_inner();
+    let bytes = zip.finish().map_err(zerr)?;
     let sha256 = crate::encoding::hex(&crate::encoding::sha256(&bytes));
     Ok(Bundle {
         zip: bytes,

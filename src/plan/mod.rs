@@ -19,6 +19,7 @@ pub mod confine;
 pub mod deps;
 pub mod glob;
 pub mod yaml;
+mod zip_writer;
 
 pub use bundle::{Bundle, bundle, common_root, entry_name, portable_key};
 
