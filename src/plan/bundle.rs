@@ -174,10 +174,20 @@ impl Plan {
             .flows_to_run
             .iter()
             .chain(self.sequence.iter().flat_map(|s| s.flows.iter()));
-        for p in self.flow_metadata.keys().chain(running) {
-            let header = self.flow_metadata.get(p).and_then(Value::as_object);
+        for (p, header) in &self.flow_metadata {
+            let header = header.as_object();
             out.entry(portable_key(root, p))
                 .or_insert_with(|| (super::flow_name(p, header), super::flow_tags(header)));
+        }
+        for p in running {
+            // A running flow with a header is in already (same key); only the others are
+            // looked up.
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                out.entry(portable_key(root, p))
+            {
+                let header = self.flow_metadata.get(p).and_then(Value::as_object);
+                slot.insert((super::flow_name(p, header), super::flow_tags(header)));
+            }
         }
         out
     }

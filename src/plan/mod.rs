@@ -610,13 +610,16 @@ fn filter_by_tags(
     all_exclude: &[String],
 ) -> Result<Vec<Kept>, PlanError> {
     let mut kept: Vec<Kept> = Vec::new();
+    // Collected, then built at once: a map built from a sorted list costs one pass, not a
+    // search per insert (thousands of component-wise path comparisons).
+    let mut overrides_of = Vec::new();
+    let mut metadata = Vec::new();
     for f in flows {
         let header = ctx.header_of(f)?;
         let tags = flow_tags(header.as_ref());
         if let Some(h) = &header {
-            plan.flow_overrides.insert(f.clone(), overrides(h));
-            plan.flow_metadata
-                .insert(f.clone(), Value::Object(h.clone()));
+            overrides_of.push((f.clone(), overrides(h)));
+            metadata.push((f.clone(), Value::Object(h.clone())));
         }
         let included = all_include.is_empty() || tags.iter().any(|t| all_include.contains(t));
         let excluded = !all_exclude.is_empty() && tags.iter().any(|t| all_exclude.contains(t));
@@ -624,6 +627,8 @@ fn filter_by_tags(
             kept.push((f.clone(), header));
         }
     }
+    fill(&mut plan.flow_overrides, overrides_of);
+    fill(&mut plan.flow_metadata, metadata);
     if kept.is_empty() {
         return Err(PlanError(format!(
             "Include / Exclude tags did not match any Flows:\n\nInclude Tags:\n{}\n\nExclude \
@@ -633,6 +638,16 @@ fn filter_by_tags(
         )));
     }
     Ok(kept)
+}
+
+/// Adds `entries` to `map`; an empty map is built from them in one pass (the list is
+/// sorted once, which is linear when it is in order already, as the flows are).
+fn fill<V>(map: &mut BTreeMap<PathBuf, V>, entries: Vec<(PathBuf, V)>) {
+    if map.is_empty() {
+        *map = entries.into_iter().collect();
+    } else {
+        map.extend(entries);
+    }
 }
 
 /// Step 10's names: each kept flow's name (debug-logged), the distinct names in order, and
