@@ -130,7 +130,8 @@ pub fn read_yaml_text(path: &Path) -> Result<String, String> {
     use crate::fsio::{ReadError, read_capped};
     let shown = path.display();
     match read_capped(path, MAX_YAML_BYTES) {
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Ok(bytes) => Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())),
         Err(ReadError::Io(e)) => Err(format!("Error parsing YAML file {shown}: {e}")),
         Err(e @ ReadError::NotAFile) => Err(format!("Error reading YAML file {shown}: {e}")),
         Err(e @ ReadError::TooLarge { .. }) => Err(format!(

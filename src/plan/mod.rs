@@ -597,8 +597,8 @@ fn all_tags(cli: &[String], cfg: Option<&Value>, key: &str) -> Vec<String> {
     all
 }
 
-/// A flow the tag filter kept, with its header.
-type Kept = (PathBuf, Option<Map<String, Value>>);
+/// A flow the tag filter kept, with its name (its header's `name`, else its file stem).
+type Kept = (PathBuf, String);
 
 /// Step 8: reads every flow's header into the plan's metadata and overrides, and keeps the
 /// flows the include/exclude tags let through (an error when none is left).
@@ -615,16 +615,20 @@ fn filter_by_tags(
     let mut overrides_of = Vec::new();
     let mut metadata = Vec::new();
     for f in flows {
-        let header = ctx.header_of(f)?;
-        let tags = flow_tags(header.as_ref());
-        if let Some(h) = &header {
+        let parsed = ctx.cache.get(f);
+        let header = match parsed.as_ref() {
+            Ok(p) => p.header.as_ref(),
+            Err(e) => return Err(PlanError(e.clone())),
+        };
+        let tags = flow_tags(header);
+        if let Some(h) = header {
             overrides_of.push((f.clone(), overrides(h)));
             metadata.push((f.clone(), Value::Object(h.clone())));
         }
         let included = all_include.is_empty() || tags.iter().any(|t| all_include.contains(t));
         let excluded = !all_exclude.is_empty() && tags.iter().any(|t| all_exclude.contains(t));
         if included && !excluded {
-            kept.push((f.clone(), header));
+            kept.push((f.clone(), flow_name(f, header)));
         }
     }
     fill(&mut plan.flow_overrides, overrides_of);
@@ -655,8 +659,8 @@ fn fill<V>(map: &mut BTreeMap<PathBuf, V>, entries: Vec<(PathBuf, V)>) {
 fn flow_names(ctx: &mut Ctx, kept: &[Kept]) -> (Vec<String>, HashMap<String, PathBuf>) {
     let mut names: Vec<String> = Vec::new();
     let mut by_name: HashMap<String, PathBuf> = HashMap::new();
-    for (p, h) in kept {
-        let name = flow_name(p, h.as_ref());
+    for (p, name) in kept {
+        let name = name.clone();
         ctx.debug
             .push(format!("Flow name mapping: \"{name}\" -> {}", p.display()));
         if by_name.insert(name.clone(), p.clone()).is_none() {

@@ -95,7 +95,12 @@ pub fn load_single(text: &str) -> Result<Value, String> {
 /// and everything after the first separator, the pieces rejoined with `\n`, is the steps.
 /// Otherwise (or when document 1 is not a non-empty map) the whole file is the steps.
 pub fn parse_flow_text(text: &str) -> Result<FlowFile, String> {
-    let normalized = normalize_separators(&text.replace("\r\n", "\n"));
+    let lf = if text.contains('\r') {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
+    let normalized = normalize_separators(&lf);
     if normalized.contains("\n---\n") {
         let mut parts = normalized.split("\n---\n");
         let head = parts.next().unwrap_or("");
@@ -118,14 +123,15 @@ pub fn parse_flow_text(text: &str) -> Result<FlowFile, String> {
 
 /// Replaces every non-overlapping `\n---[ \t]*\n` with `\n---\n`, scanning left to right like
 /// the JS regex `/\n---[\t ]*\n/g`.
-fn normalize_separators(text: &str) -> String {
+fn normalize_separators(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.contains("\n---") {
-        return text.to_string();
+        return std::borrow::Cow::Borrowed(text);
     }
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     let mut copied = 0;
+    let mut changed = false;
     while i < bytes.len() {
         if bytes[i] == b'\n' && bytes[i + 1..].starts_with(b"---") {
             let mut j = i + 4;
@@ -133,6 +139,7 @@ fn normalize_separators(text: &str) -> String {
                 j += 1;
             }
             if j < bytes.len() && bytes[j] == b'\n' {
+                changed |= j > i + 4;
                 out.push_str(&text[copied..i]);
                 out.push_str("\n---\n");
                 i = j + 1;
@@ -142,8 +149,11 @@ fn normalize_separators(text: &str) -> String {
         }
         i += 1;
     }
+    if !changed {
+        return std::borrow::Cow::Borrowed(text);
+    }
     out.push_str(&text[copied..]);
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// A container being built.
@@ -217,7 +227,10 @@ impl Builder {
             }
             Some((Frame::Map(m, pending), _, _)) => match pending.take() {
                 None => {
-                    *pending = Some(key_string(&value));
+                    *pending = Some(match value {
+                        Value::String(s) => s,
+                        other => key_string(&other),
+                    });
                     Ok(())
                 }
                 Some(key) => {
@@ -261,28 +274,41 @@ fn resolve_scalar(v: String, style: TScalarStyle, tag: Option<&Tag>) -> Value {
             _ => plain,
         };
     }
-    resolve_plain(&v)
+    resolve_owned(v)
+}
+
+/// [`resolve_plain`] of an owned scalar: a string stays the same allocation.
+fn resolve_owned(v: String) -> Value {
+    match resolve_plain_typed(&v) {
+        Some(typed) => typed,
+        None => Value::String(v),
+    }
 }
 
 /// Resolves an untagged plain scalar.
 pub fn resolve_plain(s: &str) -> Value {
+    resolve_plain_typed(s).unwrap_or_else(|| Value::String(s.to_string()))
+}
+
+/// A plain scalar's value when it is not a string (null, a boolean, a number).
+fn resolve_plain_typed(s: &str) -> Option<Value> {
     match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
-        | ".nan" | ".NaN" | ".NAN" => return Value::Null,
+        | ".nan" | ".NaN" | ".NAN" => return Some(Value::Null),
         _ => {}
     }
     if let Some(n) = parse_int(s) {
-        return n;
+        return Some(n);
     }
     if is_yaml_float(s)
         && let Ok(f) = s.parse::<f64>()
     {
-        return number_from_f64(f);
+        return Some(number_from_f64(f));
     }
-    Value::String(s.to_string())
+    None
 }
 
 fn parse_int(s: &str) -> Option<Value> {
