@@ -53,14 +53,19 @@ pub fn entry_name(root: &Path, path: &Path) -> String {
     } else {
         path.strip_prefix(root).unwrap_or(path)
     };
-    rel.components()
-        .filter_map(|c| match c {
-            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            Component::ParentDir => Some("..".to_string()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+    let mut name = String::with_capacity(rel.as_os_str().len());
+    for c in rel.components() {
+        let part = match c {
+            Component::Normal(s) => s.to_string_lossy(),
+            Component::ParentDir => "..".into(),
+            _ => continue,
+        };
+        if !name.is_empty() {
+            name.push('/');
+        }
+        name.push_str(&part);
+    }
+    name
 }
 
 /// The portable key of `path`: `./` + its entry name, e.g. `./sub/checkout.yaml`.
