@@ -200,6 +200,9 @@ impl Plan {
 
 /// The most dcd reads of one file going into the zip (the zip is built in memory).
 pub const MAX_BUNDLED_FILE: u64 = 1 << 30;
+/// A batch of files deflated together: at most this many bytes or files.
+const BATCH_BYTES: u64 = 64 << 20;
+const BATCH_FILES: usize = 2048;
 
 /// Zips every bundled file of `plan` with entry names relative to the common root.
 /// Deterministic: sorted entries, a fixed 1980-01-01 timestamp and mode 0644, deflate. Every
@@ -220,13 +223,28 @@ pub fn bundle(plan: &Plan) -> Result<Bundle, PlanError> {
     }
     ws.result()?;
     let zerr = |e: String| PlanError(format!("Failed to build the flow zip: {e}"));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let mut zip = super::zip_writer::ZipWriter::new();
     let mut names = Vec::with_capacity(entries.len());
-    for (name, path) in entries {
-        let bytes = crate::fsio::read_capped(&path, MAX_BUNDLED_FILE)
+    let entries: Vec<(String, PathBuf)> = entries.into_iter().collect();
+    // In batches: read (one file at a time), deflate on several threads, write in order; at
+    // most a batch of files is held besides the zip.
+    let mut batch = Vec::new();
+    let mut held = 0u64;
+    let mut from = 0;
+    for (i, (_, path)) in entries.iter().enumerate() {
+        let bytes = crate::fsio::read_capped(path, MAX_BUNDLED_FILE)
             .map_err(|e| PlanError(format!("Failed to read {}: {e}", path.display())))?;
-        zip.add(&name, &bytes).map_err(zerr)?;
-        names.push(name);
+        held += bytes.len() as u64;
+        batch.push(bytes);
+        if held >= BATCH_BYTES || batch.len() >= BATCH_FILES || i + 1 == entries.len() {
+            let deflated = super::zip_writer::deflate_all(&batch, threads).map_err(zerr)?;
+            for ((name, _), d) in entries[from..=i].iter().zip(&deflated) {
+                zip.add(name, d).map_err(zerr)?;
+                names.push(name.clone());
+            }
+            (batch, held, from) = (Vec::new(), 0, i + 1);
+        }
     }
     let bytes = zip.finish().map_err(zerr)?;
     let sha256 = crate::encoding::hex(&crate::encoding::sha256(&bytes));

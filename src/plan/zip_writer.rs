@@ -1,11 +1,13 @@
 //! The flow zip's writer: a plain zip of small files, each deflated, written in memory.
 //!
-//! One deflate state serves every entry (reset between them): a workspace of thousands of
-//! ~150-byte flows paid more for setting up a fresh compressor per file than for the
-//! compression itself. The bytes are those the `zip` crate wrote for the same input before
-//! (a test pins them): entries as given, version 2.0, the UTF-8 flag only on a non-ASCII
-//! name, dated 1980-01-01 00:00, Unix mode 0644, no extra fields, no data descriptors, no
-//! comment. The flow zip has no zip64: more than 65,535 entries or 4 GiB is refused.
+//! One deflate state per thread serves every entry (reset between them): a workspace of
+//! thousands of ~150-byte flows paid more for setting up a fresh compressor per file than for
+//! the compression itself. Entries are deflated on several threads ([`deflate_all`]), each
+//! independently, and written in order, so the bytes do not depend on the threads. The bytes
+//! are those the `zip` crate wrote for the same input before (a test pins them): entries as
+//! given, version 2.0, the UTF-8 flag only on a non-ASCII name, dated 1980-01-01 00:00, Unix
+//! mode 0644, no extra fields, no data descriptors, no comment. The flow zip has no zip64:
+//! more than 65,535 entries or 4 GiB is refused.
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 
@@ -21,13 +23,87 @@ const UNIX_FILE_0644: u32 = 0o100644 << 16;
 /// General purpose flag 11: the name is UTF-8.
 const UTF8_NAME: u16 = 1 << 11;
 
+/// One file, deflated: its CRC-32, its size, and the deflate stream.
+pub struct Deflated {
+    crc: u32,
+    size: usize,
+    data: Vec<u8>,
+}
+
+/// A deflate state, reused for entry after entry.
+struct Deflater(Compress);
+
+impl Deflater {
+    fn new() -> Deflater {
+        Deflater(Compress::new(Compression::new(LEVEL), false))
+    }
+
+    /// `data` deflated from a reset state: the same stream a new state would give.
+    fn deflate(&mut self, data: &[u8]) -> Result<Deflated, String> {
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let state = &mut self.0;
+        state.reset();
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        let start_in = state.total_in();
+        loop {
+            let used = (state.total_in() - start_in) as usize;
+            if out.capacity() - out.len() < 64 {
+                out.reserve(out.capacity().max(64));
+            }
+            match state.compress_vec(&data[used..], &mut out, FlushCompress::Finish) {
+                Ok(Status::StreamEnd) => break,
+                Ok(_) => {}
+                Err(e) => return Err(format!("deflate failed: {e}")),
+            }
+        }
+        Ok(Deflated {
+            crc: crc.sum(),
+            size: data.len(),
+            data: out,
+        })
+    }
+}
+
+/// Deflates every file of `files`, in order, on up to `threads` threads (each with its own
+/// state); the result does not depend on the number of threads.
+pub fn deflate_all(files: &[Vec<u8>], threads: usize) -> Result<Vec<Deflated>, String> {
+    let threads = threads.clamp(1, files.len().max(1));
+    if threads == 1 {
+        let mut d = Deflater::new();
+        return files.iter().map(|f| d.deflate(f)).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    let parts: Vec<Result<Vec<Deflated>, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut d = Deflater::new();
+                    part.iter().map(|f| d.deflate(f)).collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a deflate thread failed".into()))
+            })
+            .collect()
+    });
+    let mut all = Vec::with_capacity(files.len());
+    for part in parts {
+        all.extend(part?);
+    }
+    Ok(all)
+}
+
 /// A zip being written into memory.
 pub struct ZipWriter {
     out: Vec<u8>,
     central: Vec<u8>,
     entries: usize,
-    deflate: Compress,
-    scratch: Vec<u8>,
 }
 
 impl ZipWriter {
@@ -36,20 +112,15 @@ impl ZipWriter {
             out: Vec::new(),
             central: Vec::new(),
             entries: 0,
-            deflate: Compress::new(Compression::new(LEVEL), false),
-            scratch: Vec::new(),
         }
     }
 
-    /// Adds one file, deflated.
-    pub fn add(&mut self, name: &str, data: &[u8]) -> Result<(), String> {
-        let mut crc = flate2::Crc::new();
-        crc.update(data);
-        self.deflate_into_scratch(data)?;
+    /// Adds one file, deflated by [`deflate_all`].
+    pub fn add(&mut self, name: &str, file: &Deflated) -> Result<(), String> {
         let offset = u32_or(self.out.len(), "4 GiB")?;
         let (size, packed) = (
-            u32_or(data.len(), "4 GiB")?,
-            u32_or(self.scratch.len(), "4 GiB")?,
+            u32_or(file.size, "4 GiB")?,
+            u32_or(file.data.len(), "4 GiB")?,
         );
         let name_len =
             u16::try_from(name.len()).map_err(|_| format!("the name {name} is too long"))?;
@@ -59,20 +130,20 @@ impl ZipWriter {
         for v in [NEEDED, flags, 8, 0, DOS_DATE] {
             put16(&mut self.out, v);
         }
-        for v in [crc.sum(), packed, size] {
+        for v in [file.crc, packed, size] {
             put32(&mut self.out, v);
         }
         put16(&mut self.out, name_len);
         put16(&mut self.out, 0);
         self.out.extend_from_slice(name.as_bytes());
-        self.out.extend_from_slice(&self.scratch);
+        self.out.extend_from_slice(&file.data);
         // Its central directory record.
         let c = &mut self.central;
         put32(c, 0x0201_4b50);
         for v in [MADE_BY, NEEDED, flags, 8, 0, DOS_DATE] {
             put16(c, v);
         }
-        for v in [crc.sum(), packed, size] {
+        for v in [file.crc, packed, size] {
             put32(c, v);
         }
         for v in [name_len, 0, 0, 0, 0] {
@@ -106,28 +177,6 @@ impl ZipWriter {
         u32_or(self.out.len(), "4 GiB")?;
         Ok(self.out)
     }
-
-    /// Deflates `data` into `scratch` with the shared state, reset first.
-    fn deflate_into_scratch(&mut self, data: &[u8]) -> Result<(), String> {
-        self.deflate.reset();
-        self.scratch.clear();
-        self.scratch.reserve(data.len() / 2 + 64);
-        let start_in = self.deflate.total_in();
-        loop {
-            let used = (self.deflate.total_in() - start_in) as usize;
-            if self.scratch.capacity() - self.scratch.len() < 64 {
-                self.scratch.reserve(self.scratch.capacity().max(64));
-            }
-            match self
-                .deflate
-                .compress_vec(&data[used..], &mut self.scratch, FlushCompress::Finish)
-            {
-                Ok(Status::StreamEnd) => return Ok(()),
-                Ok(_) => {}
-                Err(e) => return Err(format!("deflate failed: {e}")),
-            }
-        }
-    }
 }
 
 /// `n` as a zip's 32-bit field, or the error that the zip would be over `limit`.
@@ -148,29 +197,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entries_read_back_with_a_second_implementation() {
-        let mut w = ZipWriter::new();
+    fn entries_read_back_with_a_second_implementation_whatever_the_threads() {
         let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        w.add("a.yaml", b"appId: x\n").unwrap();
-        w.add("dir/é.bin", &big).unwrap();
-        w.add("empty", b"").unwrap();
-        let bytes = w.finish().unwrap();
+        let files = vec![b"appId: x\n".to_vec(), big.clone(), Vec::new()];
+        let names = ["a.yaml", "dir/é.bin", "empty"];
+        let zip = |threads| {
+            let mut w = ZipWriter::new();
+            for (name, d) in names.iter().zip(&deflate_all(&files, threads).unwrap()) {
+                w.add(name, d).unwrap();
+            }
+            w.finish().unwrap()
+        };
+        let bytes = zip(1);
+        assert_eq!(zip(3), bytes, "the threads do not change the bytes");
         let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
         assert_eq!(z.len(), 3);
-        for (i, (name, want)) in [
-            ("a.yaml", &b"appId: x\n"[..]),
-            ("dir/é.bin", &big[..]),
-            ("empty", &b""[..]),
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (i, (name, want)) in names.iter().zip(&files).enumerate() {
             let mut f = z.by_index(i).unwrap();
-            assert_eq!(f.name().unwrap(), name);
+            assert_eq!(f.name().unwrap(), *name);
             assert_eq!(f.unix_mode(), Some(0o100644));
             let mut got = Vec::new();
             std::io::Read::read_to_end(&mut f, &mut got).unwrap();
-            assert_eq!(got, want);
+            assert_eq!(&got, want);
         }
     }
 }
