@@ -31,18 +31,26 @@ pub struct Bundle {
 /// Longest whole-segment directory prefix shared by `paths`; the last segment of each path
 /// (the file) is never part of it. Empty when `paths` is empty or nothing is shared.
 pub fn common_root<P: AsRef<Path>>(paths: &[P]) -> PathBuf {
-    let split: Vec<Vec<Component>> = paths
-        .iter()
-        .map(|p| p.as_ref().components().collect())
-        .collect();
-    let Some(shortest) = split.iter().min_by_key(|c| c.len()) else {
+    let Some(first) = paths.first() else {
         return PathBuf::new();
     };
-    let mut n = 0;
-    while n + 1 < shortest.len() && split.iter().all(|c| c[n] == shortest[n]) {
-        n += 1;
+    // The first path's directory, cut back to what every other path shares (one pass, no
+    // per-path component lists: a plan has thousands of paths).
+    let first: Vec<Component> = first.as_ref().components().collect();
+    let mut n = first.len().saturating_sub(1);
+    for p in &paths[1..] {
+        let c: Vec<Component> = p.as_ref().components().take(n + 1).collect();
+        // A path's own last segment (its file) is never part of the root.
+        let dir = c
+            .len()
+            .min(p.as_ref().components().count().saturating_sub(1));
+        n = first[..n.min(dir)]
+            .iter()
+            .zip(&c)
+            .take_while(|(a, b)| a == b)
+            .count();
     }
-    shortest[..n].iter().collect()
+    first[..n].iter().collect()
 }
 
 /// `root`-relative, `/`-separated, without a leading `/`: the zip entry name of `path`. A path

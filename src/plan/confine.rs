@@ -91,7 +91,8 @@ pub struct Workspace {
     /// Every path's answer, so a sub-flow that 5,000 flows reference is looked at once (a
     /// planning pass takes microseconds between the checks; the zip builder's own
     /// [`Workspace`] looks again as it reads).
-    answers: HashMap<PathBuf, Result<PathBuf, Refusal>>,
+    /// `Ok(None)`: admitted, and its real path is the path itself (no link on the way).
+    answers: HashMap<PathBuf, Result<Option<PathBuf>, Refusal>>,
     refused: Vec<String>,
     seen: HashSet<String>,
 }
@@ -117,12 +118,17 @@ impl Workspace {
 
     /// Whether `path` may go into the zip; `Ok` carries the path with symlinks followed.
     pub fn admit(&mut self, path: &Path) -> Result<PathBuf, Refusal> {
+        let remembered = |a: &Result<Option<PathBuf>, Refusal>| match a {
+            Ok(real) => Ok(real.clone().unwrap_or_else(|| path.to_path_buf())),
+            Err(r) => Err(r.clone()),
+        };
         if let Some(answer) = self.answers.get(path) {
-            return answer.clone();
+            return remembered(answer);
         }
-        let answer = self.look(path);
-        self.answers.insert(path.to_path_buf(), answer.clone());
-        answer
+        let answer = self.look(path).map(|real| (real != path).then_some(real));
+        let out = remembered(&answer);
+        self.answers.insert(path.to_path_buf(), answer);
+        out
     }
 
     /// [`admit`](Self::admit)'s look at the file system.

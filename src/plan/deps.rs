@@ -81,6 +81,29 @@ impl Cache {
         parsed
     }
 
+    /// The header of the parsed file at `path`, moved out of the cache (copied if the parse
+    /// is shared): for the plan's metadata, which keeps it from then on. A later [`get`]
+    /// sees no header.
+    ///
+    /// [`get`]: Self::get
+    pub fn take_header(
+        &mut self,
+        path: &Path,
+    ) -> Result<Option<serde_json::Map<String, Value>>, String> {
+        self.get(path);
+        let Some(entry) = self.map.get_mut(path) else {
+            return Ok(None);
+        };
+        match Arc::get_mut(entry) {
+            Some(Ok(parsed)) => Ok(parsed.header.take()),
+            Some(Err(e)) => Err(e.clone()),
+            None => match entry.as_ref() {
+                Ok(parsed) => Ok(parsed.header.clone()),
+                Err(e) => Err(e.clone()),
+            },
+        }
+    }
+
     /// Reads and parses `paths` not yet cached, on several threads (the planner's hot spot for
     /// big workspaces).
     pub fn prefill(&mut self, paths: &[PathBuf]) {
@@ -153,7 +176,7 @@ pub struct Ref {
     /// Absolute, normalised.
     pub path: PathBuf,
     /// The command that names it (`runFlow`, `addMedia`, `assertScreenshot`, …).
-    pub command: String,
+    pub command: &'static str,
 }
 
 /// What one file references.
@@ -205,8 +228,8 @@ fn check_steps(steps: &Value, flow: &Path, dir: &Path, scan: &mut Scan) -> Resul
         match command {
             Value::Object(m) => {
                 for (name, value) in m {
-                    if FILE_COMMANDS.contains(&name.as_str()) {
-                        check_refs(name, value, flow, dir, scan)?;
+                    if let Some(cmd) = FILE_COMMANDS.iter().find(|c| **c == name.as_str()) {
+                        check_refs(cmd, value, flow, dir, scan)?;
                     } else if name == "assertScreenshot" {
                         screenshot(value, dir, scan);
                     }
@@ -241,7 +264,7 @@ fn nested_commands(value: &Value, flow: &Path, dir: &Path, scan: &mut Scan) -> R
 }
 
 fn check_refs(
-    cmd: &str,
+    cmd: &'static str,
     value: &Value,
     flow: &Path,
     dir: &Path,
@@ -255,7 +278,7 @@ fn check_refs(
         if exists(&abs) {
             scan.files.push(Ref {
                 path: abs,
-                command: cmd.to_string(),
+                command: cmd,
             });
         } else {
             scan.missing.push(format!(
@@ -315,7 +338,7 @@ fn screenshot(value: &Value, dir: &Path, scan: &mut Scan) {
     if exists(&abs) {
         scan.files.push(Ref {
             path: abs,
-            command: "assertScreenshot".to_string(),
+            command: "assertScreenshot",
         });
     }
 }
@@ -365,20 +388,19 @@ pub fn walk(
     ws: &mut Workspace,
 ) -> Result<Vec<PathBuf>, String> {
     let _scope = WalkScope::start();
-    let mut visited: HashSet<PathBuf> = HashSet::new();
     let mut queue: VecDeque<PathBuf> = VecDeque::new();
+    // Every flow queued (each once) and every other file referenced.
     let mut found: HashSet<PathBuf> = HashSet::new();
     let mut missing: Vec<String> = Vec::new();
     let mut seen_missing: HashSet<String> = HashSet::new();
     for s in seeds {
-        if visited.insert(s.clone()) {
+        if found.insert(s.clone()) {
             queue.push_back(s.clone());
         }
     }
     let missing_error =
         |missing: &[String]| format!("{MISSING_FILES_HEADER}{}", missing.join("\n"));
     while let Some(file) = queue.pop_front() {
-        found.insert(file.clone());
         let parsed = cache.get(&file);
         let scan = match parsed.as_ref().as_ref().map(|p| p.scan.as_ref()) {
             Ok(Ok(s)) => s,
@@ -393,18 +415,17 @@ pub fn walk(
         for r in &scan.files {
             let origin = Origin::Command {
                 flow: &file,
-                command: &r.command,
+                command: r.command,
             };
             if !ws.check(&r.path, origin) {
                 continue;
             }
             let f = &r.path;
-            if is_flow_file(f) {
-                if visited.insert(f.clone()) {
+            if !found.contains(f) {
+                found.insert(f.clone());
+                if is_flow_file(f) {
                     queue.push_back(f.clone());
                 }
-            } else if !found.contains(f) {
-                found.insert(f.clone());
             }
         }
     }

@@ -615,20 +615,18 @@ fn filter_by_tags(
     let mut overrides_of = Vec::new();
     let mut metadata = Vec::new();
     for f in flows {
-        let parsed = ctx.cache.get(f);
-        let header = match parsed.as_ref() {
-            Ok(p) => p.header.as_ref(),
-            Err(e) => return Err(PlanError(e.clone())),
-        };
-        let tags = flow_tags(header);
-        if let Some(h) = header {
-            overrides_of.push((f.clone(), overrides(h)));
-            metadata.push((f.clone(), Value::Object(h.clone())));
-        }
+        // The plan's metadata keeps the header from here on (nothing reads it from the
+        // cache after this step).
+        let header = ctx.cache.take_header(f).map_err(PlanError)?;
+        let tags = flow_tags(header.as_ref());
         let included = all_include.is_empty() || tags.iter().any(|t| all_include.contains(t));
         let excluded = !all_exclude.is_empty() && tags.iter().any(|t| all_exclude.contains(t));
         if included && !excluded {
-            kept.push((f.clone(), flow_name(f, header)));
+            kept.push((f.clone(), flow_name(f, header.as_ref())));
+        }
+        if let Some(h) = header {
+            overrides_of.push((f.clone(), overrides(&h)));
+            metadata.push((f.clone(), Value::Object(h)));
         }
     }
     fill(&mut plan.flow_overrides, overrides_of);

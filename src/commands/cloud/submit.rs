@@ -122,20 +122,34 @@ fn send(
     fields: Map<String, Value>,
     zip: Vec<u8>,
 ) -> Result<(Value, Option<Stop>), CliError> {
+    // Shared with the upload's thread, and the payload lent to the posting thread and handed
+    // back: neither is copied (for thousands of flows the payload is megabytes).
+    let zip = std::sync::Arc::new(zip);
     let (c, t, z) = (client.clone(), ctx.timings, zip.clone());
     let stored = signal::run(move || crate::upload::upload_flow_zip(&c, &z, &t))?;
     let c = client.clone();
-    let direct = match stored {
+    let (direct, fields) = match stored {
         Ok(stored) => {
-            let mut body = fields.clone();
+            let mut body = fields;
+            let mut added = Vec::new();
             if let Value::Object(s) = stored.to_json() {
+                added = s
+                    .keys()
+                    .filter(|k| !body.contains_key(*k))
+                    .cloned()
+                    .collect();
                 body.extend(s);
             }
-            finish_post(ctx, move || {
-                c.submit_flow_test(&body).map_err(UploadError::Api)
-            })
+            let ((answer, mut body), held) = finish_post(ctx, move || {
+                let answer = c.submit_flow_test(&body).map_err(UploadError::Api);
+                (answer, body)
+            });
+            for k in &added {
+                body.shift_remove(k);
+            }
+            ((answer, held), body)
         }
-        Err(e) => (Err(e), None),
+        Err(e) => ((Err(e), None), fields),
     };
     match direct {
         (Ok(v), held) => Ok((v, held)),
