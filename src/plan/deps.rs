@@ -52,7 +52,11 @@ pub struct Parsed {
 
 impl Parsed {
     fn of(path: &Path, file: FlowFile) -> Parsed {
-        let scan = scan_file(path, &file);
+        // Kept for the whole plan, thousands of them: no spare capacity.
+        let scan = scan_file(path, &file).map(|mut s| {
+            s.files.shrink_to_fit();
+            s
+        });
         let config_shaped = super::config_shaped(&file);
         let FlowFile { header, .. } = file;
         Parsed {
