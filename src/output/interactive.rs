@@ -7,7 +7,7 @@ use super::event::Event;
 use super::{Sink, human};
 use crate::clock::Timings;
 use crate::domain::results::ResultRow;
-use crate::render::progress::{Frame, Next, tty_body, tty_footer, tty_title};
+use crate::render::progress::{Frame, FrameCache, Next};
 use crate::render::upload;
 use crate::term::{Caps, Live, out_line};
 use std::sync::Arc;
@@ -27,17 +27,9 @@ pub struct Interactive {
     next_redraw: Duration,
     realtime: Option<Arc<AtomicBool>>,
     upload: Option<Transfer>,
-    /// The frame's middle as last rendered, and the width and height it was cut to: a tick
-    /// (spinner, countdown) redraws only the title and footer around it.
-    body: Option<(usize, usize, Vec<String>)>,
-    /// The title and footer lines as last rendered, by what they show: most ticks change
-    /// only the spinner frame and the countdown's seconds, so most lines come from here.
-    title: Option<((usize, usize), String)>,
-    footer: Option<(FooterKey, Option<String>)>,
+    /// The frame's parts as last drawn: a tick renders only what changed.
+    cache: FrameCache,
 }
-
-/// Everything the footer line depends on.
-type FooterKey = (usize, Option<bool>, u8, u64, u32);
 
 /// The transfer whose progress line is on screen.
 struct Transfer {
@@ -64,9 +56,7 @@ impl Interactive {
             next_redraw: Duration::ZERO,
             realtime: None,
             upload: None,
-            body: None,
-            title: None,
-            footer: None,
+            cache: FrameCache::default(),
         }
     }
 
@@ -128,55 +118,14 @@ impl Interactive {
             }
             None => self.caps.width,
         };
-        let (style, width, height) = (self.caps.out, self.caps.width, self.caps.height);
-        if self
-            .body
-            .as_ref()
-            .is_none_or(|(w, h, _)| (*w, *h) != (width, height))
-        {
-            let body = tty_body(frame.rows, self.quiet, style, width, height);
-            self.body = Some((width, height, body));
-        }
-        let body = self.body.as_ref().map_or(&[][..], |(_, _, b)| b.as_slice());
-        let mut lines = Vec::with_capacity(body.len() + 2);
-        let title_key = (
-            frame.spinner % crate::render::progress::SPINNER.len(),
-            width,
-        );
-        match &self.title {
-            Some((k, t)) if *k == title_key => lines.push(t.clone()),
-            _ => {
-                let t = tty_title(frame.spinner, style, width);
-                self.title = Some((title_key, t.clone()));
-                lines.push(t);
-            }
-        }
-        lines.extend_from_slice(body);
-        let footer_key = footer_key(&frame, width);
-        match &self.footer {
-            Some((k, f)) if *k == footer_key => lines.extend(f.clone()),
-            _ => {
-                let f = tty_footer(&frame, style, width);
-                self.footer = Some((footer_key, f.clone()));
-                lines.extend(f);
-            }
-        }
+        let lines = self
+            .cache
+            .frame(&frame, self.caps.out, self.caps.width, self.caps.height);
         if let Some(live) = self.live.as_mut() {
             live.draw(lines, columns);
         }
         self.next_redraw = now + self.timings.tick;
     }
-}
-
-/// What the footer shows: the width, realtime state, and which countdown at which second.
-fn footer_key(f: &Frame<'_>, width: usize) -> FooterKey {
-    let secs = |d: Duration| d.as_secs_f64().ceil() as u64;
-    let (kind, at, n) = match f.next {
-        Next::Refreshing => (0, 0, 0),
-        Next::In(d) => (1, secs(d), 0),
-        Next::RetryIn(d, n) => (2, secs(d), n),
-    };
-    (width, f.realtime, kind, at, n)
 }
 
 impl Sink for Interactive {
@@ -204,7 +153,7 @@ impl Sink for Interactive {
                 self.failures = 0;
                 self.next_at = Some(*next_at);
                 self.rows = Some(rows.to_vec());
-                self.body = None;
+                self.cache.rows_changed();
                 self.redraw(now);
             }
             Event::PollFailed {

@@ -211,6 +211,8 @@ pub const MAX_BUNDLED_FILE: u64 = 1 << 30;
 /// A batch of files deflated together: at most this many bytes or files.
 const BATCH_BYTES: u64 = 64 << 20;
 const BATCH_FILES: usize = 2048;
+/// Below this many bytes a batch is deflated on the calling thread.
+const PARALLEL_FROM: u64 = 256 << 10;
 
 /// Zips every bundled file of `plan` with entry names relative to the common root.
 /// Deterministic: sorted entries, a fixed 1980-01-01 timestamp and mode 0644, deflate. Every
@@ -246,6 +248,8 @@ pub fn bundle(plan: &Plan) -> Result<Bundle, PlanError> {
         held += bytes.len() as u64;
         batch.push(bytes);
         if held >= BATCH_BYTES || batch.len() >= BATCH_FILES || i + 1 == entries.len() {
+            // A small batch (a typical workspace) is not worth starting threads for.
+            let threads = if held < PARALLEL_FROM { 1 } else { threads };
             let deflated = super::zip_writer::deflate_all(&batch, threads).map_err(zerr)?;
             for ((name, _), d) in entries[from..=i].iter().zip(&deflated) {
                 zip.add(name, d).map_err(zerr)?;

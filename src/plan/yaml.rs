@@ -124,36 +124,35 @@ pub fn parse_flow_text(text: &str) -> Result<FlowFile, String> {
 /// Replaces every non-overlapping `\n---[ \t]*\n` with `\n---\n`, scanning left to right like
 /// the JS regex `/\n---[\t ]*\n/g`.
 fn normalize_separators(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains("\n---") {
-        return std::borrow::Cow::Borrowed(text);
-    }
     let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
+    // Allocated only at the first separator that has blanks to drop (most files have none).
+    let mut out: Option<String> = None;
     let mut i = 0;
     let mut copied = 0;
-    let mut changed = false;
-    while i < bytes.len() {
-        if bytes[i] == b'\n' && bytes[i + 1..].starts_with(b"---") {
-            let mut j = i + 4;
-            while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
-                j += 1;
-            }
-            if j < bytes.len() && bytes[j] == b'\n' {
-                changed |= j > i + 4;
-                out.push_str(&text[copied..i]);
-                out.push_str("\n---\n");
-                i = j + 1;
-                copied = i;
-                continue;
-            }
+    while let Some(at) = text[i..].find("\n---").map(|k| i + k) {
+        let mut j = at + 4;
+        while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
+            j += 1;
         }
-        i += 1;
+        if j < bytes.len() && bytes[j] == b'\n' {
+            if j > at + 4 {
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                o.push_str(&text[copied..at]);
+                o.push_str("\n---\n");
+                copied = j + 1;
+            }
+            i = j + 1;
+        } else {
+            i = at + 1;
+        }
     }
-    if !changed {
-        return std::borrow::Cow::Borrowed(text);
+    match out {
+        None => std::borrow::Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[copied..]);
+            std::borrow::Cow::Owned(o)
+        }
     }
-    out.push_str(&text[copied..]);
-    std::borrow::Cow::Owned(out)
 }
 
 /// A container being built.
@@ -561,6 +560,15 @@ mod tests {
         assert_eq!(normalize_separators("a\n---\n---\nb"), "a\n---\n---\nb");
         assert_eq!(normalize_separators("a\n---"), "a\n---");
         assert_eq!(normalize_separators("a\n----\nb"), "a\n----\nb");
+        assert_eq!(
+            normalize_separators("a\n--- \nb\n---\nc\n---\t\nd"),
+            "a\n---\nb\n---\nc\n---\nd"
+        );
+        // Nothing to drop: the text itself, not a copy.
+        assert!(matches!(
+            normalize_separators("h: 1\n---\n- a\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

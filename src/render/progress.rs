@@ -115,10 +115,78 @@ pub struct Frame<'a> {
 /// quiet), and a footer. Lines are cut to `width` columns and the row list to `height`
 /// lines, so the frame never wraps (a wrapped line would break the in-place redraw).
 pub fn tty_frame(f: &Frame<'_>, style: Style, width: usize, height: usize) -> Vec<String> {
-    let mut lines = vec![tty_title(f.spinner, style, width)];
-    lines.extend(tty_body(f.rows, f.quiet, style, width, height));
-    lines.extend(tty_footer(f, style, width));
-    lines
+    FrameCache::default().frame(f, style, width, height)
+}
+
+/// The interactive frame's parts as last rendered, by what they show. Most ticks change only
+/// the spinner frame and the countdown's seconds, so most lines are reused; the terminal
+/// sink keeps one and calls [`FrameCache::rows_changed`] when a new snapshot arrives.
+#[derive(Debug, Default)]
+pub struct FrameCache {
+    /// The middle, and the width and height it was cut to.
+    body: Option<(usize, usize, Vec<String>)>,
+    title: Option<((usize, usize), String)>,
+    footer: Option<(FooterKey, Option<String>)>,
+}
+
+/// Everything the footer line depends on: the width, realtime state, and which countdown
+/// at which second.
+type FooterKey = (usize, Option<bool>, u8, u64, u32);
+
+impl FrameCache {
+    /// The rows are new: the middle is rendered again at the next frame.
+    pub fn rows_changed(&mut self) {
+        self.body = None;
+    }
+
+    /// The whole frame for `f`, as [`tty_frame`] draws it.
+    pub fn frame(
+        &mut self,
+        f: &Frame<'_>,
+        style: Style,
+        width: usize,
+        height: usize,
+    ) -> Vec<String> {
+        if self
+            .body
+            .as_ref()
+            .is_none_or(|(w, h, _)| (*w, *h) != (width, height))
+        {
+            self.body = Some((
+                width,
+                height,
+                tty_body(f.rows, f.quiet, style, width, height),
+            ));
+        }
+        let title_key = (f.spinner % SPINNER.len(), width);
+        if self.title.as_ref().is_none_or(|(k, _)| *k != title_key) {
+            self.title = Some((title_key, tty_title(f.spinner, style, width)));
+        }
+        let footer_key = footer_key(f, width);
+        if self.footer.as_ref().is_none_or(|(k, _)| *k != footer_key) {
+            self.footer = Some((footer_key, tty_footer(f, style, width)));
+        }
+        let (Some((_, _, body)), Some((_, title)), Some((_, footer))) =
+            (&self.body, &self.title, &self.footer)
+        else {
+            return Vec::new();
+        };
+        let mut lines = Vec::with_capacity(body.len() + 2);
+        lines.push(title.clone());
+        lines.extend_from_slice(body);
+        lines.extend(footer.clone());
+        lines
+    }
+}
+
+fn footer_key(f: &Frame<'_>, width: usize) -> FooterKey {
+    let secs = |d: Duration| d.as_secs_f64().ceil() as u64;
+    let (kind, at, n) = match f.next {
+        Next::Refreshing => (0, 0, 0),
+        Next::In(d) => (1, secs(d), 0),
+        Next::RetryIn(d, n) => (2, secs(d), n),
+    };
+    (width, f.realtime, kind, at, n)
 }
 
 /// Cuts a frame line to the width the frame may use.
@@ -127,7 +195,7 @@ fn fit(line: &str, width: usize) -> String {
 }
 
 /// The frame's first line: the spinner and "Waiting for results".
-pub fn tty_title(spinner: usize, style: Style, width: usize) -> String {
+fn tty_title(spinner: usize, style: Style, width: usize) -> String {
     fit(
         &format!(
             "{} {}",
@@ -140,9 +208,8 @@ pub fn tty_title(spinner: usize, style: Style, width: usize) -> String {
 
 /// The frame's middle: one line per result (cut to `height`), the summary line when quiet,
 /// or "Initializing" before the first fetch. It changes only with the rows, the width or the
-/// height, so the terminal sink keeps it between the ticks that redraw the spinner and the
-/// countdown.
-pub fn tty_body(
+/// height ([`FrameCache`] keeps it between ticks).
+fn tty_body(
     rows: Option<&[ResultRow]>,
     quiet: bool,
     style: Style,
@@ -190,7 +257,7 @@ pub fn tty_body(
 }
 
 /// The frame's last line, if any: realtime state and the countdown to the next fetch.
-pub fn tty_footer(f: &Frame<'_>, style: Style, width: usize) -> Option<String> {
+fn tty_footer(f: &Frame<'_>, style: Style, width: usize) -> Option<String> {
     let mut footer = Vec::new();
     match f.realtime {
         Some(true) => footer.push(style.green("● realtime connected")),
@@ -285,6 +352,87 @@ mod tests {
 
     pub(crate) fn row(id: i64, file: &str, status: Status) -> ResultRow {
         ResultRow::new(id, file, status)
+    }
+
+    /// A cache kept across frames draws exactly what a fresh render of each frame draws:
+    /// spinner, countdown, retry state, realtime, width, height and new rows all show.
+    #[test]
+    fn a_cached_frame_is_the_fresh_frame() {
+        let first = sample();
+        let mut second = sample();
+        second[2].status = Status::Passed;
+        let mut cache = FrameCache::default();
+        type Step<'a> = (
+            Option<&'a [ResultRow]>,
+            Next,
+            Option<bool>,
+            usize,
+            usize,
+            usize,
+        );
+        let in_s = |n| Next::In(Duration::from_secs(n));
+        // Each step changes one thing from the one before, so a cache key that missed it
+        // would show a stale part.
+        let steps: [Step; 11] = [
+            (None, Next::Refreshing, None, 0, 80, 40),
+            (Some(&first), Next::Refreshing, None, 0, 80, 40),
+            (Some(&first), in_s(19), None, 0, 80, 40),
+            (Some(&first), in_s(19), Some(false), 0, 80, 40),
+            (Some(&first), in_s(19), Some(true), 0, 80, 40),
+            (Some(&first), in_s(18), Some(true), 0, 80, 40),
+            (Some(&first), in_s(18), Some(true), 1, 80, 40),
+            (
+                Some(&first),
+                Next::RetryIn(Duration::from_secs(18), 1),
+                Some(true),
+                1,
+                80,
+                40,
+            ),
+            (
+                Some(&first),
+                Next::RetryIn(Duration::from_secs(18), 1),
+                Some(true),
+                1,
+                30,
+                40,
+            ),
+            (
+                Some(&first),
+                Next::RetryIn(Duration::from_secs(18), 1),
+                Some(true),
+                1,
+                30,
+                6,
+            ),
+            (
+                Some(&second),
+                Next::RetryIn(Duration::from_secs(18), 1),
+                Some(true),
+                1,
+                30,
+                6,
+            ),
+        ];
+        let mut last_rows = None;
+        for (rows, next, realtime, spinner, width, height) in steps {
+            if rows.map(<[_]>::as_ptr) != last_rows {
+                cache.rows_changed();
+                last_rows = rows.map(<[_]>::as_ptr);
+            }
+            let f = Frame {
+                rows,
+                quiet: false,
+                realtime,
+                next,
+                spinner,
+            };
+            assert_eq!(
+                cache.frame(&f, Style { color: true }, width, height),
+                tty_frame(&f, Style { color: true }, width, height),
+                "{next:?} {spinner} {width}x{height}"
+            );
+        }
     }
 
     fn sample() -> Vec<ResultRow> {
