@@ -128,9 +128,27 @@ impl Plan {
         Value::Object(
             self.flow_metadata
                 .iter()
-                .map(|(p, h)| (portable_key(root, p), h.clone()))
+                .map(|(p, h)| (portable_key(root, p), h.value()))
                 .collect::<Map<_, _>>(),
         )
+    }
+
+    /// [`flow_metadata_json`](Self::flow_metadata_json) as JSON text, put together from the
+    /// headers' own text (the submission sends it as text; no value tree is rebuilt).
+    pub fn flow_metadata_text(&self, root: &Path) -> String {
+        let size: usize = self.flow_metadata.values().map(|h| h.json.len() + 64).sum();
+        let mut out = String::with_capacity(size + 2);
+        out.push('{');
+        for (i, (p, h)) in self.flow_metadata.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&Value::String(portable_key(root, p)).to_string());
+            out.push(':');
+            out.push_str(&h.json);
+        }
+        out.push('}');
+        out
     }
 
     /// `testFileOverrides`: portable key → `{NAME: value}` (prefix stripped), one entry per
@@ -187,10 +205,13 @@ impl Plan {
             .flows_to_run
             .iter()
             .chain(self.sequence.iter().flat_map(|s| s.flows.iter()));
+        let info = |p: &Path, header: Option<&super::Header>| {
+            let tags = header.map(|h| h.tags.clone()).unwrap_or_default();
+            (super::kept_flow_name(p, header), tags)
+        };
         for (p, header) in &self.flow_metadata {
-            let header = header.as_object();
             out.entry(portable_key(root, p))
-                .or_insert_with(|| (super::flow_name(p, header), super::flow_tags(header)));
+                .or_insert_with(|| info(p, Some(header)));
         }
         for p in running {
             // A running flow with a header is in already (same key); only the others are
@@ -198,8 +219,7 @@ impl Plan {
             if let std::collections::btree_map::Entry::Vacant(slot) =
                 out.entry(portable_key(root, p))
             {
-                let header = self.flow_metadata.get(p).and_then(Value::as_object);
-                slot.insert((super::flow_name(p, header), super::flow_tags(header)));
+                slot.insert(info(p, self.flow_metadata.get(p)));
             }
         }
         out

@@ -43,7 +43,7 @@ pub fn is_flow_file(path: &Path) -> bool {
 /// steps themselves: for thousands of flows they were most of planning's memory.
 #[derive(Debug)]
 pub struct Parsed {
-    pub header: Option<serde_json::Map<String, Value>>,
+    pub header: Option<super::Header>,
     /// See [`super::is_config_shaped`].
     pub config_shaped: bool,
     /// [`scan_file`]'s answer.
@@ -58,9 +58,8 @@ impl Parsed {
             s
         });
         let config_shaped = super::config_shaped(&file);
-        let FlowFile { header, .. } = file;
         Parsed {
-            header,
+            header: file.header.as_ref().map(super::Header::of),
             config_shaped,
             scan,
         }
@@ -90,10 +89,7 @@ impl Cache {
     /// sees no header.
     ///
     /// [`get`]: Self::get
-    pub fn take_header(
-        &mut self,
-        path: &Path,
-    ) -> Result<Option<serde_json::Map<String, Value>>, String> {
+    pub fn take_header(&mut self, path: &Path) -> Result<Option<super::Header>, String> {
         self.get(path);
         let Some(entry) = self.map.get_mut(path) else {
             return Ok(None);

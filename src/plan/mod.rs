@@ -70,8 +70,8 @@ pub struct Plan {
     pub referenced_files: Vec<PathBuf>,
     /// Files matched by the config's `includedPaths` (zipped, not flow references), sorted.
     pub included_files: Vec<PathBuf>,
-    /// Header maps of every candidate flow that has one (filtered-out flows included).
-    pub flow_metadata: BTreeMap<PathBuf, Value>,
+    /// Headers of every candidate flow that has one (filtered-out flows included).
+    pub flow_metadata: BTreeMap<PathBuf, Header>,
     /// `DEVICECLOUD_OVERRIDE_*` env entries with the prefix stripped, for every candidate with
     /// a header (an empty map when it has none).
     pub flow_overrides: BTreeMap<PathBuf, BTreeMap<String, String>>,
@@ -115,17 +115,67 @@ impl From<String> for PlanError {
 /// The single-file error when the file is a workspace config.
 pub const CONFIG_AS_FLOW_ERROR: &str = "If using config.yaml, pass the workspace folder path, not the config file or a custom path via --config";
 
+/// What the plan keeps of a flow's header (document 1), worked out where the file is parsed
+/// so the header's value tree is dropped there: for thousands of flows the trees were most of
+/// planning's memory and allocations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    /// The header map as compact JSON, keys in file order: the flow's `flowMetadata` value.
+    pub json: Box<str>,
+    /// [`flow_name`]'s header part: `name` when it is a non-empty scalar.
+    pub name: Option<String>,
+    /// [`flow_tags`].
+    pub tags: Vec<String>,
+    /// [`overrides`].
+    pub overrides: BTreeMap<String, String>,
+}
+
+impl Header {
+    pub fn of(map: &Map<String, Value>) -> Header {
+        let mut tags = flow_tags(Some(map));
+        tags.shrink_to_fit();
+        Header {
+            json: serde_json::to_string(map)
+                .unwrap_or_default()
+                .into_boxed_str(),
+            name: header_name(map),
+            tags,
+            overrides: overrides(map),
+        }
+    }
+
+    /// The header map again (what `flowMetadata` sends for the flow).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+    }
+}
+
+/// The header's `name` when it is a non-empty scalar, as a string.
+fn header_name(header: &Map<String, Value>) -> Option<String> {
+    header
+        .get("name")
+        .filter(|v| js_truthy(v))
+        .and_then(scalar_string)
+}
+
+/// [`flow_name`] from a kept [`Header`].
+pub fn kept_flow_name(path: &Path, header: Option<&Header>) -> String {
+    header
+        .and_then(|h| h.name.clone())
+        .unwrap_or_else(|| file_stem(path))
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// The flow's name: its header `name` (a non-empty scalar), else the file stem.
 pub fn flow_name(path: &Path, header: Option<&Map<String, Value>>) -> String {
     header
-        .and_then(|h| h.get("name"))
-        .filter(|v| js_truthy(v))
-        .and_then(scalar_string)
-        .unwrap_or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        })
+        .and_then(header_name)
+        .unwrap_or_else(|| file_stem(path))
 }
 
 /// The flow's tags as strings: a list's scalar members, or a single truthy scalar.
@@ -290,7 +340,7 @@ impl Ctx<'_> {
         })
     }
 
-    fn header_of(&mut self, path: &Path) -> Result<Option<Map<String, Value>>, PlanError> {
+    fn header_of(&mut self, path: &Path) -> Result<Option<Header>, PlanError> {
         match self.cache.get(path).as_ref() {
             Ok(f) => Ok(f.header.clone()),
             Err(e) => Err(PlanError(e.clone())),
@@ -381,9 +431,8 @@ fn plan_file(ctx: &mut Ctx, file: &Path) -> Result<Plan, PlanError> {
     };
     if let Some(h) = ctx.header_of(file)? {
         plan.flow_overrides
-            .insert(file.to_path_buf(), overrides(&h));
-        plan.flow_metadata
-            .insert(file.to_path_buf(), Value::Object(h));
+            .insert(file.to_path_buf(), h.overrides.clone());
+        plan.flow_metadata.insert(file.to_path_buf(), h);
     }
     plan.workspace_config = ctx.explicit_config()?.map(|(_, c)| c);
     plan.referenced_files = ctx.walk(&[file.to_path_buf()])?;
@@ -618,15 +667,15 @@ fn filter_by_tags(
         // The plan's metadata keeps the header from here on (nothing reads it from the
         // cache after this step).
         let header = ctx.cache.take_header(f).map_err(PlanError)?;
-        let tags = flow_tags(header.as_ref());
+        let tags = header.as_ref().map_or(&[][..], |h| &h.tags[..]);
         let included = all_include.is_empty() || tags.iter().any(|t| all_include.contains(t));
         let excluded = !all_exclude.is_empty() && tags.iter().any(|t| all_exclude.contains(t));
         if included && !excluded {
-            kept.push((f.clone(), flow_name(f, header.as_ref())));
+            kept.push((f.clone(), kept_flow_name(f, header.as_ref())));
         }
         if let Some(h) = header {
-            overrides_of.push((f.clone(), overrides(&h)));
-            metadata.push((f.clone(), Value::Object(h)));
+            overrides_of.push((f.clone(), h.overrides.clone()));
+            metadata.push((f.clone(), h));
         }
     }
     fill(&mut plan.flow_overrides, overrides_of);

@@ -556,3 +556,48 @@ fn the_flow_zip_keeps_its_exact_bytes() {
         )
     );
 }
+
+#[test]
+fn a_kept_header_gives_the_same_name_tags_overrides_and_metadata_as_the_map() {
+    let ws = Ws::new(
+        "kept-header",
+        &[
+            (
+                "b \"q\".yaml",
+                "appId: x\nname: 7\ntags: t\nenv:\n  DEVICECLOUD_OVERRIDE_A: 1\n  B: 2\n---\n- a\n",
+            ),
+            (
+                "a.yaml",
+                "z: 1\nappId: \"é\\u0001\"\nname: ''\ntags: [1, true, null]\n---\n- a\n",
+            ),
+            ("c.yaml", FLOW),
+            ("nohead.yaml", "- launchApp\n"),
+        ],
+    );
+    let p = plan(&ws.opts()).unwrap();
+    let root = p.root();
+    assert_eq!(p.flow_metadata.len(), 3);
+    // The text the submission sends is the value tree's text, keys in file order.
+    let tree = p.flow_metadata_json(&root);
+    assert_eq!(p.flow_metadata_text(&root), tree.to_string());
+    assert_eq!(
+        tree["./a.yaml"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["z", "appId", "name", "tags"]
+    );
+    for (path, kept) in &p.flow_metadata {
+        let map = kept.value();
+        let map = map.as_object().unwrap();
+        assert_eq!(*kept, Header::of(map));
+        assert_eq!(kept_flow_name(path, Some(kept)), flow_name(path, Some(map)));
+        assert_eq!(kept.tags, flow_tags(Some(map)));
+        assert_eq!(kept.overrides, overrides(map));
+    }
+    let info = p.flow_info(&root);
+    assert_eq!(info["./b \"q\".yaml"], ("7".into(), vec!["t".into()]));
+    assert_eq!(info["./a.yaml"].0, "a");
+    assert_eq!(info["./nohead.yaml"], ("nohead".into(), vec![]));
+}

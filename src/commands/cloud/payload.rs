@@ -14,7 +14,8 @@ pub struct PayloadInput {
     pub sha: String,
     pub app_binary_id: String,
     pub test_file_names: Vec<String>,
-    pub flow_metadata: Value,
+    /// JSON text.
+    pub flow_metadata: String,
     pub test_file_overrides: Value,
     pub sequential_flows: Vec<String>,
     /// `--env` pairs in order (later duplicates win).
@@ -167,7 +168,7 @@ pub fn build(p: &PayloadInput) -> Map<String, Value> {
     m.insert("sha".into(), p.sha.clone().into());
     m.insert("appBinaryId".into(), p.app_binary_id.clone().into());
     m.insert("testFileNames".into(), text(&json!(p.test_file_names)));
-    m.insert("flowMetadata".into(), text(&p.flow_metadata));
+    m.insert("flowMetadata".into(), p.flow_metadata.clone().into());
     m.insert("testFileOverrides".into(), text(&p.test_file_overrides));
     m.insert("sequentialFlows".into(), text(&json!(p.sequential_flows)));
     m.insert("env".into(), text(&object(&p.env)));
@@ -235,7 +236,7 @@ mod tests {
             sha: "abc".into(),
             app_binary_id: "bin-1".into(),
             test_file_names: vec!["./a.yaml".into()],
-            flow_metadata: json!({"./a.yaml": {"name": "A", "tags": ["smoke"]}}),
+            flow_metadata: json!({"./a.yaml": {"name": "A", "tags": ["smoke"]}}).to_string(),
             test_file_overrides: json!({"./a.yaml": {"IOS_DEVICE": "iphone-16"}}),
             sequential_flows: vec![],
             env: vec![("USER".into(), "a=b".into())],

@@ -97,7 +97,7 @@ fn input(
         sha,
         app_binary_id: binary_id.to_string(),
         test_file_names: plan.test_file_names(root),
-        flow_metadata: plan.flow_metadata_json(root),
+        flow_metadata: plan.flow_metadata_text(root),
         test_file_overrides: plan.overrides_json(root),
         sequential_flows: plan.sequential_flows(root),
         env: args.env.clone(),
