@@ -8,7 +8,7 @@ impl ApiClient {
     /// `POST /uploads/checkForExistingUpload {sha}`: the id of a binary with these bytes,
     /// when the API knows one (`exists` true and a non-empty `appBinaryId`).
     pub fn existing_binary(&self, sha: &str) -> Result<Option<String>, ApiError> {
-        let v = self.post_json(
+        let v: Value = self.post_json(
             "Checking for an existing binary",
             "/uploads/checkForExistingUpload",
             &json!({"sha": sha}),

@@ -233,25 +233,36 @@ impl ApiClient {
     }
 
     /// A POST of a JSON body whose 2xx answer must be JSON (an empty body reads as `{}`).
-    pub(super) fn post_json(&self, op: &str, path: &str, body: &Value) -> Result<Value, ApiError> {
+    pub(super) fn post_json<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &str,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ApiError> {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         self.post_bytes(op, path, "application/json", &bytes)
     }
 
     /// A POST of raw bytes (e.g. multipart) whose 2xx answer must be JSON.
-    pub(super) fn post_bytes(
+    pub(super) fn post_bytes<T: serde::de::DeserializeOwned>(
         &self,
         op: &str,
         path: &str,
         content_type: &str,
         bytes: &[u8],
-    ) -> Result<Value, ApiError> {
+    ) -> Result<T, ApiError> {
         let reply = self.request("POST", op, path, &[], Some((content_type, bytes)))?;
         if !(200..300).contains(&reply.status) {
             return Err(Self::status_error(op, &reply));
         }
         if reply.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Object(Default::default()));
+            return Self::parse_json(
+                op,
+                &Reply {
+                    body: b"{}".to_vec(),
+                    ..reply
+                },
+            );
         }
         Self::parse_json(op, &reply)
     }
@@ -286,7 +297,7 @@ impl ApiClient {
     }
 
     /// A 2xx body as JSON; an HTML page is said to be one.
-    fn parse_json(op: &str, reply: &Reply) -> Result<Value, ApiError> {
+    fn parse_json<T: serde::de::DeserializeOwned>(op: &str, reply: &Reply) -> Result<T, ApiError> {
         serde_json::from_slice(&reply.body).map_err(|e| {
             if error::is_html(reply.header("content-type"), &reply.body) {
                 return ApiError::Html {

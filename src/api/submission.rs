@@ -3,6 +3,7 @@
 //! form). None of these POSTs is retried: each may already have reached the server.
 
 use super::{ApiClient, ApiError};
+use crate::domain::results::Created;
 use serde_json::{Map, Value, json};
 
 impl ApiClient {
@@ -34,7 +35,7 @@ impl ApiClient {
         match self.post_json(
             "Estimating the device matrix",
             "/uploads/estimateMatrix",
-            &Value::Object(fields.clone()),
+            fields,
         ) {
             Ok(v) => Ok(Some(v)),
             Err(e) if matches!(e.status(), Some(404 | 405)) => Ok(None),
@@ -43,16 +44,12 @@ impl ApiClient {
     }
 
     /// `POST /uploads/submitFlowTest`: the payload plus where the zip was stored.
-    pub fn submit_flow_test(&self, body: &Map<String, Value>) -> Result<Value, ApiError> {
-        self.post_json(
-            "Submitting the flows",
-            "/uploads/submitFlowTest",
-            &Value::Object(body.clone()),
-        )
+    pub fn submit_flow_test(&self, body: &Map<String, Value>) -> Result<Created, ApiError> {
+        self.post_json("Submitting the flows", "/uploads/submitFlowTest", body)
     }
 
     /// `POST /uploads/flow`: the legacy multipart submission (the zip is in the body).
-    pub fn submit_multipart(&self, content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    pub fn submit_multipart(&self, content_type: &str, body: &[u8]) -> Result<Created, ApiError> {
         self.post_bytes("Submitting the flows", "/uploads/flow", content_type, body)
     }
 }

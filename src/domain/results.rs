@@ -330,10 +330,202 @@ pub fn num_field(v: &Value) -> Option<f64> {
     f.is_finite().then_some(f)
 }
 
+/// The answer to a submission (`submitFlowTest`, `/uploads/flow`): its `message` (when a
+/// string), the first result's `test_upload_id`, and the `results` that read as rows (the
+/// others are skipped: the wait's polls judge them). It is read element by element, each
+/// element's value dropped once its row is taken, so a run of thousands of flows never exists
+/// as one value tree. An answer that is not an object, or whose `results` is not a list,
+/// creates no rows.
+#[derive(Debug, Default, PartialEq)]
+pub struct Created {
+    pub message: Option<String>,
+    pub upload_id: Option<String>,
+    pub rows: Vec<ResultRow>,
+}
+
+impl<'de> serde::Deserialize<'de> for Created {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Created, D::Error> {
+        d.deserialize_any(Lenient(AnswerVisitor))
+    }
+}
+
+/// The `results` member of [`Created`]: rows and the first element's upload id.
+#[derive(Default)]
+struct CreatedRows {
+    upload_id: Option<String>,
+    rows: Vec<ResultRow>,
+}
+
+impl<'de> serde::Deserialize<'de> for CreatedRows {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CreatedRows, D::Error> {
+        d.deserialize_any(Lenient(RowsVisitor))
+    }
+}
+
+/// What a [`Lenient`] visitor reads from the one shape it wants.
+trait Shaped<'de>: Sized {
+    type Out: Default;
+    fn map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Self::Out, A::Error>;
+    fn seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<Self::Out, A::Error>;
+}
+
+/// A visitor for which every other JSON shape is the empty answer (the rest of a map or a
+/// list it does not want is skipped).
+struct Lenient<V>(V);
+
+impl<'de, V: Shaped<'de>> serde::de::Visitor<'de> for Lenient<V> {
+    type Value = V::Out;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<V::Out, A::Error> {
+        self.0.map(a)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, a: A) -> Result<V::Out, A::Error> {
+        self.0.seq(a)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<V::Out, E> {
+        Ok(V::Out::default())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<V::Out, E> {
+        Ok(V::Out::default())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<V::Out, E> {
+        Ok(V::Out::default())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<V::Out, E> {
+        Ok(V::Out::default())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<V::Out, E> {
+        Ok(V::Out::default())
+    }
+    fn visit_unit<E>(self) -> Result<V::Out, E> {
+        Ok(V::Out::default())
+    }
+}
+
+/// Skips what is left of a list.
+fn drain<'de, A: serde::de::SeqAccess<'de>>(mut a: A) -> Result<(), A::Error> {
+    while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+struct AnswerVisitor;
+
+impl<'de> Shaped<'de> for AnswerVisitor {
+    type Out = Created;
+    fn map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Created, A::Error> {
+        let mut out = Created::default();
+        while let Some(key) = a.next_key::<String>()? {
+            match key.as_str() {
+                "message" => out.message = a.next_value::<Value>()?.as_str().map(str::to_string),
+                "results" => {
+                    let r: CreatedRows = a.next_value()?;
+                    (out.upload_id, out.rows) = (r.upload_id, r.rows);
+                }
+                _ => {
+                    a.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+    fn seq<A: serde::de::SeqAccess<'de>>(self, a: A) -> Result<Created, A::Error> {
+        drain(a).map(|()| Created::default())
+    }
+}
+
+struct RowsVisitor;
+
+impl<'de> Shaped<'de> for RowsVisitor {
+    type Out = CreatedRows;
+    fn map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<CreatedRows, A::Error> {
+        while a
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(CreatedRows::default())
+    }
+    fn seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<CreatedRows, A::Error> {
+        let mut out = CreatedRows::default();
+        let mut first = true;
+        while let Some(v) = a.next_element::<Value>()? {
+            if std::mem::take(&mut first) {
+                out.upload_id = str_field(v.get("test_upload_id"));
+            }
+            if let Ok(row) = ResultRow::from_value(&v) {
+                out.rows.push(row);
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// [`Created`] as it was read from a whole value tree.
+    fn created_from_tree(v: &Value) -> Created {
+        let rows: Vec<ResultRow> = v
+            .get("results")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| ResultRow::from_value(r).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Created {
+            message: v.get("message").and_then(Value::as_str).map(str::to_string),
+            // (Only a list's first element: `results` as a map creates no rows, so its
+            // `"0"` member's id was never used.)
+            upload_id: v
+                .get("results")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+                .and_then(|r| str_field(r.get("test_upload_id"))),
+            rows,
+        }
+    }
+
+    #[test]
+    fn a_submission_answer_read_row_by_row_is_what_the_tree_gives() {
+        let row = |id: i64| json!({"id": id, "status": "PENDING", "test_file_name": format!("./f{id}.yaml"), "test_upload_id": "up-1", "extra": {"deep": [1, {"x": null}]}});
+        let answers = [
+            json!({"message": "ok", "results": [row(1), row(2)]}),
+            json!({"results": [{"id": "x"}, row(2)], "message": 5}),
+            json!({"results": [{"test_upload_id": 7}, "junk", row(3)]}),
+            json!({"results": {"0": row(1)}, "message": "no list"}),
+            json!({"results": "none", "message": ["not", "text"]}),
+            json!({"results": null}),
+            json!({"results": []}),
+            json!({}),
+            json!([row(1)]),
+            json!("text"),
+            json!(null),
+            json!(12.5),
+            json!({"statusCode": 201, "nested": {"results": [row(9)]}, "results": [row(4)]}),
+        ];
+        for a in &answers {
+            let text = a.to_string();
+            let streamed: Created = serde_json::from_str(&text).unwrap();
+            assert_eq!(streamed, created_from_tree(a), "{text}");
+        }
+        let first = serde_json::from_str::<Created>(&answers[0].to_string()).unwrap();
+        assert_eq!(first.upload_id.as_deref(), Some("up-1"));
+        assert_eq!(first.rows.len(), 2);
+        // A later duplicate key wins, as in a value tree.
+        let dup = r#"{"message": "a", "message": "b", "results": [], "results": [{"id": 1, "status": "PASSED"}]}"#;
+        let tree: Value = serde_json::from_str(dup).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Created>(dup).unwrap(),
+            created_from_tree(&tree)
+        );
+        // Broken JSON is still an error.
+        assert!(serde_json::from_str::<Created>(r#"{"results": [1,"#).is_err());
+    }
 
     #[test]
     fn rows_tolerate_unknown_fields_statuses_and_types() {

@@ -24,22 +24,27 @@ pub fn async_done(
     checked: &Checked,
     planned: &Planned,
 ) -> Result<Exit, CliError> {
-    let tests: Vec<Value> = run
-        .rows
-        .iter()
-        .map(|r| jsonr::test_entry(r, &planned.info, false))
-        .collect();
-    let doc = json!({
-        "consoleUrl": run.console_url,
-        "status": "PENDING",
-        "tests": tests,
-        "uploadId": run.upload_id,
-        "notices": checked.notices,
-    });
-    write_json_file(args, ctx, &run.upload_id, &doc);
-    if ctx.json() {
-        ctx.out.json(&doc);
-    } else {
+    // The document is built only when someone reads it (for thousands of flows it is
+    // megabytes).
+    if ctx.json() || args.json_file.is_some() {
+        let tests: Vec<Value> = run
+            .rows
+            .iter()
+            .map(|r| jsonr::test_entry(r, &planned.info, false))
+            .collect();
+        let doc = json!({
+            "consoleUrl": run.console_url,
+            "status": "PENDING",
+            "tests": tests,
+            "uploadId": run.upload_id,
+            "notices": checked.notices,
+        });
+        write_json_file(args, ctx, &run.upload_id, &doc);
+        if ctx.json() {
+            ctx.out.json(&doc);
+        }
+    }
+    if !ctx.json() {
         ctx.out.emit(Event::Info(
             "Not waiting for results as async flag is set to true",
         ));

@@ -16,7 +16,7 @@ use crate::cli::args::CloudArgs;
 use crate::commands::Ctx;
 use crate::commands::wait::reattach_hint;
 use crate::domain::environments;
-use crate::domain::results::{ResultRow, str_field};
+use crate::domain::results::{Created, ResultRow};
 use crate::exit::{CliError, Stop, signal};
 use crate::output::Event;
 use crate::render::cloud::Submitted;
@@ -62,14 +62,11 @@ pub fn submit(
         ctx.out.emit(Event::Matrix(&est));
     }
     let (response, held) = send(ctx, &conn.client, fields, bundle.zip)?;
-    let run = created(&conn.client, &response)?;
+    let message = response.message.clone().unwrap_or_default();
+    let run = created(&conn.client, response)?;
     let names = run.rows.iter().map(|r| r.test_file_name.clone()).collect();
     ctx.out.emit(Event::Submitted(&Submitted {
-        message: response
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+        message,
         names,
         console_url: run.console_url.clone(),
         upload_id: run.upload_id.clone(),
@@ -121,7 +118,7 @@ fn send(
     client: &ApiClient,
     fields: Map<String, Value>,
     zip: Vec<u8>,
-) -> Result<(Value, Option<Stop>), CliError> {
+) -> Result<(Created, Option<Stop>), CliError> {
     // Shared with the upload's thread, and the payload lent to the posting thread and handed
     // back: neither is copied (for thousands of flows the payload is megabytes).
     let zip = std::sync::Arc::new(zip);
@@ -197,28 +194,16 @@ fn failed(e: CliError, held: Option<Stop>) -> CliError {
 }
 
 /// The created run from the submission's answer; none created is an error.
-fn created(client: &ApiClient, response: &Value) -> Result<Run, CliError> {
-    let rows: Vec<ResultRow> = response
-        .get("results")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| ResultRow::from_value(v).ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let upload_id = response
-        .pointer("/results/0/test_upload_id")
-        .and_then(|v| str_field(Some(v)))
-        .filter(|_| !rows.is_empty());
-    let Some(upload_id) = upload_id else {
-        let message = response
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+fn created(client: &ApiClient, response: Created) -> Result<Run, CliError> {
+    let Created {
+        message,
+        upload_id,
+        rows,
+    } = response;
+    let Some(upload_id) = upload_id.filter(|_| !rows.is_empty()) else {
         return Err(CliError::new(format!(
             "No tests created: {}",
-            clean(message)
+            clean(message.as_deref().unwrap_or(""))
         )));
     };
     let console_url = environments::console_results_url(
