@@ -56,6 +56,14 @@ pub fn common_root<P: AsRef<Path>>(paths: &[P]) -> PathBuf {
 /// `root`-relative, `/`-separated, without a leading `/`: the zip entry name of `path`. A path
 /// not under `root` keeps all its normal segments.
 pub fn entry_name(root: &Path, path: &Path) -> String {
+    match plain_rest(root, path) {
+        Some(name) => name.to_string(),
+        None => entry_name_by_components(root, path),
+    }
+}
+
+/// [`entry_name`] the long way, component by component.
+fn entry_name_by_components(root: &Path, path: &Path) -> String {
     let rel = if root.as_os_str().is_empty() {
         path
     } else {
@@ -76,8 +84,28 @@ pub fn entry_name(root: &Path, path: &Path) -> String {
     name
 }
 
+/// [`entry_name`] without taking `path` apart, for the usual case: `path` is `root`, a `/`,
+/// and a UTF-8 rest that its components would give back unchanged (no empty or `.` segment).
+/// `None` sends the caller the long way.
+fn plain_rest<'a>(root: &Path, path: &'a Path) -> Option<&'a str> {
+    use std::os::unix::ffi::OsStrExt;
+    let (root, path) = (root.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    let rest = path.strip_prefix(root)?.strip_prefix(b"/")?;
+    let rest = std::str::from_utf8(rest).ok()?;
+    let clean = !root.is_empty()
+        && !rest.is_empty()
+        && rest.split('/').all(|seg| !seg.is_empty() && seg != ".");
+    clean.then_some(rest)
+}
+
 /// The portable key of `path`: `./` + its entry name, e.g. `./sub/checkout.yaml`.
 pub fn portable_key(root: &Path, path: &Path) -> String {
+    if let Some(name) = plain_rest(root, path) {
+        let mut key = String::with_capacity(name.len() + 2);
+        key.push_str("./");
+        key.push_str(name);
+        return key;
+    }
     format!("./{}", entry_name(root, path))
 }
 
@@ -290,6 +318,59 @@ pub fn bundle(plan: &Plan) -> Result<Bundle, PlanError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_short_way_to_an_entry_name_gives_what_the_components_give() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let roots = ["", "/", "/w", "/w/", "/w/a", "/w//a", "/w/./a", "/w/a b"];
+        let rests = [
+            "",
+            "x",
+            "x/",
+            "/x",
+            "x//y",
+            "./x",
+            "x/./y",
+            "x/.",
+            ".",
+            "..",
+            "../x",
+            "x/../y",
+            "a b/ü.yaml",
+            "ab/x",
+            "-/x",
+            "x\\y",
+            "é/.hidden/y.yaml",
+        ];
+        let mut checked = 0;
+        for root in roots {
+            for rest in rests {
+                for sep in ["/", "", "//"] {
+                    let path = format!("{root}{sep}{rest}");
+                    let (r, p) = (Path::new(root), Path::new(&path));
+                    assert_eq!(
+                        super::entry_name(r, p),
+                        super::entry_name_by_components(r, p),
+                        "root {root:?} path {path:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        // Not UTF-8: the long way, lossily.
+        let p = Path::new(OsStr::from_bytes(b"/w/a/\xff.yaml"));
+        assert_eq!(super::entry_name(Path::new("/w/a"), p), "\u{fffd}.yaml");
+        assert!(checked > 300);
+        assert_eq!(
+            super::portable_key(Path::new("/w"), Path::new("/w/s/a.yaml")),
+            "./s/a.yaml"
+        );
+        assert_eq!(
+            super::portable_key(Path::new("/w"), Path::new("/w/./a")),
+            "./a"
+        );
+    }
+
     use super::*;
 
     fn root(paths: &[&str]) -> String {

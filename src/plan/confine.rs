@@ -136,13 +136,16 @@ impl Workspace {
         if !path.starts_with(&self.root) {
             return Err(Refusal::Outside { real: None });
         }
-        let real = self
+        let (real, meta) = self
             .real_path(path)
             .map_err(|e| Refusal::Unreadable(e.to_string()))?;
         if !real.starts_with(&self.real) {
             return Err(Refusal::Outside { real: Some(real) });
         }
-        let meta = fs::metadata(&real).map_err(|e| Refusal::Unreadable(e.to_string()))?;
+        let meta = match meta {
+            Some(m) => m,
+            None => fs::metadata(&real).map_err(|e| Refusal::Unreadable(e.to_string()))?,
+        };
         if meta.is_dir() {
             Err(Refusal::Directory)
         } else if !meta.is_file() {
@@ -188,14 +191,15 @@ impl Workspace {
     }
 
     /// `path` with symlinks followed: a file that is not itself a link resolves through its
-    /// directory (cached); a link is resolved whole.
-    fn real_path(&mut self, path: &Path) -> std::io::Result<PathBuf> {
+    /// directory (cached); a link is resolved whole. With it, the metadata of what it leads
+    /// to when that is already known (the path is no link: its own `lstat` says).
+    fn real_path(&mut self, path: &Path) -> std::io::Result<(PathBuf, Option<fs::Metadata>)> {
         let meta = fs::symlink_metadata(path)?;
         let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-            return fs::canonicalize(path);
+            return Ok((fs::canonicalize(path)?, None));
         };
         if meta.file_type().is_symlink() {
-            return fs::canonicalize(path);
+            return Ok((fs::canonicalize(path)?, None));
         }
         let real_dir = match self.dirs.get(dir) {
             Some(r) => r.clone(),
@@ -206,8 +210,8 @@ impl Workspace {
             }
         };
         match real_dir {
-            Some(d) => Ok(d.join(name)),
-            None => fs::canonicalize(path),
+            Some(d) => Ok((d.join(name), Some(meta))),
+            None => Ok((fs::canonicalize(path)?, None)),
         }
     }
 }

@@ -255,6 +255,9 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn excluded(&self, file: &Path) -> bool {
+        if self.excludes.is_empty() {
+            return false;
+        }
         let f = file.to_string_lossy();
         self.excludes.iter().any(|e| f.starts_with(e.as_str()))
     }
@@ -495,8 +498,16 @@ fn dir_candidates(ctx: &Ctx, dir: &Path) -> Result<Vec<PathBuf>, PlanError> {
     let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| PlanError(format!("Failed to read {}: {e}", dir.display())))?
         .flatten()
-        .map(|e| e.path())
-        .filter(|p| is_flow_file(p) && p.is_file())
+        .filter_map(|e| {
+            let p = e.path();
+            // The listing's file type answers for all but links (followed, as `is_file` does).
+            let file = match e.file_type() {
+                Ok(t) if t.is_symlink() => p.is_file(),
+                Ok(t) => t.is_file(),
+                Err(_) => p.is_file(),
+            };
+            (file && is_flow_file(&p)).then_some(p)
+        })
         .collect();
     sort_paths(&mut candidates);
     if candidates.is_empty() {

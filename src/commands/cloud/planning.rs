@@ -56,7 +56,7 @@ pub fn plan(args: &CloudArgs, ctx: &Ctx, checked: &Checked) -> Result<Planned, C
     let root = plan.root();
     let info = PlannedFlows(plan.flow_info(&root));
     ctx.out
-        .emit(Event::Planned(&job(args, &checked.app, &plan, &root, &cwd)));
+        .emit(Event::Planned(&job(args, &checked.app, &plan, &cwd)));
     Ok(Planned {
         plan: Arc::new(plan),
         root,
@@ -65,7 +65,7 @@ pub fn plan(args: &CloudArgs, ctx: &Ctx, checked: &Checked) -> Result<Planned, C
 }
 
 /// The "Submitting new job" block's data.
-fn job(args: &CloudArgs, app: &super::app::App, plan: &Plan, root: &Path, cwd: &Path) -> Job {
+fn job(args: &CloudArgs, app: &super::app::App, plan: &Plan, cwd: &Path) -> Job {
     let overrides = plan
         .flow_overrides
         .iter()
@@ -82,7 +82,8 @@ fn job(args: &CloudArgs, app: &super::app::App, plan: &Plan, root: &Path, cwd: &
         })
         .collect();
     Job {
-        flows: plan.test_file_names(root).len() + plan.sequential_flows(root).len(),
+        // One key per flow: the counts of `test_file_names` and `sequential_flows`.
+        flows: plan.flows_to_run.len() + plan.sequence.as_ref().map_or(0, |s| s.flows.len()),
         total_flow_files: plan.total_flow_files,
         app: super::app::label(app),
         options: args.shown_options.clone(),
