@@ -87,7 +87,7 @@ impl Interactive {
         u.drawn_at = now;
         let columns = crate::term::size(1).map_or(self.caps.width, |(w, _)| w);
         let line = upload::progress_line(what, sent, total, elapsed, self.caps.out);
-        u.live.draw(vec![line], columns);
+        u.live.draw(&[&line], columns);
     }
 
     fn redraw(&mut self, now: Duration) {
@@ -120,9 +120,9 @@ impl Interactive {
         };
         let lines = self
             .cache
-            .frame(&frame, self.caps.out, self.caps.width, self.caps.height);
+            .lines(&frame, self.caps.out, self.caps.width, self.caps.height);
         if let Some(live) = self.live.as_mut() {
-            live.draw(lines, columns);
+            live.draw(&lines, columns);
         }
         self.next_redraw = now + self.timings.tick;
     }

@@ -125,7 +125,8 @@ pub fn tty_frame(f: &Frame<'_>, style: Style, width: usize, height: usize) -> Ve
 pub struct FrameCache {
     /// The middle, and the width and height it was cut to.
     body: Option<(usize, usize, Vec<String>)>,
-    title: Option<((usize, usize), String)>,
+    /// The title for each spinner frame, at one width.
+    titles: Option<(usize, Vec<String>)>,
     footer: Option<(FooterKey, Option<String>)>,
 }
 
@@ -147,6 +148,14 @@ impl FrameCache {
         width: usize,
         height: usize,
     ) -> Vec<String> {
+        self.lines(f, style, width, height)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// [`frame`](Self::frame), its lines borrowed from the cache: a tick copies nothing.
+    pub fn lines(&mut self, f: &Frame<'_>, style: Style, width: usize, height: usize) -> Vec<&str> {
         if self
             .body
             .as_ref()
@@ -158,23 +167,25 @@ impl FrameCache {
                 tty_body(f.rows, f.quiet, style, width, height),
             ));
         }
-        let title_key = (f.spinner % SPINNER.len(), width);
-        if self.title.as_ref().is_none_or(|(k, _)| *k != title_key) {
-            self.title = Some((title_key, tty_title(f.spinner, style, width)));
+        if self.titles.as_ref().is_none_or(|(w, _)| *w != width) {
+            let all = (0..SPINNER.len())
+                .map(|i| tty_title(i, style, width))
+                .collect();
+            self.titles = Some((width, all));
         }
         let footer_key = footer_key(f, width);
         if self.footer.as_ref().is_none_or(|(k, _)| *k != footer_key) {
             self.footer = Some((footer_key, tty_footer(f, style, width)));
         }
-        let (Some((_, _, body)), Some((_, title)), Some((_, footer))) =
-            (&self.body, &self.title, &self.footer)
+        let (Some((_, _, body)), Some((_, titles)), Some((_, footer))) =
+            (&self.body, &self.titles, &self.footer)
         else {
             return Vec::new();
         };
         let mut lines = Vec::with_capacity(body.len() + 2);
-        lines.push(title.clone());
-        lines.extend_from_slice(body);
-        lines.extend(footer.clone());
+        lines.push(titles[f.spinner % SPINNER.len()].as_str());
+        lines.extend(body.iter().map(String::as_str));
+        lines.extend(footer.as_deref());
         lines
     }
 }

@@ -168,33 +168,35 @@ impl Live {
     /// as the old one, only the lines that changed are rewritten (usually the spinner and the
     /// countdown): a tick costs a few dozen bytes instead of the whole frame. Otherwise the
     /// old frame is erased (by its rows at `width`) and the new one drawn whole.
-    pub fn draw(&mut self, lines: Vec<String>, width: usize) {
+    /// Only the lines that changed are copied (the frame is the caller's, borrowed).
+    pub fn draw(&mut self, lines: &[&str], width: usize) {
+        use std::fmt::Write;
         let mut st = lock();
         let mut buf = String::new();
         let same_width = width == st.width;
         if same_width && st.drawn > 0 && st.drawn == lines.len() && st.frame.len() == lines.len() {
             let n = st.drawn;
             let mut row = n; // the cursor rests on the line below the frame
-            for (i, (old, new)) in st.frame.iter().zip(&lines).enumerate() {
-                if old == new {
+            for (i, (old, new)) in st.frame.iter_mut().zip(lines).enumerate() {
+                if old.as_str() == *new {
                     continue;
                 }
+                (*new).clone_into(old);
                 if row > i {
-                    buf.push_str(&format!("\x1b[{}A", row - i));
+                    let _ = write!(buf, "\x1b[{}A", row - i);
                 } else if row < i {
-                    buf.push_str(&format!("\x1b[{}B", i - row));
+                    let _ = write!(buf, "\x1b[{}B", i - row);
                 }
                 buf.push_str("\r\x1b[2K");
                 buf.push_str(new);
                 row = i;
             }
             if row < n {
-                buf.push_str(&format!("\x1b[{}B\r", n - row));
+                let _ = write!(buf, "\x1b[{}B\r", n - row);
             }
-            st.frame = lines;
         } else {
             erase(&mut buf, &st, width);
-            st.frame = lines;
+            st.frame = lines.iter().map(|l| l.to_string()).collect();
             st.width = width;
             draw(&mut buf, &mut st);
         }
