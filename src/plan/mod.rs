@@ -47,6 +47,9 @@ pub struct PlanOptions {
     pub exclude_tags: Vec<String>,
     /// `--exclude-flows` path prefixes (already comma-split).
     pub exclude_flows: Vec<String>,
+    /// Make the `--debug` lines there is one of per flow (the name mapping): for thousands
+    /// of flows they are thousands of strings, worth making only when they are printed.
+    pub per_flow_debug: bool,
 }
 
 /// Flows that run one after the other (`executionOrder`).
@@ -479,8 +482,15 @@ fn plan_dir(ctx: &mut Ctx, dir: &Path) -> Result<Plan, PlanError> {
     // 9. Dependencies.
     let seeds: Vec<PathBuf> = kept.iter().map(|(p, _)| p.clone()).collect();
     plan.referenced_files = ctx.walk(&seeds)?;
-    // 10. Names and the sequence.
-    let (names, by_name) = flow_names(ctx, &kept);
+    // 10. Names and the sequence (the names only when a sequence or a debug line uses them).
+    let has_order = cfg
+        .as_ref()
+        .is_some_and(|c| c.get("executionOrder").is_some());
+    let (names, by_name) = if has_order || ctx.opts.per_flow_debug {
+        flow_names(ctx, &kept)
+    } else {
+        Default::default()
+    };
     plan.sequence = sequence(ctx, cfg.as_ref(), &names, &by_name);
     // 11. Parallel flows.
     plan.flows_to_run = parallel_flows(&seeds, plan.sequence.as_ref());
@@ -719,8 +729,10 @@ fn flow_names(ctx: &mut Ctx, kept: &[Kept]) -> (Vec<String>, HashMap<String, Pat
     let mut by_name: HashMap<String, PathBuf> = HashMap::new();
     for (p, name) in kept {
         let name = name.clone();
-        ctx.debug
-            .push(format!("Flow name mapping: \"{name}\" -> {}", p.display()));
+        if ctx.opts.per_flow_debug {
+            ctx.debug
+                .push(format!("Flow name mapping: \"{name}\" -> {}", p.display()));
+        }
         if by_name.insert(name.clone(), p.clone()).is_none() {
             names.push(name);
         }

@@ -601,3 +601,40 @@ fn a_kept_header_gives_the_same_name_tags_overrides_and_metadata_as_the_map() {
     assert_eq!(info["./a.yaml"].0, "a");
     assert_eq!(info["./nohead.yaml"], ("nohead".into(), vec![]));
 }
+
+#[test]
+fn the_per_flow_debug_lines_are_made_only_when_asked_for() {
+    let ws = Ws::new(
+        "per-flow-debug",
+        &[
+            ("a.yaml", "appId: x\nname: Alpha\n---\n- launchApp\n"),
+            ("b.yaml", FLOW),
+        ],
+    );
+    let mapping = |p: &Plan| {
+        p.debug
+            .iter()
+            .filter(|d| d.starts_with("Flow name mapping: "))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(mapping(&plan(&ws.opts()).unwrap()).is_empty());
+    let p = plan(&PlanOptions {
+        per_flow_debug: true,
+        ..ws.opts()
+    })
+    .unwrap();
+    assert_eq!(
+        mapping(&p),
+        [
+            format!(
+                "Flow name mapping: \"Alpha\" -> {}",
+                ws.0.join("a.yaml").display()
+            ),
+            format!(
+                "Flow name mapping: \"b\" -> {}",
+                ws.0.join("b.yaml").display()
+            ),
+        ]
+    );
+}

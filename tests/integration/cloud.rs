@@ -490,6 +490,7 @@ fn every_fixture_that_plans_submits_exactly_the_planned_zip_and_names() {
             include_tags: vec![],
             exclude_tags: vec![],
             exclude_flows: vec![],
+            per_flow_debug: false,
         };
         let fc = fake();
         let rel = dir

@@ -45,6 +45,7 @@ pub fn plan(args: &CloudArgs, ctx: &Ctx, checked: &Checked) -> Result<Planned, C
         include_tags: x.include_tags.clone(),
         exclude_tags: x.exclude_tags.clone(),
         exclude_flows: x.exclude_flows.clone(),
+        per_flow_debug: crate::debug::enabled(),
     };
     let plan = signal::run(move || plan::plan(&opts))?.map_err(|e| CliError::new(e.0))?;
     for w in &plan.warnings {
