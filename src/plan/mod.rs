@@ -504,19 +504,23 @@ fn plan_dir(ctx: &mut Ctx, dir: &Path) -> Result<Plan, PlanError> {
 
 /// Steps 2–3: the flow files directly in `dir`, sorted (an error when there are none), minus
 /// `--exclude-flows`.
-fn dir_candidates(ctx: &Ctx, dir: &Path) -> Result<Vec<PathBuf>, PlanError> {
+fn dir_candidates(ctx: &mut Ctx, dir: &Path) -> Result<Vec<PathBuf>, PlanError> {
     let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| PlanError(format!("Failed to read {}: {e}", dir.display())))?
         .flatten()
         .filter_map(|e| {
             let p = e.path();
             // The listing's file type answers for all but links (followed, as `is_file` does).
-            let file = match e.file_type() {
-                Ok(t) if t.is_symlink() => p.is_file(),
-                Ok(t) => t.is_file(),
-                Err(_) => p.is_file(),
+            let (file, listed) = match e.file_type() {
+                Ok(t) if t.is_symlink() => (p.is_file(), false),
+                Ok(t) => (t.is_file(), t.is_file()),
+                Err(_) => (p.is_file(), false),
             };
-            (file && is_flow_file(&p)).then_some(p)
+            let flow = file && is_flow_file(&p);
+            if flow && listed {
+                ctx.ws.listed_file(&p);
+            }
+            flow.then_some(p)
         })
         .collect();
     sort_paths(&mut candidates);
