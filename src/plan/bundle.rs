@@ -264,17 +264,20 @@ const PARALLEL_FROM: u64 = 256 << 10;
 
 /// Zips every bundled file of `plan` with entry names relative to the common root.
 /// Deterministic: sorted entries, a fixed 1980-01-01 timestamp and mode 0644, deflate. Every
-/// path passes the workspace check again as it is read (the planner already refused what
-/// does not), so nothing from outside `plan.base_dir` and nothing but regular files is ever
-/// zipped.
+/// path passes the workspace check again (the planner already refused what does not), so
+/// nothing from outside `plan.base_dir` and nothing but regular files is ever zipped. The
+/// flow files whose bytes planning kept ([`super::PlanOptions::keep_sources`]) are zipped from
+/// those bytes, which it read after its own check; the other files are read here.
 pub fn bundle(plan: &Plan) -> Result<Bundle, PlanError> {
     let root = plan.root();
     let mut ws = Workspace::new(&plan.base_dir)?;
-    let mut entries: BTreeMap<String, PathBuf> = BTreeMap::new();
+    // Each entry's real path, and the bytes planning kept of it, if it did.
+    let mut entries: BTreeMap<String, (PathBuf, Option<&[u8]>)> = BTreeMap::new();
     for p in plan.bundled_paths() {
         match ws.admit(&p) {
             Ok(real) => {
-                entries.entry(entry_name(&root, &p)).or_insert(real);
+                let kept = plan.sources.get(&p).map(|b| &b[..]);
+                entries.entry(entry_name(&root, &p)).or_insert((real, kept));
             }
             Err(r) => ws.refuse(super::confine::refusal_line(Origin::Zip, &p, &r)),
         }
@@ -284,15 +287,19 @@ pub fn bundle(plan: &Plan) -> Result<Bundle, PlanError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let mut zip = super::zip_writer::ZipWriter::new();
     let mut names = Vec::with_capacity(entries.len());
-    let entries: Vec<(String, PathBuf)> = entries.into_iter().collect();
-    // In batches: read (one file at a time), deflate on several threads, write in order; at
-    // most a batch of files is held besides the zip.
-    let mut batch = Vec::new();
+    let entries: Vec<_> = entries.into_iter().collect();
+    // In batches: read (one file at a time; not the flows planning kept), deflate on several
+    // threads, write in order; at most a batch of files is held besides the zip.
+    let mut batch: Vec<std::borrow::Cow<[u8]>> = Vec::new();
     let mut held = 0u64;
     let mut from = 0;
-    for (i, (_, path)) in entries.iter().enumerate() {
-        let bytes = crate::fsio::read_capped(path, MAX_BUNDLED_FILE)
-            .map_err(|e| PlanError(format!("Failed to read {}: {e}", path.display())))?;
+    for (i, (_, (path, kept))) in entries.iter().enumerate() {
+        let bytes = match kept {
+            Some(b) => std::borrow::Cow::Borrowed(*b),
+            None => crate::fsio::read_capped(path, MAX_BUNDLED_FILE)
+                .map_err(|e| PlanError(format!("Failed to read {}: {e}", path.display())))?
+                .into(),
+        };
         held += bytes.len() as u64;
         batch.push(bytes);
         if held >= BATCH_BYTES || batch.len() >= BATCH_FILES || i + 1 == entries.len() {

@@ -48,6 +48,8 @@ pub struct Parsed {
     pub config_shaped: bool,
     /// [`scan_file`]'s answer.
     pub scan: Result<Scan, String>,
+    /// The file's bytes, when the cache keeps them ([`Cache::keeping_sources`]).
+    pub source: Option<Box<[u8]>>,
 }
 
 impl Parsed {
@@ -62,6 +64,7 @@ impl Parsed {
             header: file.header.as_ref().map(super::Header::of),
             config_shaped,
             scan,
+            source: None,
         }
     }
 }
@@ -71,15 +74,38 @@ impl Parsed {
 #[derive(Default)]
 pub struct Cache {
     map: HashMap<PathBuf, Arc<Result<Parsed, String>>>,
+    keep_sources: bool,
 }
 
 impl Cache {
+    /// A cache that keeps each file's bytes (when they are UTF-8, as the parser read them) for
+    /// [`take_sources`](Self::take_sources).
+    pub fn keeping_sources(keep: bool) -> Cache {
+        Cache {
+            keep_sources: keep,
+            ..Cache::default()
+        }
+    }
+
+    /// The kept bytes of every file read, by path, moved out of the cache.
+    pub fn take_sources(&mut self) -> HashMap<PathBuf, Box<[u8]>> {
+        let mut out = HashMap::new();
+        for (path, entry) in &mut self.map {
+            if let Some(Ok(parsed)) = Arc::get_mut(entry)
+                && let Some(bytes) = parsed.source.take()
+            {
+                out.insert(path.clone(), bytes);
+            }
+        }
+        out
+    }
+
     /// The parsed file (read on first use).
     pub fn get(&mut self, path: &Path) -> Arc<Result<Parsed, String>> {
         if let Some(hit) = self.map.get(path) {
             return hit.clone();
         }
-        let parsed = Arc::new(read_and_parse(path));
+        let parsed = Arc::new(read_and_parse(path, self.keep_sources));
         self.map.insert(path.to_path_buf(), parsed.clone());
         parsed
     }
@@ -122,13 +148,14 @@ impl Cache {
             return;
         }
         let chunk = todo.len().div_ceil(threads);
+        let keep = self.keep_sources;
         let results: Vec<Vec<(PathBuf, Result<Parsed, String>)>> = std::thread::scope(|s| {
             let handles: Vec<_> = todo
                 .chunks(chunk)
                 .map(|part| {
                     s.spawn(move || {
                         part.iter()
-                            .map(|p| ((*p).clone(), read_and_parse(p)))
+                            .map(|p| ((*p).clone(), read_and_parse(p, keep)))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -150,11 +177,18 @@ pub const MAX_YAML_BYTES: u64 = 4 << 20;
 /// The text of a flow or workspace config file: a regular file of at most
 /// [`MAX_YAML_BYTES`]. Errors are the complete one-line message naming the file.
 pub fn read_yaml_text(path: &Path) -> Result<String, String> {
+    read_yaml(path).map(|(text, _)| text)
+}
+
+/// [`read_yaml_text`], and whether the text is the file's bytes unchanged (valid UTF-8).
+fn read_yaml(path: &Path) -> Result<(String, bool), String> {
     use crate::fsio::{ReadError, read_capped};
     let shown = path.display();
     match read_capped(path, MAX_YAML_BYTES) {
-        Ok(bytes) => Ok(String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())),
+        Ok(bytes) => Ok(match String::from_utf8(bytes) {
+            Ok(text) => (text, true),
+            Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), false),
+        }),
         Err(ReadError::Io(e)) => Err(format!("Error parsing YAML file {shown}: {e}")),
         Err(e @ ReadError::NotAFile) => Err(format!("Error reading YAML file {shown}: {e}")),
         Err(e @ ReadError::TooLarge { .. }) => Err(format!(
@@ -163,11 +197,15 @@ pub fn read_yaml_text(path: &Path) -> Result<String, String> {
     }
 }
 
-fn read_and_parse(path: &Path) -> Result<Parsed, String> {
-    let text = read_yaml_text(path)?;
-    parse_flow_text(&text)
+fn read_and_parse(path: &Path, keep_source: bool) -> Result<Parsed, String> {
+    let (text, exact) = read_yaml(path)?;
+    let mut parsed = parse_flow_text(&text)
         .map(|f| Parsed::of(path, f))
-        .map_err(|e| format!("Error parsing YAML file {}: {e}", path.display()))
+        .map_err(|e| format!("Error parsing YAML file {}: {e}", path.display()))?;
+    if keep_source && exact {
+        parsed.source = Some(text.into_bytes().into_boxed_slice());
+    }
+    Ok(parsed)
 }
 
 /// One existing path a command references.

@@ -50,6 +50,9 @@ pub struct PlanOptions {
     /// Make the `--debug` lines there is one of per flow (the name mapping): for thousands
     /// of flows they are thousands of strings, worth making only when they are printed.
     pub per_flow_debug: bool,
+    /// Keep the bytes of every flow file read, for the zip (which then does not read them
+    /// again); a dry run, which zips nothing, does not.
+    pub keep_sources: bool,
 }
 
 /// Flows that run one after the other (`executionOrder`).
@@ -95,6 +98,9 @@ pub struct Plan {
     pub debug: Vec<String>,
     /// The common root of every bundled path, worked out once, on first use ([`Plan::root`]).
     pub(crate) root: std::sync::OnceLock<PathBuf>,
+    /// With [`PlanOptions::keep_sources`]: the bytes of the flow files planning read, by path
+    /// (valid UTF-8 ones only: the parser saw those bytes unchanged).
+    pub(crate) sources: HashMap<PathBuf, Box<[u8]>>,
 }
 
 /// A planning failure; `Display` is the exact user-facing message.
@@ -382,7 +388,7 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
     };
     let mut ctx = Ctx {
         opts,
-        cache: Cache::default(),
+        cache: Cache::keeping_sources(opts.keep_sources),
         warnings: Vec::new(),
         debug: Vec::new(),
         excludes: opts
@@ -418,6 +424,7 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
     }
     plan.warnings = ctx.warnings;
     plan.debug = ctx.debug;
+    plan.sources = ctx.cache.take_sources();
     Ok(plan)
 }
 

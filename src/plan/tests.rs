@@ -638,3 +638,44 @@ fn the_per_flow_debug_lines_are_made_only_when_asked_for() {
         ]
     );
 }
+
+#[test]
+fn the_zip_of_kept_bytes_is_the_zip_of_the_files() {
+    let ws = Ws::new(
+        "kept-sources",
+        &[
+            ("a.yaml", "appId: x\r\n---\r\n- runFlow: sub/s.yaml\r\n"),
+            ("b.yaml", "appId: x\n---  \n- runScript: s.js\n"),
+            ("sub/s.yaml", "- tapOn: ok\n"),
+            ("s.js", "1"),
+        ],
+    );
+    // A flow that is not UTF-8 is parsed lossily, so its own bytes must be zipped.
+    fs::write(
+        ws.0.join("c.yaml"),
+        b"appId: x\n---\n- tapOn: \"\xff\xfe\"\n",
+    )
+    .unwrap();
+    let reread = plan(&ws.opts()).unwrap();
+    assert!(reread.sources.is_empty());
+    let kept = plan(&PlanOptions {
+        keep_sources: true,
+        ..ws.opts()
+    })
+    .unwrap();
+    let kept_paths: Vec<String> = kept
+        .sources
+        .keys()
+        .map(|p| portable_key(&ws.0, p))
+        .collect();
+    assert_eq!(
+        {
+            let mut k = kept_paths;
+            k.sort();
+            k
+        },
+        ["./a.yaml", "./b.yaml", "./sub/s.yaml"]
+    );
+    let (a, b) = (bundle(&reread).unwrap(), bundle(&kept).unwrap());
+    assert_eq!((a.zip, a.sha256, a.entries), (b.zip, b.sha256, b.entries));
+}

@@ -67,11 +67,14 @@ impl Deflater {
 
 /// Deflates every file of `files`, in order, on up to `threads` threads (each with its own
 /// state); the result does not depend on the number of threads.
-pub fn deflate_all(files: &[Vec<u8>], threads: usize) -> Result<Vec<Deflated>, String> {
+pub fn deflate_all<B: AsRef<[u8]> + Sync>(
+    files: &[B],
+    threads: usize,
+) -> Result<Vec<Deflated>, String> {
     let threads = threads.clamp(1, files.len().max(1));
     if threads == 1 {
         let mut d = Deflater::new();
-        return files.iter().map(|f| d.deflate(f)).collect();
+        return files.iter().map(|f| d.deflate(f.as_ref())).collect();
     }
     let chunk = files.len().div_ceil(threads);
     let parts: Vec<Result<Vec<Deflated>, String>> = std::thread::scope(|s| {
@@ -80,7 +83,7 @@ pub fn deflate_all(files: &[Vec<u8>], threads: usize) -> Result<Vec<Deflated>, S
             .map(|part| {
                 s.spawn(move || {
                     let mut d = Deflater::new();
-                    part.iter().map(|f| d.deflate(f)).collect()
+                    part.iter().map(|f| d.deflate(f.as_ref())).collect()
                 })
             })
             .collect();

@@ -46,6 +46,7 @@ pub fn plan(args: &CloudArgs, ctx: &Ctx, checked: &Checked) -> Result<Planned, C
         exclude_tags: x.exclude_tags.clone(),
         exclude_flows: x.exclude_flows.clone(),
         per_flow_debug: crate::debug::enabled(),
+        keep_sources: !args.dry_run,
     };
     let plan = signal::run(move || plan::plan(&opts))?.map_err(|e| CliError::new(e.0))?;
     for w in &plan.warnings {
