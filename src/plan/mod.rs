@@ -407,20 +407,24 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
     };
     ctx.ws.result()?;
 
-    let without_included = common_root(
-        &plan
-            .flows_to_run
-            .iter()
-            .chain(&plan.referenced_files)
-            .collect::<Vec<_>>(),
-    );
-    let root = plan.root();
-    if root != without_included {
-        ctx.debug.push(format!(
-            "includedPaths reach outside the flows tree: common root raised from {} to {}",
-            without_included.display(),
-            root.display()
-        ));
+    // Without included files the bundled paths are the flows and what they reference (the
+    // sequence is among the references), so the root can only differ with them.
+    if !plan.included_files.is_empty() {
+        let without_included = common_root(
+            &plan
+                .flows_to_run
+                .iter()
+                .chain(&plan.referenced_files)
+                .collect::<Vec<_>>(),
+        );
+        let root = plan.root();
+        if root != without_included {
+            ctx.debug.push(format!(
+                "includedPaths reach outside the flows tree: common root raised from {} to {}",
+                without_included.display(),
+                root.display()
+            ));
+        }
     }
     plan.warnings = ctx.warnings;
     plan.debug = ctx.debug;

@@ -30,7 +30,7 @@ pub fn async_done(
         let tests: Vec<Value> = run
             .rows
             .iter()
-            .map(|r| jsonr::test_entry(r, &planned.info, false))
+            .map(|r| jsonr::test_entry(r, planned.info(), false))
             .collect();
         let doc = json!({
             "consoleUrl": run.console_url,
@@ -85,7 +85,7 @@ pub fn wait_and_finish(
         &done.latest,
         &run.upload_id,
         &done.console_url,
-        &planned.info,
+        planned.info(),
         notices,
     );
     write_json_file(args, ctx, &run.upload_id, &doc);

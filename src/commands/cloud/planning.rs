@@ -19,7 +19,16 @@ pub struct Planned {
     /// Shared with the thread that builds the zip.
     pub plan: Arc<Plan>,
     pub root: PathBuf,
-    pub info: PlannedFlows,
+    /// Made on first use ([`Planned::info`]): a dry run never needs it.
+    info: std::sync::OnceLock<PlannedFlows>,
+}
+
+impl Planned {
+    /// The flows' names and tags by portable key.
+    pub fn info(&self) -> &PlannedFlows {
+        self.info
+            .get_or_init(|| PlannedFlows(self.plan.flow_info(&self.root)))
+    }
 }
 
 /// The flow names and tags the JSON output reports, from the plan.
@@ -56,13 +65,12 @@ pub fn plan(args: &CloudArgs, ctx: &Ctx, checked: &Checked) -> Result<Planned, C
         crate::debug!("{d}");
     }
     let root = plan.root();
-    let info = PlannedFlows(plan.flow_info(&root));
     ctx.out
         .emit(Event::Planned(&job(args, &checked.app, &plan, &cwd)));
     Ok(Planned {
         plan: Arc::new(plan),
         root,
-        info,
+        info: std::sync::OnceLock::new(),
     })
 }
 
