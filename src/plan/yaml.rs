@@ -232,13 +232,15 @@ impl Builder {
                     });
                     Ok(())
                 }
-                Some(key) => {
-                    if m.contains_key(&key) {
-                        return Err(format!("duplicated key in mapping: {key:?}"));
+                Some(key) => match m.entry(key) {
+                    serde_json::map::Entry::Occupied(o) => {
+                        Err(format!("duplicated key in mapping: {:?}", o.key()))
                     }
-                    m.insert(key, value);
-                    Ok(())
-                }
+                    serde_json::map::Entry::Vacant(v) => {
+                        v.insert(value);
+                        Ok(())
+                    }
+                },
             },
         }
     }
