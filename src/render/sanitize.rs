@@ -10,6 +10,15 @@ use std::fmt::Write;
 
 /// One line of printable text.
 pub fn clean(s: &str) -> String {
+    // Printable ASCII (most names and paths) has nothing to replace: only a leading `::`.
+    if s.bytes().all(|b| (b' '..=b'~').contains(&b)) && !s.trim_start().starts_with("::") {
+        return s.to_string();
+    }
+    clean_chars(s)
+}
+
+/// [`clean`], character by character.
+fn clean_chars(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -63,6 +72,27 @@ fn is_invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ascii_shortcut_cleans_as_the_long_way_does() {
+        // Every string of up to three characters from a set around the edges of the shortcut.
+        let set = [
+            ' ', '~', 'a', ':', '\t', '\n', '\x7f', '\x1f', 'é', '\u{202e}',
+        ];
+        let mut all = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = all
+                .iter()
+                .flat_map(|s| set.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            all.extend(longer);
+        }
+        all.extend(["::x", "  ::x", ": :", "./flows/login.yaml"].map(String::from));
+        for s in &all {
+            assert_eq!(clean(s), clean_chars(s), "{s:?}");
+        }
+        assert!(all.len() > 1000);
+    }
 
     #[test]
     fn escapes_controls_and_invisible_characters() {
