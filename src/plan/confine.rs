@@ -93,6 +93,8 @@ pub struct Workspace {
     /// [`Workspace`] looks again as it reads).
     /// `Ok(None)`: admitted, and its real path is the path itself (no link on the way).
     answers: HashMap<PathBuf, Result<Option<PathBuf>, Refusal>>,
+    /// The directory [`Workspace::listed_file`] saw last, with its real path.
+    listed_dir: Option<(PathBuf, Option<PathBuf>)>,
     refused: Vec<String>,
     seen: HashSet<String>,
 }
@@ -107,6 +109,7 @@ impl Workspace {
             real,
             dirs: HashMap::new(),
             answers: HashMap::new(),
+            listed_dir: None,
             refused: Vec::new(),
             seen: HashSet::new(),
         })
@@ -139,27 +142,40 @@ impl Workspace {
     ///
     /// [`admit`]: Self::admit
     pub fn listed_file(&mut self, path: &Path) {
-        if !path.starts_with(&self.root) || self.answers.contains_key(path) {
-            return;
-        }
         let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
             return;
         };
-        let real_dir = match self.dirs.get(dir) {
-            Some(r) => r.clone(),
-            None => {
-                let r = fs::canonicalize(dir).ok();
-                self.dirs.insert(dir.to_path_buf(), r.clone());
-                r
+        if !path.starts_with(&self.root) {
+            return;
+        }
+        // A listing is one directory: its real path is looked up (and hashed) once.
+        let real_dir = match &self.listed_dir {
+            Some((d, real)) if d == dir => real.clone(),
+            _ => {
+                let real = self.real_dir(dir);
+                self.listed_dir = Some((dir.to_path_buf(), real.clone()));
+                real
             }
         };
         let Some(real) = real_dir.map(|d| d.join(name)) else {
             return;
         };
-        if real.starts_with(&self.real) {
-            let answer = Ok((real != path).then_some(real));
-            self.answers.insert(path.to_path_buf(), answer);
+        if real.starts_with(&self.real)
+            && let std::collections::hash_map::Entry::Vacant(slot) =
+                self.answers.entry(path.to_path_buf())
+        {
+            slot.insert(Ok((real != path).then_some(real)));
         }
+    }
+
+    /// `dir` with symlinks followed (`None` when that fails), looked up once.
+    fn real_dir(&mut self, dir: &Path) -> Option<PathBuf> {
+        if let Some(r) = self.dirs.get(dir) {
+            return r.clone();
+        }
+        let r = fs::canonicalize(dir).ok();
+        self.dirs.insert(dir.to_path_buf(), r.clone());
+        r
     }
 
     /// [`admit`](Self::admit)'s look at the file system.
@@ -232,15 +248,7 @@ impl Workspace {
         if meta.file_type().is_symlink() {
             return Ok((fs::canonicalize(path)?, None));
         }
-        let real_dir = match self.dirs.get(dir) {
-            Some(r) => r.clone(),
-            None => {
-                let r = fs::canonicalize(dir).ok();
-                self.dirs.insert(dir.to_path_buf(), r.clone());
-                r
-            }
-        };
-        match real_dir {
+        match self.real_dir(dir) {
             Some(d) => Ok((d.join(name), Some(meta))),
             None => Ok((fs::canonicalize(path)?, None)),
         }
