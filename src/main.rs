@@ -9,3 +9,26 @@ fn main() -> std::process::ExitCode {
 #[cfg(target_env = "musl")]
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The static binary's `memcpy` and `memmove` (musl's are slow for small copies; see
+/// `src/mem.rs`). Both are defined, so no part of musl's copy code is linked.
+#[cfg(all(target_env = "musl", target_arch = "x86_64"))]
+mod musl_copies {
+    /// # Safety
+    /// As C's `memcpy`.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+        // SAFETY: the caller's promise is `memcpy`'s.
+        unsafe { dcd::mem::copy_forward(dst, src, n) };
+        dst
+    }
+
+    /// # Safety
+    /// As C's `memmove`.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+        // SAFETY: the caller's promise is `memmove`'s.
+        unsafe { dcd::mem::copy_any(dst, src, n) };
+        dst
+    }
+}

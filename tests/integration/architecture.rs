@@ -23,7 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &["render"],
     &["net"],
     &["domain"],
-    &["clock", "debug", "encoding", "fsio"],
+    &["clock", "debug", "encoding", "fsio", "mem"],
     &["exit"],
 ];
 
