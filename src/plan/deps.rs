@@ -154,6 +154,9 @@ impl Cache {
                 .chunks(chunk)
                 .map(|part| {
                     s.spawn(move || {
+                        // Existence answers are shared by this thread's files (5,000 flows
+                        // that name one sub-flow look it up once).
+                        let _scope = WalkScope::start();
                         part.iter()
                             .map(|p| ((*p).clone(), read_and_parse(p, keep)))
                             .collect::<Vec<_>>()
@@ -382,8 +385,9 @@ fn screenshot(value: &Value, dir: &Path, scan: &mut Scan) {
 }
 
 thread_local! {
-    /// While a [`walk`] runs on this thread: whether each referenced path exists, so a
-    /// sub-flow that thousands of flows reference is looked up once per walk.
+    /// While a [`walk`] or a parse pass ([`Cache::prefill`]) runs on this thread: whether
+    /// each referenced path exists, so a sub-flow that thousands of flows reference is
+    /// looked up once per pass.
     static EXISTS: std::cell::RefCell<Option<HashMap<PathBuf, bool>>> =
         const { std::cell::RefCell::new(None) };
 }
