@@ -428,7 +428,11 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
     }
     plan.warnings = ctx.warnings;
     plan.debug = ctx.debug;
-    plan.sources = ctx.cache.take_sources();
+    // Only what the zip holds: not the flows the tags left out.
+    let bundled: HashSet<&Path> = plan.referenced_files.iter().map(PathBuf::as_path).collect();
+    let mut sources = ctx.cache.take_sources();
+    sources.retain(|p, _| bundled.contains(p.as_path()));
+    plan.sources = sources;
     Ok(plan)
 }
 

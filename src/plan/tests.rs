@@ -648,6 +648,7 @@ fn the_zip_of_kept_bytes_is_the_zip_of_the_files() {
             ("b.yaml", "appId: x\n---  \n- runScript: s.js\n"),
             ("sub/s.yaml", "- tapOn: ok\n"),
             ("s.js", "1"),
+            ("skipped.yaml", "appId: x\ntags: [slow]\n---\n- launchApp\n"),
         ],
     );
     // A flow that is not UTF-8 is parsed lossily, so its own bytes must be zipped.
@@ -656,11 +657,16 @@ fn the_zip_of_kept_bytes_is_the_zip_of_the_files() {
         b"appId: x\n---\n- tapOn: \"\xff\xfe\"\n",
     )
     .unwrap();
-    let reread = plan(&ws.opts()).unwrap();
+    // The flow the tags leave out is parsed but not zipped: its bytes are not kept.
+    let opts = PlanOptions {
+        exclude_tags: vec!["slow".into()],
+        ..ws.opts()
+    };
+    let reread = plan(&opts).unwrap();
     assert!(reread.sources.is_empty());
     let kept = plan(&PlanOptions {
         keep_sources: true,
-        ..ws.opts()
+        ..opts
     })
     .unwrap();
     let kept_paths: Vec<String> = kept
