@@ -183,10 +183,11 @@ impl Plan {
     /// flow with a header, empty when it has no overrides (as the TS CLI sends it).
     pub fn overrides_json(&self, root: &Path) -> Value {
         Value::Object(
-            self.flow_overrides
+            self.flow_metadata
                 .iter()
-                .map(|(p, o)| {
-                    let inner: Map<String, Value> = o
+                .map(|(p, h)| {
+                    let inner: Map<String, Value> = h
+                        .overrides
                         .iter()
                         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                         .collect();

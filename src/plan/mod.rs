@@ -78,9 +78,6 @@ pub struct Plan {
     pub included_files: Vec<PathBuf>,
     /// Headers of every candidate flow that has one (filtered-out flows included).
     pub flow_metadata: BTreeMap<PathBuf, Header>,
-    /// `DEVICECLOUD_OVERRIDE_*` env entries with the prefix stripped, for every candidate with
-    /// a header (an empty map when it has none).
-    pub flow_overrides: BTreeMap<PathBuf, BTreeMap<String, String>>,
     /// The validated workspace config, when one was loaded (`workspaceConfig`).
     pub workspace_config: Option<Value>,
     /// Number of candidate flow files (after config files were dropped); 1 for a single file.
@@ -451,8 +448,6 @@ fn plan_file(ctx: &mut Ctx, file: &Path) -> Result<Plan, PlanError> {
         ..Plan::default()
     };
     if let Some(h) = ctx.header_of(file)? {
-        plan.flow_overrides
-            .insert(file.to_path_buf(), h.overrides.clone());
         plan.flow_metadata.insert(file.to_path_buf(), h);
     }
     plan.workspace_config = ctx.explicit_config()?.map(|(_, c)| c);
@@ -701,8 +696,7 @@ fn filter_by_tags(
     let mut kept: Vec<Kept> = Vec::new();
     // Collected, then built at once: a map built from a sorted list costs one pass, not a
     // search per insert (thousands of component-wise path comparisons).
-    let mut overrides_of = Vec::new();
-    let mut metadata = Vec::new();
+    let mut metadata = Vec::with_capacity(flows.len());
     for f in flows {
         // The plan's metadata keeps the header from here on (nothing reads it from the
         // cache after this step).
@@ -714,12 +708,10 @@ fn filter_by_tags(
             kept.push((f.clone(), kept_flow_name(f, header.as_ref())));
         }
         if let Some(h) = header {
-            overrides_of.push((f.clone(), h.overrides.clone()));
             metadata.push((f.clone(), h));
         }
     }
-    fill(&mut plan.flow_overrides, overrides_of);
-    fill(&mut plan.flow_metadata, metadata);
+    plan.flow_metadata = metadata.into_iter().collect();
     if kept.is_empty() {
         return Err(PlanError(format!(
             "Include / Exclude tags did not match any Flows:\n\nInclude Tags:\n{}\n\nExclude \
@@ -729,16 +721,6 @@ fn filter_by_tags(
         )));
     }
     Ok(kept)
-}
-
-/// Adds `entries` to `map`; an empty map is built from them in one pass (the list is
-/// sorted once, which is linear when it is in order already, as the flows are).
-fn fill<V>(map: &mut BTreeMap<PathBuf, V>, entries: Vec<(PathBuf, V)>) {
-    if map.is_empty() {
-        *map = entries.into_iter().collect();
-    } else {
-        map.extend(entries);
-    }
 }
 
 /// Step 10's names: each kept flow's name (debug-logged), the distinct names in order, and

@@ -77,8 +77,9 @@ pub fn plan(args: &CloudArgs, ctx: &Ctx, checked: &Checked) -> Result<Planned, C
 /// The "Submitting new job" block's data.
 fn job(args: &CloudArgs, app: &super::app::App, plan: &Plan, cwd: &Path) -> Job {
     let overrides = plan
-        .flow_overrides
+        .flow_metadata
         .iter()
+        .map(|(path, h)| (path, &h.overrides))
         .filter(|(_, o)| !o.is_empty())
         .map(|(path, o)| {
             let shown = path
