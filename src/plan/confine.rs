@@ -93,8 +93,6 @@ pub struct Workspace {
     /// [`Workspace`] looks again as it reads).
     /// `Ok(None)`: admitted, and its real path is the path itself (no link on the way).
     answers: HashMap<PathBuf, Result<Option<PathBuf>, Refusal>>,
-    /// The directory [`Workspace::listed_file`] saw last, with its real path.
-    listed_dir: Option<(PathBuf, Option<PathBuf>)>,
     refused: Vec<String>,
     seen: HashSet<String>,
 }
@@ -109,7 +107,6 @@ impl Workspace {
             real,
             dirs: HashMap::new(),
             answers: HashMap::new(),
-            listed_dir: None,
             refused: Vec::new(),
             seen: HashSet::new(),
         })
@@ -148,16 +145,7 @@ impl Workspace {
         if !path.starts_with(&self.root) {
             return;
         }
-        // A listing is one directory: its real path is looked up (and hashed) once.
-        let real_dir = match &self.listed_dir {
-            Some((d, real)) if d == dir => real.clone(),
-            _ => {
-                let real = self.real_dir(dir);
-                self.listed_dir = Some((dir.to_path_buf(), real.clone()));
-                real
-            }
-        };
-        let Some(real) = real_dir.map(|d| d.join(name)) else {
+        let Some(real) = self.real_dir(dir).map(|d| d.join(name)) else {
             return;
         };
         if real.starts_with(&self.real)
