@@ -251,18 +251,12 @@ impl ApiClient {
         content_type: &str,
         bytes: &[u8],
     ) -> Result<T, ApiError> {
-        let reply = self.request("POST", op, path, &[], Some((content_type, bytes)))?;
+        let mut reply = self.request("POST", op, path, &[], Some((content_type, bytes)))?;
         if !(200..300).contains(&reply.status) {
             return Err(Self::status_error(op, &reply));
         }
         if reply.body.iter().all(u8::is_ascii_whitespace) {
-            return Self::parse_json(
-                op,
-                &Reply {
-                    body: b"{}".to_vec(),
-                    ..reply
-                },
-            );
+            reply.body = b"{}".to_vec();
         }
         Self::parse_json(op, &reply)
     }
