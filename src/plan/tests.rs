@@ -669,19 +669,28 @@ fn the_zip_of_kept_bytes_is_the_zip_of_the_files() {
         ..opts
     })
     .unwrap();
-    let kept_paths: Vec<String> = kept
+    let mut kept_paths: Vec<String> = kept
         .sources
         .keys()
         .map(|p| portable_key(&ws.0, p))
         .collect();
-    assert_eq!(
-        {
-            let mut k = kept_paths;
-            k.sort();
-            k
-        },
-        ["./a.yaml", "./b.yaml", "./sub/s.yaml"]
-    );
+    kept_paths.sort();
+    assert_eq!(kept_paths, ["./a.yaml", "./b.yaml", "./sub/s.yaml"]);
     let (a, b) = (bundle(&reread).unwrap(), bundle(&kept).unwrap());
-    assert_eq!((a.zip, a.sha256, a.entries), (b.zip, b.sha256, b.entries));
+    assert_eq!(
+        (&a.zip, &a.sha256, &a.entries),
+        (&b.zip, &b.sha256, &b.entries)
+    );
+    // The kept bytes are what the zip holds: a flow changed after planning is zipped as it
+    // was planned, where the zip that reads the files sees the change.
+    let planned = fs::read(ws.0.join("sub/s.yaml")).unwrap();
+    fs::write(ws.0.join("sub/s.yaml"), "- tapOn: changed\n").unwrap();
+    let entry = |b: &Bundle| {
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(&b.zip)).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut z.by_name("sub/s.yaml").unwrap(), &mut bytes).unwrap();
+        bytes
+    };
+    assert_eq!(entry(&bundle(&kept).unwrap()), planned);
+    assert_eq!(entry(&bundle(&reread).unwrap()), b"- tapOn: changed\n");
 }
