@@ -344,6 +344,49 @@ pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
+/// Scratch directories for unit tests.
+#[cfg(test)]
+pub(crate) mod scratch {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A fresh directory under the system temp dir, removed with everything in it on drop.
+    pub struct Scratch(PathBuf);
+
+    impl Scratch {
+        /// `<temp>/<prefix><pid>-<n>`.
+        pub fn new(prefix: &str) -> Scratch {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let d = std::env::temp_dir().join(format!(
+                "{prefix}{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&d).unwrap();
+            Scratch(d)
+        }
+    }
+
+    impl std::ops::Deref for Scratch {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl AsRef<Path> for Scratch {
+        fn as_ref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,14 +394,8 @@ mod tests {
     /// The registry of temporaries is process-wide: these tests take turns.
     static SERIAL: Mutex<()> = Mutex::new(());
 
-    fn tmp() -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "dcd-fsio-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn tmp() -> scratch::Scratch {
+        scratch::Scratch::new("dcd-fsio-")
     }
 
     fn entries(dir: &Path) -> Vec<String> {

@@ -6,24 +6,16 @@
 use super::axml::writer::{Val, manifest};
 use super::info_plist::samples;
 use super::*;
+use crate::fsio::scratch::Scratch;
 use std::io::Write;
-use std::sync::atomic::{AtomicU32, Ordering};
-
-static N: AtomicU32 = AtomicU32::new(0);
 
 fn t() -> Timings {
     Timings::scaled(0.01)
 }
 
-/// A fresh directory whose path has a space in it.
-fn scratch() -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "dcd-app-test {}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory whose path has a space in it, removed at the end of the test.
+fn scratch() -> Scratch {
+    Scratch::new("dcd-app-test ")
 }
 
 fn s(p: &Path) -> String {
@@ -91,7 +83,8 @@ fn an_apk_is_uploaded_as_it_is_with_its_package() {
 
 #[test]
 fn an_app_directory_with_spaces_is_zipped_under_its_name_and_the_zip_goes_on_drop() {
-    let d = scratch().join("My Builds");
+    let root = scratch();
+    let d = root.join("My Builds");
     let xml = samples::xml("dev.dcd.Spaces");
     let dir = bundle(&d, "My App.app", xml.as_bytes());
     let app = prepare(&s(&dir), &t()).unwrap();

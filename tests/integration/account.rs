@@ -408,10 +408,8 @@ fn passed_run() -> Vec<Vec<Value>> {
 
 /// `dcd status` of the fake's upload, logged in with the session stored in `dir`.
 fn status(dir: &TempDir, fc: &FakeCloud, extra: &[&str]) -> Command {
-    let (mut c, home) = dcd();
-    std::mem::forget(home); // the command outlives this function
+    let mut c = dcd_in(dir.path());
     c.env("DCD_SUPABASE_URL", fc.url())
-        .env("DCD_CONFIG_DIR", dir.path().join("config"))
         .args(["status", "--upload-id", fc.upload_id()])
         .args(extra);
     c

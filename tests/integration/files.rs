@@ -21,8 +21,9 @@ fn fixture(name: &str) -> String {
         .into_owned()
 }
 
-fn artifacts_to(fc: &FakeCloud, dir: &Path, target: &Path) -> Command {
-    let (mut c, _cfg) = dcd();
+/// The command, and the home directory it runs with (keep it until the command is done).
+fn artifacts_to(fc: &FakeCloud, dir: &Path, target: &Path) -> (Command, TempDir) {
+    let (mut c, home) = dcd();
     c.current_dir(dir).env("DEVICE_CLOUD_API_KEY", KEY).args([
         "artifacts",
         "--api-url",
@@ -34,8 +35,7 @@ fn artifacts_to(fc: &FakeCloud, dir: &Path, target: &Path) -> Command {
         "--artifacts-path",
         target.to_str().unwrap(),
     ]);
-    std::mem::forget(_cfg);
-    c
+    (c, home)
 }
 
 #[test]
@@ -50,7 +50,8 @@ fn a_fifo_download_target_is_written_in_place() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read(fifo).unwrap())
     };
-    let o = run(artifacts_to(&fc, dir.path(), &fifo), LIMIT);
+    let (c, _home) = artifacts_to(&fc, dir.path(), &fifo);
+    let o = run(c, LIMIT);
     o.assert_code(0).assert_no_panic();
     let got = reader.join().unwrap();
     assert_eq!(got.len(), 300_000, "{o}");
@@ -74,7 +75,8 @@ fn a_device_node_download_target_stays_a_device() {
         println!("SKIPPED: creating a device node needs root");
         return;
     }
-    let o = run(artifacts_to(&fc, dir.path(), &node), LIMIT);
+    let (c, _home) = artifacts_to(&fc, dir.path(), &node);
+    let o = run(c, LIMIT);
     o.assert_code(0).assert_no_panic();
     let t = std::fs::metadata(&node).unwrap().file_type();
     assert!(t.is_char_device(), "the device node was replaced\n{o}");

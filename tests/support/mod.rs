@@ -77,18 +77,25 @@ const SCRUB: &[&str] = &[
 /// (a test of it removes `DCD_NO_UPDATE_CHECK` and points `DCD_MANIFEST_URL` at a fake).
 pub fn dcd() -> (Command, TempDir) {
     let dir = TempDir::new();
+    let c = dcd_in(dir.path());
+    (c, dir)
+}
+
+/// [`dcd`] with `home` as its home directory (configuration in `home/config`), for a command
+/// that outlives the function that makes it: the caller's own [`TempDir`] removes it.
+pub fn dcd_in(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dcd"));
     for k in lib::CI_VARS.iter().chain(SCRUB) {
         c.env_remove(k);
     }
-    c.env("DCD_CONFIG_DIR", dir.path().join("config"))
-        .env("HOME", dir.path())
+    c.env("DCD_CONFIG_DIR", home.join("config"))
+        .env("HOME", home)
         .env("DCD_TIME_SCALE", "0.01")
         .env("DCD_NO_UPDATE_CHECK", "1")
         .env("RUST_BACKTRACE", "0")
         .env("TERM", "xterm-256color")
         .stdin(Stdio::null());
-    (c, dir)
+    c
 }
 
 /// What a finished run printed.
