@@ -10,9 +10,10 @@
 //! which is what the server's dedup keys on.
 
 use super::confine::{Origin, Workspace};
+use super::fast_hash::FastSet;
 use super::{Plan, PlanError};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 /// The flow zip of a plan.
@@ -201,7 +202,7 @@ impl Plan {
     /// (parallel, then sequential in order), then every other bundled file (sub-flows,
     /// scripts, media, included files), sorted.
     pub fn zip_entries(&self, root: &Path) -> Vec<String> {
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: FastSet<String> = FastSet::default();
         let mut names: Vec<String> = Vec::new();
         let flows = self
             .flows_to_run
