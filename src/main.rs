@@ -10,10 +10,10 @@ fn main() -> std::process::ExitCode {
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The static binary's `memcpy` and `memmove` (musl's are slow for small copies; see
-/// `src/mem.rs`). Both are defined, so no part of musl's copy code is linked.
+/// The static binary's `memcpy`, `memmove`, `memcmp` and `bcmp` (musl's are slow for small
+/// sizes; see `src/mem.rs`). All four are defined, so none of musl's is linked.
 #[cfg(all(target_env = "musl", target_arch = "x86_64"))]
-mod musl_copies {
+mod musl_mem {
     /// # Safety
     /// As C's `memcpy`.
     #[unsafe(no_mangle)]
@@ -30,5 +30,21 @@ mod musl_copies {
         // SAFETY: the caller's promise is `memmove`'s.
         unsafe { dcd::mem::copy_any(dst, src, n) };
         dst
+    }
+
+    /// # Safety
+    /// As C's `memcmp`.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+        // SAFETY: the caller's promise is `memcmp`'s.
+        unsafe { dcd::mem::compare(a, b, n) }
+    }
+
+    /// # Safety
+    /// As C's `bcmp` (zero when equal, as `memcmp`).
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+        // SAFETY: the caller's promise is `bcmp`'s.
+        unsafe { dcd::mem::compare(a, b, n) }
     }
 }
