@@ -293,6 +293,17 @@ pub fn resolve_plain(s: &str) -> Value {
 
 /// A plain scalar's value when it is not a string (null, a boolean, a number).
 fn resolve_plain_typed(s: &str) -> Option<Value> {
+    // Every typed form starts with one of these bytes (or is empty); most scalars of a flow
+    // (commands, ids, labels) start with another letter and are strings at once.
+    match s.as_bytes().first() {
+        Some(b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'.' | b'+' | b'-' | b'0'..=b'9')
+        | None => typed_by_rules(s),
+        Some(_) => None,
+    }
+}
+
+/// The rules of [`resolve_plain_typed`], for any first byte.
+fn typed_by_rules(s: &str) -> Option<Value> {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
         "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
@@ -421,6 +432,29 @@ mod tests {
 
     fn one(text: &str) -> Value {
         load_single(text).unwrap()
+    }
+
+    #[test]
+    fn the_first_byte_shortcut_changes_no_answer() {
+        // Every string of up to 3 pieces from an alphabet of the bytes that matter, and the
+        // longer typed words: the shortcut gives what the full rules give.
+        let alphabet = [
+            "", "~", "n", "N", "t", "T", "f", "F", ".", "+", "-", "0", "7", "x", "o", "b", "e",
+            "E", "i", "a", "u", "l", "r", "s", " ", "_", "é",
+        ];
+        let typed = "null Null NULL true True TRUE false False FALSE .inf -.Inf +.INF .nan .NaN \
+                     0x1F 0o17 0b101 1e5 -2.5E-3 99999999999999999999";
+        let mut words: Vec<String> = typed.split_whitespace().map(String::from).collect();
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    words.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        for w in &words {
+            assert_eq!(resolve_plain_typed(w), typed_by_rules(w), "{w:?}");
+        }
     }
 
     #[test]
