@@ -14,6 +14,10 @@
 //! from the APK's compiled manifest or the bundle's `Info.plist`; without it the upload
 //! cannot go on. Temporary files live in one private directory that goes when the
 //! [`PreparedApp`] is dropped, or on the way out of a stopped command.
+//!
+//! [`check`] does everything up to the metadata (a download and an extraction included, as
+//! the TypeScript CLI does before its dry-run step); a bundle is zipped only when it is about
+//! to be uploaded ([`CheckedApp::upload_file`]), so a dry run never zips an app.
 
 pub mod archive;
 pub mod axml;
@@ -82,6 +86,77 @@ impl PreparedApp {
     }
 }
 
+/// An app input that passed every check, its metadata read; see [`check`].
+#[derive(Debug)]
+pub struct CheckedApp(Stage);
+
+#[derive(Debug)]
+enum Stage {
+    /// The file to upload is known (an `.apk` or `.zip` as it is, or a bundle zipped).
+    Ready(PreparedApp),
+    /// A bundle directory to zip when it is uploaded.
+    Bundle(Bundle),
+}
+
+/// A bundle directory not zipped yet.
+#[derive(Debug)]
+struct Bundle {
+    dir: PathBuf,
+    original: String,
+    metadata: AppMetadata,
+    /// The temporary directory the zip goes into, when one exists already (an Expo build's).
+    temp: Option<TempDir>,
+    /// Extracted files to remove once they are zipped (an Expo build's).
+    extracted: Option<PathBuf>,
+}
+
+impl CheckedApp {
+    /// What the user gave: the path, or the URL without its query.
+    pub fn original(&self) -> &str {
+        match &self.0 {
+            Stage::Ready(p) => &p.original,
+            Stage::Bundle(b) => &b.original,
+        }
+    }
+
+    /// The file to upload, a bundle zipped on the first call.
+    pub fn upload_file(&mut self) -> Result<&PreparedApp, CliError> {
+        if let Stage::Bundle(b) = &mut self.0 {
+            let temp = match b.temp.take() {
+                Some(t) => t,
+                None => temp_dir()?,
+            };
+            crate::debug!("zipping {} to upload it", b.original);
+            let metadata = b.metadata.clone();
+            let prepared = zip_bundle(&b.dir, std::mem::take(&mut b.original), metadata, temp)?;
+            // The extracted files are zipped: only the zip needs the disk now.
+            if let Some(root) = b.extracted.take() {
+                let _ = std::fs::remove_dir_all(root);
+            }
+            self.0 = Stage::Ready(prepared);
+        }
+        match &self.0 {
+            Stage::Ready(p) => Ok(p),
+            Stage::Bundle(_) => Err(CliError::new("the app could not be zipped")),
+        }
+    }
+
+    /// Whether a zip of the bundle exists yet.
+    #[cfg(test)]
+    pub fn zipped(&self) -> bool {
+        matches!(self.0, Stage::Ready(_))
+    }
+
+    /// The extracted files of an Expo build still waiting to be zipped.
+    #[cfg(test)]
+    pub fn extracted_dir(&self) -> Option<&Path> {
+        match &self.0 {
+            Stage::Bundle(b) => b.extracted.as_deref(),
+            Stage::Ready(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Apk,
@@ -140,6 +215,18 @@ fn metadata_failed(original: &str, why: &str) -> CliError {
 /// Turns the app the user named into a file to upload and its metadata (see the module
 /// doc). Every error is the message to show.
 pub fn prepare(input: &str, timings: &Timings) -> Result<PreparedApp, CliError> {
+    let mut checked = check(input, timings)?;
+    checked.upload_file()?;
+    match checked.0 {
+        Stage::Ready(p) => Ok(p),
+        Stage::Bundle(_) => Err(CliError::new("the app could not be zipped")),
+    }
+}
+
+/// Checks an app input and reads its metadata, without zipping a bundle (see the module
+/// header): a missing path, a wrong kind, a zip without exactly one `.app`, a bundle without
+/// an `appId` all fail here.
+pub fn check(input: &str, timings: &Timings) -> Result<CheckedApp, CliError> {
     signal::check()?;
     if is_url(input) {
         return from_url(input, timings);
@@ -160,8 +247,7 @@ pub fn prepare(input: &str, timings: &Timings) -> Result<PreparedApp, CliError> 
                     "App file must be a directory when its name ends in .app: {input} is not one.\n{QUOTING_HINT}"
                 )));
             }
-            let temp = temp_dir()?;
-            zip_bundle(path, input.to_string(), temp)
+            bundle(path, input.to_string(), None, None)
         }
         Some(Kind::TarGz) => {
             let temp = temp_dir()?;
@@ -181,12 +267,12 @@ fn in_place(
     path: &Path,
     input: &str,
     read: fn(&Path) -> Result<AppMetadata, String>,
-) -> Result<PreparedApp, CliError> {
+) -> Result<CheckedApp, CliError> {
     if !path.is_file() {
         return Err(CliError::new(format!("App file is not a file: {input}")));
     }
     let metadata = read(path).map_err(|why| metadata_failed(input, &why))?;
-    Ok(PreparedApp {
+    Ok(CheckedApp(Stage::Ready(PreparedApp {
         upload_path: path.to_path_buf(),
         original: input.to_string(),
         platform: platform_of(input),
@@ -194,7 +280,7 @@ fn in_place(
         metadata,
         zip_entries: Vec::new(),
         temp: None,
-    })
+    })))
 }
 
 fn platform_of(original: &str) -> AppPlatform {
@@ -205,9 +291,30 @@ fn platform_of(original: &str) -> AppPlatform {
     }
 }
 
-/// The bundle directory `dir` zipped into `temp` as `<name>.zip`, with its metadata.
-fn zip_bundle(dir: &Path, original: String, temp: TempDir) -> Result<PreparedApp, CliError> {
+/// A bundle directory checked: its metadata read, its zip left for the upload.
+fn bundle(
+    dir: &Path,
+    original: String,
+    temp: Option<TempDir>,
+    extracted: Option<PathBuf>,
+) -> Result<CheckedApp, CliError> {
     let metadata = metadata::from_app_dir(dir).map_err(|why| metadata_failed(&original, &why))?;
+    Ok(CheckedApp(Stage::Bundle(Bundle {
+        dir: dir.to_path_buf(),
+        original,
+        metadata,
+        temp,
+        extracted,
+    })))
+}
+
+/// The bundle directory `dir` zipped into `temp` as `<name>.zip`.
+fn zip_bundle(
+    dir: &Path,
+    original: String,
+    metadata: AppMetadata,
+    temp: TempDir,
+) -> Result<PreparedApp, CliError> {
     let name = dir.file_name().unwrap_or_default().to_string_lossy();
     let out = temp.path().join(format!("{name}.zip"));
     let (d, o) = (dir.to_path_buf(), out.clone());
@@ -224,12 +331,9 @@ fn zip_bundle(dir: &Path, original: String, temp: TempDir) -> Result<PreparedApp
     })
 }
 
-/// An Expo `.tar.gz`: extracted into `temp`, then its shallowest bundle zipped.
-fn from_tarball(
-    tarball: PathBuf,
-    original: String,
-    temp: TempDir,
-) -> Result<PreparedApp, CliError> {
+/// An Expo `.tar.gz`: extracted into `temp`, its shallowest bundle checked (and zipped when
+/// it is uploaded).
+fn from_tarball(tarball: PathBuf, original: String, temp: TempDir) -> Result<CheckedApp, CliError> {
     let root = temp.path().join("extracted");
     std::fs::create_dir(&root)
         .map_err(|e| CliError::new(format!("Cannot create a temporary directory: {e}")))?;
@@ -246,14 +350,11 @@ fn from_tarball(
             "No .app found in the Expo build {original}. Use an iOS simulator build (a .tar.gz holding an .app)."
         ))
     })?;
-    let prepared = zip_bundle(&app, original, temp)?;
-    // The extracted files are zipped: only the zip needs the disk now.
-    let _ = std::fs::remove_dir_all(&root);
-    Ok(prepared)
+    bundle(&app, original, Some(temp), Some(root))
 }
 
 /// An Expo build by URL: downloaded into a temporary directory, then as a `.tar.gz`.
-fn from_url(url: &str, timings: &Timings) -> Result<PreparedApp, CliError> {
+fn from_url(url: &str, timings: &Timings) -> Result<CheckedApp, CliError> {
     let original = expo::shown_url(url);
     let temp = temp_dir()?;
     let tarball = temp

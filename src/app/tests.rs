@@ -122,6 +122,38 @@ fn an_app_directory_with_spaces_is_zipped_under_its_name_and_the_zip_goes_on_dro
 }
 
 #[test]
+fn a_bundle_is_checked_at_once_and_zipped_only_for_the_upload() {
+    let d = scratch();
+    let dir = bundle(&d, "Lazy.app", samples::xml("dev.dcd.Lazy").as_bytes());
+    let mut app = check(&s(&dir), &t()).unwrap();
+    assert!(!app.zipped(), "checking a bundle (a dry run) zips nothing");
+    assert_eq!(app.original(), s(&dir));
+    let file = app.upload_file().unwrap();
+    assert_eq!(file.metadata.app_id, "dev.dcd.Lazy");
+    assert_eq!(file.zip_entries[0], "Lazy.app/");
+    let zip = file.upload_path.clone();
+    assert_eq!(zip_names(&zip)[0], "Lazy.app/");
+    assert_eq!(app.upload_file().unwrap().upload_path, zip, "zipped once");
+    // A bundle without an appId fails the check itself, before any dry run.
+    let bad = bundle(&d, "Bad.app", b"<plist><dict></dict></plist>");
+    let e = check(&s(&bad), &t()).unwrap_err();
+    assert!(e.to_string().contains("Failed to extract metadata"), "{e}");
+
+    // An Expo build is downloaded and extracted by the check (where the TypeScript CLI does
+    // it), and zipped for the upload, which removes the extracted files.
+    let p = d.join("build.tar.gz");
+    expo_build(&p, "dev.dcd.Expo");
+    let mut expo = check(&s(&p), &t()).unwrap();
+    assert!(!expo.zipped());
+    let extracted = expo.extracted_dir().unwrap().to_path_buf();
+    assert!(extracted.is_dir());
+    let file = expo.upload_file().unwrap();
+    assert_eq!(file.metadata.app_id, "dev.dcd.Expo");
+    assert!(file.upload_path.is_file());
+    assert!(!extracted.exists(), "the extracted files go once zipped");
+}
+
+#[test]
 fn a_binary_or_bom_info_plist_gives_the_bundle_id_too() {
     let d = scratch();
     let dir = bundle(&d, "Bin.app", &samples::binary("dev.dcd.Binary"));

@@ -393,6 +393,39 @@ fn upload_refuses_bad_ios_inputs_before_uploading_anything_and_leaves_no_tempora
 }
 
 #[test]
+fn cloud_dry_run_of_an_app_directory_checks_it_but_zips_nothing() {
+    let w = Work::new();
+    let fc = fake();
+    bundle(&w, "Dry.app", Some(&xml_plist("dev.dcd.Dry")));
+    let flows = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/basic");
+    let flows = flows.to_str().unwrap();
+    // No temporary directory can be made here, and zipping the bundle needs one: a dry run
+    // never zips, so it goes through.
+    let no_tmp = w.at("no-such-tmp");
+    let o = w.dcd_with_tmp(&fc, &no_tmp, &["cloud", "Dry.app", flows, "--dry-run"]);
+    o.assert_code(0).assert_no_panic();
+    assert!(o.stderr.contains("Dry run mode"), "{o}");
+    assert_nothing_uploaded(&fc, "dry run");
+    // The bundle is still checked first: one without an appId fails the dry run.
+    bundle(&w, "NoId.app", Some(b"<plist><dict></dict></plist>"));
+    let o = w.dcd_with_tmp(&fc, &no_tmp, &["cloud", "NoId.app", flows, "--dry-run"]);
+    o.assert_code(1).assert_no_panic();
+    assert!(
+        o.stderr
+            .contains("Failed to extract metadata from NoId.app"),
+        "{o}"
+    );
+    // The real run zips the bundle when it uploads it: that is where it fails here.
+    let o = w.dcd_with_tmp(&fc, &no_tmp, &["cloud", "Dry.app", flows]);
+    o.assert_code(1).assert_no_panic();
+    assert!(
+        o.stderr.contains("Cannot create a temporary directory"),
+        "{o}"
+    );
+    assert_nothing_uploaded(&fc, "no TMPDIR");
+}
+
+#[test]
 fn cloud_takes_an_app_directory_with_spaces_through_to_the_verdict() {
     let w = Work::new();
     let fc = fake();

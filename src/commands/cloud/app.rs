@@ -1,12 +1,13 @@
 //! The app step of `dcd cloud`, which `dcd upload` reuses: which binary the run uses. With
-//! `--app-binary-id` that id; otherwise the app is prepared early (where the TypeScript CLI
-//! checks it, before the devices) and uploaded after the dry-run step: hashed, deduplicated
+//! `--app-binary-id` that id; otherwise the app is checked early (where the TypeScript CLI
+//! checks it, before the devices), and made into the file to upload (a bundle zipped) only
+//! after the dry-run step, then uploaded: hashed, deduplicated
 //! by SHA-256 unless `--ignore-sha-check`, stored (Backblaze when offered, TUS always, both
 //! streamed from disk) and finalised. Everything before the finalising POST may be cut off
 //! by a signal at once; that POST is finished first, as it may have reached the server.
 
 use crate::api::{ApiClient, ApiError};
-use crate::app::{self as app_input, PreparedApp};
+use crate::app::{self as app_input, CheckedApp, PreparedApp};
 use crate::cli::args::{CloudArgs, Inputs};
 use crate::commands::Ctx;
 use crate::exit::{CliError, Stop, signal};
@@ -20,7 +21,7 @@ pub enum App {
     /// Uploaded before (`--app-binary-id`).
     Id(String),
     /// A file to upload once the run is going ahead.
-    File(Box<PreparedApp>),
+    File(Box<CheckedApp>),
 }
 
 /// Checked before the devices and the plan, where the TypeScript CLI checks the app file.
@@ -32,7 +33,8 @@ pub fn check(args: &CloudArgs, inputs: &Inputs, ctx: &Ctx) -> Result<App, CliErr
         .app
         .clone()
         .ok_or("You must provide an app file path or a signed Expo URL via --app-url")?;
-    prepare(ctx, input).map(|a| App::File(Box::new(a)))
+    let t = ctx.timings;
+    signal::run(move || app_input::check(&input, &t))?.map(|a| App::File(Box::new(a)))
 }
 
 /// Prepares an app input (a download or a zip may take a while: a stop ends it at once).
@@ -45,7 +47,7 @@ pub fn prepare(ctx: &Ctx, input: String) -> Result<PreparedApp, CliError> {
 pub fn label(app: &App) -> String {
     match app {
         App::Id(id) => format!("binary id {id}"),
-        App::File(a) => file_label(a),
+        App::File(a) => a.original().to_string(),
     }
 }
 
@@ -58,12 +60,16 @@ pub fn file_label(a: &PreparedApp) -> String {
 pub fn binary_id(
     ctx: &Ctx,
     client: &ApiClient,
-    app: &App,
+    app: &mut App,
     ignore_sha_check: bool,
 ) -> Result<String, CliError> {
     match app {
         App::Id(id) => Ok(id.clone()),
-        App::File(a) => upload(ctx, client, a, ignore_sha_check),
+        // Zipping a bundle runs on a worker a signal cuts off (`app::zip_bundle`).
+        App::File(a) => {
+            let prepared = a.upload_file()?;
+            upload(ctx, client, prepared, ignore_sha_check)
+        }
     }
 }
 

@@ -20,7 +20,7 @@ pub struct Checked {
     pub maestro: String,
     pub retries: Option<u64>,
     pub inputs: Inputs,
-    /// The binary: an id, or the prepared file uploaded after the dry-run step.
+    /// The binary: an id, or the checked file, made ready and uploaded after the dry-run step.
     pub app: super::app::App,
     /// The `deviceMatrix` payload field, when a matrix was given.
     pub matrix: Option<Value>,

@@ -19,7 +19,7 @@ use crate::exit::{CliError, Exit, signal};
 
 pub fn run(args: &CloudArgs, ctx: &Ctx) -> Result<Exit, CliError> {
     let conn = preflight::run(args, ctx)?;
-    let checked = devices::check(args, ctx, &conn)?;
+    let mut checked = devices::check(args, ctx, &conn)?;
     conn.update.notify(ctx);
     let planned = planning::plan(args, ctx, &checked)?;
     if args.dry_run {
@@ -28,7 +28,12 @@ pub fn run(args: &CloudArgs, ctx: &Ctx) -> Result<Exit, CliError> {
     }
     conn.update.notify(ctx);
     signal::check()?;
-    let binary_id = app::binary_id(ctx, &conn.client, &checked.app, args.app.ignore_sha_check)?;
+    let binary_id = app::binary_id(
+        ctx,
+        &conn.client,
+        &mut checked.app,
+        args.app.ignore_sha_check,
+    )?;
     signal::check()?;
     let run = submit::submit(args, ctx, &conn, &checked, &planned, &binary_id)?;
     conn.update.give_up(ctx);
