@@ -237,7 +237,7 @@ impl Plan {
             .chain(self.sequence.iter().flat_map(|s| s.flows.iter()));
         let info = |p: &Path, header: Option<&super::Header>| {
             let tags = header.map(|h| h.tags.clone()).unwrap_or_default();
-            (super::kept_flow_name(p, header), tags)
+            (super::flow_name(p, header), tags)
         };
         for (p, header) in &self.flow_metadata {
             out.entry(portable_key(root, p))

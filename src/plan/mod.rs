@@ -166,8 +166,8 @@ fn header_name(header: &Map<String, Value>) -> Option<String> {
         .and_then(scalar_string)
 }
 
-/// [`flow_name`] from a kept [`Header`].
-pub fn kept_flow_name(path: &Path, header: Option<&Header>) -> String {
+/// The flow's name: its header `name` (a non-empty scalar), else the file stem.
+pub fn flow_name(path: &Path, header: Option<&Header>) -> String {
     header
         .and_then(|h| h.name.clone())
         .unwrap_or_else(|| file_stem(path))
@@ -177,13 +177,6 @@ fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// The flow's name: its header `name` (a non-empty scalar), else the file stem.
-pub fn flow_name(path: &Path, header: Option<&Map<String, Value>>) -> String {
-    header
-        .and_then(header_name)
-        .unwrap_or_else(|| file_stem(path))
 }
 
 /// The flow's tags as strings: a list's scalar members, or a single truthy scalar.
@@ -707,7 +700,7 @@ fn filter_by_tags(
         let included = all_include.is_empty() || tags.iter().any(|t| all_include.contains(t));
         let excluded = !all_exclude.is_empty() && tags.iter().any(|t| all_exclude.contains(t));
         if included && !excluded {
-            kept.push((f.clone(), kept_flow_name(f, header.as_ref())));
+            kept.push((f.clone(), flow_name(f, header.as_ref())));
         }
         if let Some(h) = header {
             metadata.push((f.clone(), h));
