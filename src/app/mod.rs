@@ -110,6 +110,24 @@ struct Bundle {
     extracted: Option<PathBuf>,
 }
 
+impl Bundle {
+    /// Zips the bundle into its temporary directory (made now when there is none yet), then
+    /// removes the extracted files it came from, if any: only the zip needs the disk now.
+    fn zip(&mut self) -> Result<PreparedApp, CliError> {
+        let temp = match self.temp.take() {
+            Some(t) => t,
+            None => temp_dir()?,
+        };
+        crate::debug!("zipping {} to upload it", self.original);
+        let original = std::mem::take(&mut self.original);
+        let prepared = zip_bundle(&self.dir, original, self.metadata.clone(), temp)?;
+        if let Some(root) = self.extracted.take() {
+            let _ = std::fs::remove_dir_all(root);
+        }
+        Ok(prepared)
+    }
+}
+
 impl CheckedApp {
     /// What the user gave: the path, or the URL without its query.
     pub fn original(&self) -> &str {
@@ -122,22 +140,19 @@ impl CheckedApp {
     /// The file to upload, a bundle zipped on the first call.
     pub fn upload_file(&mut self) -> Result<&PreparedApp, CliError> {
         if let Stage::Bundle(b) = &mut self.0 {
-            let temp = match b.temp.take() {
-                Some(t) => t,
-                None => temp_dir()?,
-            };
-            crate::debug!("zipping {} to upload it", b.original);
-            let metadata = b.metadata.clone();
-            let prepared = zip_bundle(&b.dir, std::mem::take(&mut b.original), metadata, temp)?;
-            // The extracted files are zipped: only the zip needs the disk now.
-            if let Some(root) = b.extracted.take() {
-                let _ = std::fs::remove_dir_all(root);
-            }
-            self.0 = Stage::Ready(prepared);
+            self.0 = Stage::Ready(b.zip()?);
         }
         match &self.0 {
             Stage::Ready(p) => Ok(p),
             Stage::Bundle(_) => Err(CliError::new("the app could not be zipped")),
+        }
+    }
+
+    /// The file to upload, a bundle zipped.
+    pub fn into_prepared(self) -> Result<PreparedApp, CliError> {
+        match self.0 {
+            Stage::Ready(p) => Ok(p),
+            Stage::Bundle(mut b) => b.zip(),
         }
     }
 
@@ -215,12 +230,7 @@ fn metadata_failed(original: &str, why: &str) -> CliError {
 /// Turns the app the user named into a file to upload and its metadata (see the module
 /// doc). Every error is the message to show.
 pub fn prepare(input: &str, timings: &Timings) -> Result<PreparedApp, CliError> {
-    let mut checked = check(input, timings)?;
-    checked.upload_file()?;
-    match checked.0 {
-        Stage::Ready(p) => Ok(p),
-        Stage::Bundle(_) => Err(CliError::new("the app could not be zipped")),
-    }
+    check(input, timings)?.into_prepared()
 }
 
 /// Checks an app input and reads its metadata, without zipping a bundle (see the module
