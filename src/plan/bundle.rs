@@ -31,24 +31,26 @@ pub struct Bundle {
 
 /// Longest whole-segment directory prefix shared by `paths`; the last segment of each path
 /// (the file) is never part of it. Empty when `paths` is empty or nothing is shared.
-pub fn common_root<P: AsRef<Path>>(paths: &[P]) -> PathBuf {
-    let Some(first) = paths.first() else {
+pub fn common_root<P: AsRef<Path>>(paths: impl IntoIterator<Item = P>) -> PathBuf {
+    let mut paths = paths.into_iter();
+    let Some(first_path) = paths.next() else {
         return PathBuf::new();
     };
-    // The first path's directory, cut back to what every other path shares (one pass, no
-    // per-path component lists: a plan has thousands of paths).
-    let first: Vec<Component> = first.as_ref().components().collect();
+    // The first path's directory, cut back to what every other path shares (one pass, in any
+    // order, repeats allowed; no per-path component lists: a plan has thousands of paths).
+    let first: Vec<Component> = first_path.as_ref().components().collect();
     let mut n = first.len().saturating_sub(1);
-    for p in &paths[1..] {
-        let c: Vec<Component> = p.as_ref().components().take(n + 1).collect();
+    for p in paths {
+        if n == 0 {
+            break;
+        }
+        let mut c = p.as_ref().components();
         // A path's own last segment (its file) is never part of the root.
-        let dir = c
-            .len()
-            .min(p.as_ref().components().count().saturating_sub(1));
-        n = first[..n.min(dir)]
+        c.next_back();
+        n = first[..n]
             .iter()
-            .zip(&c)
-            .take_while(|(a, b)| a == b)
+            .zip(c)
+            .take_while(|(a, b)| **a == *b)
             .count();
     }
     first[..n].iter().collect()
@@ -130,8 +132,17 @@ impl Plan {
     /// The common root of [`bundled_paths`](Self::bundled_paths): what zip entry names and
     /// portable keys are relative to.
     pub fn root(&self) -> PathBuf {
+        // The common root does not depend on order or repeats: no sorted copy is needed.
         self.root
-            .get_or_init(|| common_root(&self.bundled_paths()))
+            .get_or_init(|| {
+                common_root(
+                    self.flows_to_run
+                        .iter()
+                        .chain(self.sequence.iter().flat_map(|s| s.flows.iter()))
+                        .chain(&self.referenced_files)
+                        .chain(&self.included_files),
+                )
+            })
             .clone()
     }
 
@@ -383,7 +394,7 @@ mod tests {
     use super::*;
 
     fn root(paths: &[&str]) -> String {
-        common_root(&paths.iter().map(PathBuf::from).collect::<Vec<_>>())
+        common_root(paths.iter().map(PathBuf::from))
             .to_string_lossy()
             .into_owned()
     }
@@ -407,6 +418,82 @@ mod tests {
         assert_eq!(root(&["/x/a.yaml", "/y/b.yaml"]), "/");
         // A path that is a prefix of another's directory: the file segment is not consumed.
         assert_eq!(root(&["/a/b", "/a/b/c.yaml"]), "/a");
+    }
+
+    /// The root against the plain rule (each path's directory components, the longest prefix
+    /// all share) over every pair and triple of some awkward paths.
+    #[test]
+    fn common_root_follows_the_plain_rule() {
+        fn plain(paths: &[&str]) -> PathBuf {
+            let dirs: Vec<Vec<Component>> = paths
+                .iter()
+                .map(|p| {
+                    let mut c: Vec<Component> = Path::new(p).components().collect();
+                    c.pop();
+                    c
+                })
+                .collect();
+            let Some(first) = dirs.first() else {
+                return PathBuf::new();
+            };
+            let n = (0..first.len())
+                .take_while(|&i| dirs.iter().all(|d| d.get(i) == Some(&first[i])))
+                .count();
+            first[..n].iter().collect()
+        }
+        let odd = [
+            "/",
+            "/a",
+            "/a/",
+            "/a/b",
+            "/a//b/c",
+            "/a/./b/c",
+            "a",
+            "a/b",
+            "./a/b",
+            "a/.",
+            "/a/b/..",
+            "/a/bc/d",
+            "/a/b/c/d.yaml",
+        ];
+        for x in odd {
+            for y in odd {
+                assert_eq!(common_root([x, y]), plain(&[x, y]), "{x:?} {y:?}");
+                for z in odd {
+                    assert_eq!(
+                        common_root([x, y, z]),
+                        plain(&[x, y, z]),
+                        "{x:?} {y:?} {z:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The plan's root is taken over its paths unsorted and with repeats: every order of a
+    /// set, each path twice, gives the root of the sorted set.
+    #[test]
+    fn common_root_does_not_depend_on_order_or_repeats() {
+        let sets: [&[&str]; 4] = [
+            &["/a/b", "/a/b/c.yaml", "/a/x.yaml"],
+            &["/w/f/a.yaml", "/w/f/s/b.yaml", "/w/g/c.js", "/w/f/a.yaml"],
+            &["/x/a.yaml", "/y/b.yaml", "/x/c/d.yaml"],
+            &["/w/f/s/b.yaml", "/w/f/s/c.yaml", "/w/f/s/d/e.yaml"],
+        ];
+        for set in sets {
+            let mut sorted: Vec<&str> = set.to_vec();
+            sorted.sort();
+            let want = root(&sorted);
+            let mut order = sorted.clone();
+            // Every rotation and its reverse, each path repeated.
+            for _ in 0..order.len() {
+                order.rotate_left(1);
+                for o in [order.clone(), order.iter().rev().copied().collect()] {
+                    let twice: Vec<&str> = o.iter().chain(o.iter()).copied().collect();
+                    assert_eq!(root(&twice), want, "{twice:?}");
+                }
+            }
+        }
     }
 
     #[test]

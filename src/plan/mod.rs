@@ -402,13 +402,7 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
     // Without included files the bundled paths are the flows and what they reference (the
     // sequence is among the references), so the root can only differ with them.
     if !plan.included_files.is_empty() {
-        let without_included = common_root(
-            &plan
-                .flows_to_run
-                .iter()
-                .chain(&plan.referenced_files)
-                .collect::<Vec<_>>(),
-        );
+        let without_included = common_root(plan.flows_to_run.iter().chain(&plan.referenced_files));
         let root = plan.root();
         if root != without_included {
             ctx.debug.push(format!(
