@@ -22,23 +22,86 @@ const ZIP64_FROM: u64 = 0xFFFF_FFFF;
 /// are stored as links, never followed; anything but files, directories and links is
 /// refused. Returns the entry names in order.
 pub fn zip_dir(dir: &Path, out: &Path) -> Result<Vec<String>, String> {
-    let root = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| format!("{} has no usable name", dir.display()))?;
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(out)
         .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let mut zip = ZipWriter::new(BufWriter::with_capacity(256 << 10, file));
-    let mut names = Vec::new();
-    add_dir(&mut zip, dir, root, 0, &mut names)?;
+    let names = walk(dir, &mut zip)?;
     let zerr = |e: zip::result::ZipError| format!("cannot write {}: {e}", out.display());
     let mut w = zip.finish().map_err(zerr)?;
     w.flush()
         .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     Ok(names)
+}
+
+/// Every check [`zip_dir`] makes of `dir`, without writing a zip: each name, kind and link
+/// target, and each file opened (for a dry run). Returns the entry names the zip would hold.
+pub fn check_dir(dir: &Path) -> Result<Vec<String>, String> {
+    walk(dir, &mut Checked)
+}
+
+/// What [`walk`] does with each entry it accepts.
+trait Entries {
+    /// A directory (`name` ends `/`); `at` names the directory being read, for errors.
+    fn dir(&mut self, name: &str, at: &Path) -> Result<(), String>;
+    fn symlink(&mut self, name: &str, target: &str, at: &Path) -> Result<(), String>;
+    /// The regular file at `path` in the directory `at`, opened, `len` bytes long.
+    fn file(
+        &mut self,
+        name: &str,
+        file: File,
+        len: u64,
+        mode: u32,
+        at: &Path,
+        path: &Path,
+    ) -> Result<(), String>;
+}
+
+/// The walk's entries go into the zip.
+impl<W: Write + std::io::Seek> Entries for ZipWriter<W> {
+    fn dir(&mut self, name: &str, at: &Path) -> Result<(), String> {
+        self.add_directory(name, options(0o755))
+            .map_err(|e| format!("cannot zip {}: {e}", at.display()))
+    }
+
+    fn symlink(&mut self, name: &str, target: &str, at: &Path) -> Result<(), String> {
+        self.add_symlink(name, target, options(0o777))
+            .map_err(|e| format!("cannot zip {}: {e}", at.display()))
+    }
+
+    fn file(
+        &mut self,
+        name: &str,
+        mut file: File,
+        len: u64,
+        mode: u32,
+        at: &Path,
+        path: &Path,
+    ) -> Result<(), String> {
+        let opts = options(mode).large_file(len >= ZIP64_FROM);
+        self.start_file(name, opts)
+            .map_err(|e| format!("cannot zip {}: {e}", at.display()))?;
+        std::io::copy(&mut file, self)
+            .map(|_| ())
+            .map_err(|e| format!("cannot zip {}: {e}", path.display()))
+    }
+}
+
+/// The walk's entries are only checked.
+struct Checked;
+
+impl Entries for Checked {
+    fn dir(&mut self, _: &str, _: &Path) -> Result<(), String> {
+        Ok(())
+    }
+    fn symlink(&mut self, _: &str, _: &str, _: &Path) -> Result<(), String> {
+        Ok(())
+    }
+    fn file(&mut self, _: &str, _: File, _: u64, _: u32, _: &Path, _: &Path) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 fn options(mode: u32) -> SimpleFileOptions {
@@ -48,8 +111,19 @@ fn options(mode: u32) -> SimpleFileOptions {
         .unix_permissions(mode & 0o777)
 }
 
-fn add_dir<W: Write + std::io::Seek>(
-    zip: &mut ZipWriter<W>,
+/// Walks `dir` in name order, every entry under the directory's own name; the names in order.
+fn walk(dir: &Path, out: &mut impl Entries) -> Result<Vec<String>, String> {
+    let root = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("{} has no usable name", dir.display()))?;
+    let mut names = Vec::new();
+    add_dir(out, dir, root, 0, &mut names)?;
+    Ok(names)
+}
+
+fn add_dir(
+    out: &mut impl Entries,
     dir: &Path,
     name: &str,
     depth: usize,
@@ -59,11 +133,9 @@ fn add_dir<W: Write + std::io::Seek>(
     if depth > MAX_DEPTH {
         return Err(format!("{} nests too deeply", dir.display()));
     }
-    let zerr = |e: zip::result::ZipError| format!("cannot zip {}: {e}", dir.display());
     let io = |e: std::io::Error| format!("cannot read {}: {e}", dir.display());
     let dir_name = format!("{name}/");
-    zip.add_directory(dir_name.as_str(), options(0o755))
-        .map_err(zerr)?;
+    out.dir(dir_name.as_str(), dir)?;
     names.push(dir_name);
     let mut children: Vec<_> = std::fs::read_dir(dir)
         .map_err(io)?
@@ -80,7 +152,7 @@ fn add_dir<W: Write + std::io::Seek>(
         let meta = std::fs::symlink_metadata(&path).map_err(io)?;
         let t = meta.file_type();
         if t.is_dir() {
-            add_dir(zip, &path, &entry, depth + 1, names)?;
+            add_dir(out, &path, &entry, depth + 1, names)?;
             continue;
         }
         if t.is_symlink() {
@@ -88,15 +160,18 @@ fn add_dir<W: Write + std::io::Seek>(
             let target = target
                 .to_str()
                 .ok_or_else(|| format!("{} links to a name that is not UTF-8", path.display()))?;
-            zip.add_symlink(entry.as_str(), target, options(0o777))
-                .map_err(zerr)?;
+            out.symlink(entry.as_str(), target, dir)?;
         } else if t.is_file() {
-            let (mut f, len) = crate::fsio::open_capped(&path, u64::MAX)
+            let (f, len) = crate::fsio::open_capped(&path, u64::MAX)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let opts = options(meta.permissions().mode()).large_file(len >= ZIP64_FROM);
-            zip.start_file(entry.as_str(), opts).map_err(zerr)?;
-            std::io::copy(&mut f, zip)
-                .map_err(|e| format!("cannot zip {}: {e}", path.display()))?;
+            out.file(
+                entry.as_str(),
+                f,
+                len,
+                meta.permissions().mode(),
+                dir,
+                &path,
+            )?;
         } else {
             return Err(format!(
                 "{} is not a file, a directory or a symbolic link",
@@ -155,4 +230,56 @@ fn describe_top(found: &[&String]) -> String {
         shown.push(format!("and {} more", found.len() - 5));
     }
     shown.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsio::scratch::Scratch;
+    use std::os::unix::ffi::OsStrExt;
+
+    fn tree(root: &Path) -> std::path::PathBuf {
+        let app = root.join("T.app");
+        std::fs::create_dir_all(app.join("Frameworks/K.framework")).unwrap();
+        std::fs::write(app.join("Info.plist"), "<plist/>").unwrap();
+        std::fs::write(app.join("Frameworks/K.framework/K"), [7u8; 300]).unwrap();
+        std::os::unix::fs::symlink("Frameworks/K.framework/K", app.join("K-link")).unwrap();
+        app
+    }
+
+    /// A dry run's check walks what the zip takes: the same names in the same order, and the
+    /// same refusal, word for word, for what cannot go in.
+    #[test]
+    fn the_check_accepts_and_refuses_what_the_zip_does() {
+        let d = Scratch::new("dcd-archive-");
+        let app = tree(&d);
+        let zipped = zip_dir(&app, &d.join("1.zip")).unwrap();
+        assert_eq!(check_dir(&app).unwrap(), zipped);
+        assert_eq!(zipped[0], "T.app/");
+        assert!(zipped.contains(&"T.app/K-link".to_string()));
+        // A socket, a name that is not UTF-8, a link whose target is not UTF-8.
+        type Spoil = fn(&Path);
+        let spoilers: [(&str, Spoil); 3] = [
+            ("socket", |app| {
+                std::os::unix::net::UnixListener::bind(app.join("s.sock")).unwrap();
+            }),
+            ("name", |app| {
+                let bad = std::ffi::OsStr::from_bytes(b"bad\xff");
+                std::fs::write(app.join(bad), "x").unwrap();
+            }),
+            ("link", |app| {
+                let bad = std::ffi::OsStr::from_bytes(b"to\xfe");
+                std::os::unix::fs::symlink(bad, app.join("L")).unwrap();
+            }),
+        ];
+        for (i, (what, spoil)) in spoilers.iter().enumerate() {
+            let root = d.join(format!("case{i}"));
+            let app = tree(&root);
+            spoil(&app);
+            let checked = check_dir(&app).unwrap_err();
+            let zip_err = zip_dir(&app, &root.join("out.zip")).unwrap_err();
+            assert_eq!(checked, zip_err, "{what}");
+            assert!(!checked.is_empty(), "{what}");
+        }
+    }
 }

@@ -17,7 +17,8 @@
 //!
 //! [`check`] does everything up to the metadata (a download and an extraction included, as
 //! the TypeScript CLI does before its dry-run step); a bundle is zipped only when it is about
-//! to be uploaded ([`CheckedApp::upload_file`]), so a dry run never zips an app.
+//! to be uploaded ([`CheckedApp::upload_file`]); a dry run makes every check the zip would
+//! make without writing it ([`CheckedApp::check_zip`]).
 
 pub mod archive;
 pub mod axml;
@@ -148,6 +149,18 @@ impl CheckedApp {
         }
     }
 
+    /// Every check zipping the bundle makes (names, kinds, link targets, each file opened),
+    /// without writing the zip: what a dry run does instead of [`upload_file`](Self::upload_file).
+    pub fn check_zip(&self) -> Result<(), CliError> {
+        let Stage::Bundle(b) = &self.0 else {
+            return Ok(());
+        };
+        let dir = b.dir.clone();
+        signal::run(move || archive::check_dir(&dir))?
+            .map(|_| ())
+            .map_err(|e| zip_failed(&b.original, &e))
+    }
+
     /// The file to upload, a bundle zipped.
     pub fn into_prepared(self) -> Result<PreparedApp, CliError> {
         match self.0 {
@@ -219,6 +232,10 @@ fn unsupported(input: &str) -> CliError {
     CliError::new(format!(
         "App file must be a .apk for Android, or a .app directory, a .zip of one or an Expo .tar.gz build for iOS: {input}"
     ))
+}
+
+fn zip_failed(original: &str, why: &str) -> CliError {
+    CliError::new(format!("Failed to zip {original}: {why}"))
 }
 
 fn metadata_failed(original: &str, why: &str) -> CliError {
@@ -328,8 +345,8 @@ fn zip_bundle(
     let name = dir.file_name().unwrap_or_default().to_string_lossy();
     let out = temp.path().join(format!("{name}.zip"));
     let (d, o) = (dir.to_path_buf(), out.clone());
-    let entries = signal::run(move || archive::zip_dir(&d, &o))?
-        .map_err(|e| CliError::new(format!("Failed to zip {original}: {e}")))?;
+    let entries =
+        signal::run(move || archive::zip_dir(&d, &o))?.map_err(|e| zip_failed(&original, &e))?;
     Ok(PreparedApp {
         content_type: content_type(&out),
         upload_path: out,

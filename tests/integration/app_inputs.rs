@@ -393,7 +393,7 @@ fn upload_refuses_bad_ios_inputs_before_uploading_anything_and_leaves_no_tempora
 }
 
 #[test]
-fn cloud_dry_run_of_an_app_directory_checks_it_but_zips_nothing() {
+fn cloud_dry_run_of_an_app_directory_makes_the_zips_checks_but_writes_no_zip() {
     let w = Work::new();
     let fc = fake();
     bundle(&w, "Dry.app", Some(&xml_plist("dev.dcd.Dry")));
@@ -406,6 +406,18 @@ fn cloud_dry_run_of_an_app_directory_checks_it_but_zips_nothing() {
     o.assert_code(0).assert_no_panic();
     assert!(o.stderr.contains("Dry run mode"), "{o}");
     assert_nothing_uploaded(&fc, "dry run");
+    // Every check the zip would make is made: a bundle the zip would refuse fails the dry run
+    // with the real run's message.
+    bundle(&w, "Sock.app", Some(&xml_plist("dev.dcd.Sock")));
+    let _sock = std::os::unix::net::UnixListener::bind(w.at("Sock.app/s.sock")).unwrap();
+    let o = w.dcd_with_tmp(&fc, &no_tmp, &["cloud", "Sock.app", flows, "--dry-run"]);
+    o.assert_code(1).assert_no_panic();
+    assert!(
+        o.stderr.contains("Failed to zip Sock.app: ")
+            && o.stderr
+                .contains("s.sock is not a file, a directory or a symbolic link"),
+        "{o}"
+    );
     // The bundle is still checked first: one without an appId fails the dry run.
     bundle(&w, "NoId.app", Some(b"<plist><dict></dict></plist>"));
     let o = w.dcd_with_tmp(&fc, &no_tmp, &["cloud", "NoId.app", flows, "--dry-run"]);

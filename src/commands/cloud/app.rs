@@ -56,6 +56,15 @@ pub fn file_label(a: &PreparedApp) -> String {
     a.original.clone()
 }
 
+/// A dry run's stand-in for [`binary_id`]: every check making the file to upload makes (a
+/// bundle's entries), with nothing written or sent.
+pub fn dry_check(app: &App) -> Result<(), CliError> {
+    match app {
+        App::Id(_) => Ok(()),
+        App::File(a) => a.check_zip(),
+    }
+}
+
 /// The binary id for the payload: the given one, or the uploaded (or deduplicated) file's.
 pub fn binary_id(
     ctx: &Ctx,

@@ -24,6 +24,7 @@ pub fn run(args: &CloudArgs, ctx: &Ctx) -> Result<Exit, CliError> {
     let planned = planning::plan(args, ctx, &checked)?;
     if args.dry_run {
         conn.update.give_up(ctx);
+        app::dry_check(&checked.app)?;
         return planning::dry_run(ctx, &planned);
     }
     conn.update.notify(ctx);
