@@ -112,7 +112,7 @@ fn options(mode: u32) -> SimpleFileOptions {
 }
 
 /// Walks `dir` in name order, every entry under the directory's own name; the names in order.
-fn walk(dir: &Path, out: &mut impl Entries) -> Result<Vec<String>, String> {
+fn walk(dir: &Path, out: &mut dyn Entries) -> Result<Vec<String>, String> {
     let root = dir
         .file_name()
         .and_then(|n| n.to_str())
@@ -123,7 +123,7 @@ fn walk(dir: &Path, out: &mut impl Entries) -> Result<Vec<String>, String> {
 }
 
 fn add_dir(
-    out: &mut impl Entries,
+    out: &mut dyn Entries,
     dir: &Path,
     name: &str,
     depth: usize,
