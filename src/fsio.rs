@@ -334,10 +334,28 @@ fn open_read_nonblocking(path: &Path) -> std::io::Result<File> {
 /// Reads a regular file of at most `cap` bytes.
 pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
     let (file, len) = open_capped(path, cap)?;
-    let mut bytes = Vec::with_capacity(len as usize);
-    file.take(cap + 1)
-        .read_to_end(&mut bytes)
-        .map_err(ReadError::Io)?;
+    read_sized(file, len, cap)
+}
+
+/// Reads `r`, a file `len` bytes long when it was opened, to its end, at most `cap` bytes.
+/// The first read asks for one byte more than `len`: getting exactly `len` back is the whole
+/// file, with no second read to see the end (a planner reads thousands of small files). Any
+/// other count (a file that grew or shrank since, a short read) reads on to the end.
+fn read_sized(mut r: impl Read, len: u64, cap: u64) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = vec![0u8; len as usize + 1];
+    let n = loop {
+        match r.read(&mut bytes) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ReadError::Io(e)),
+        }
+    };
+    bytes.truncate(n);
+    if n as u64 != len {
+        r.take((cap + 1).saturating_sub(n as u64))
+            .read_to_end(&mut bytes)
+            .map_err(ReadError::Io)?;
+    }
     if bytes.len() as u64 > cap {
         return Err(ReadError::TooLarge { cap });
     }
@@ -390,6 +408,55 @@ pub(crate) mod scratch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader that hands out `data` at most `chunk` bytes a read.
+    struct Chunks<'a> {
+        data: &'a [u8],
+        chunk: usize,
+        reads: usize,
+    }
+
+    impl Read for Chunks<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.reads += 1;
+            let n = buf.len().min(self.chunk).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_file_of_its_opened_size_is_one_read_and_any_other_is_read_to_the_end() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let read = |bytes: &[u8], chunk: usize, len: u64, cap: u64| {
+            let mut r = Chunks {
+                data: bytes,
+                chunk,
+                reads: 0,
+            };
+            let got = read_sized(&mut r, len, cap);
+            (got, r.reads)
+        };
+        // The size it had: one read.
+        let (got, reads) = read(&data, usize::MAX, 1000, 4096);
+        assert_eq!((got.unwrap(), reads), (data.clone(), 1));
+        let (got, reads) = read(&[], usize::MAX, 0, 4096);
+        assert_eq!((got.unwrap(), reads), (Vec::new(), 1));
+        // Short reads: read on to the end.
+        let (got, _) = read(&data, 7, 1000, 4096);
+        assert_eq!(got.unwrap(), data);
+        // Grown since it was opened: all of it, or too large past the cap.
+        let (got, _) = read(&data, usize::MAX, 600, 4096);
+        assert_eq!(got.unwrap(), data);
+        let (got, _) = read(&data, usize::MAX, 600, 999);
+        assert!(matches!(got, Err(ReadError::TooLarge { cap: 999 })));
+        let (got, _) = read(&data, 3, 600, 1000);
+        assert_eq!(got.unwrap(), data);
+        // Shrunk since: what is there.
+        let (got, _) = read(&data[..10], usize::MAX, 1000, 4096);
+        assert_eq!(got.unwrap(), &data[..10]);
+    }
 
     /// The registry of temporaries is process-wide: these tests take turns.
     static SERIAL: Mutex<()> = Mutex::new(());
