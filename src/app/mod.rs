@@ -162,6 +162,7 @@ impl CheckedApp {
     }
 
     /// The file to upload, a bundle zipped.
+    #[cfg(test)]
     pub fn into_prepared(self) -> Result<PreparedApp, CliError> {
         match self.0 {
             Stage::Ready(p) => Ok(p),
@@ -244,8 +245,8 @@ fn metadata_failed(original: &str, why: &str) -> CliError {
     ))
 }
 
-/// Turns the app the user named into a file to upload and its metadata (see the module
-/// doc). Every error is the message to show.
+/// [`check`], then the file to upload made at once: the tests' one-step form.
+#[cfg(test)]
 pub fn prepare(input: &str, timings: &Timings) -> Result<PreparedApp, CliError> {
     check(input, timings)?.into_prepared()
 }

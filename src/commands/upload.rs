@@ -1,6 +1,7 @@
-//! `dcd upload`: the app step of `dcd cloud` on its own. The app is prepared, hashed,
-//! deduplicated unless `--ignore-sha-check`, stored and finalised; the binary id is printed
-//! for `dcd cloud --app-binary-id`, or with `--json` exactly `{"appBinaryId": "<id>"}`.
+//! `dcd upload`: the app step of `dcd cloud` on its own. The app is checked, made into the
+//! file to upload (a bundle zipped), hashed, deduplicated unless `--ignore-sha-check`, stored
+//! and finalised; the binary id is printed for `dcd cloud --app-binary-id`, or with `--json`
+//! exactly `{"appBinaryId": "<id>"}`.
 
 use super::Ctx;
 use super::cloud::app;
@@ -22,11 +23,11 @@ pub fn run(args: &UploadArgs, ctx: &Ctx) -> Result<Exit, CliError> {
         .clone()
         .or_else(|| args.app_file.clone())
         .ok_or("You must provide an app file path or a signed Expo URL via --app-url")?;
-    let prepared = app::prepare(ctx, input)?;
+    let mut checked = app::check_input(ctx, input)?;
     let s = ctx.out.style();
-    let shown = app::file_label(&prepared);
-    ctx.out.emit(Event::Report(&uploading_section(&shown, s)));
-    let id = app::upload(ctx, &client, &prepared, args.ignore_sha_check)?;
+    ctx.out
+        .emit(Event::Report(&uploading_section(checked.original(), s)));
+    let id = app::upload(ctx, &client, checked.upload_file()?, args.ignore_sha_check)?;
     if ctx.json() {
         ctx.out.json(&json!({"appBinaryId": id}));
     } else {

@@ -33,14 +33,14 @@ pub fn check(args: &CloudArgs, inputs: &Inputs, ctx: &Ctx) -> Result<App, CliErr
         .app
         .clone()
         .ok_or("You must provide an app file path or a signed Expo URL via --app-url")?;
-    let t = ctx.timings;
-    signal::run(move || app_input::check(&input, &t))?.map(|a| App::File(Box::new(a)))
+    check_input(ctx, input).map(|a| App::File(Box::new(a)))
 }
 
-/// Prepares an app input (a download or a zip may take a while: a stop ends it at once).
-pub fn prepare(ctx: &Ctx, input: String) -> Result<PreparedApp, CliError> {
+/// Checks an app input and reads its metadata (a download may take a while: a stop ends it
+/// at once); the file to upload is made later, by [`CheckedApp::upload_file`].
+pub fn check_input(ctx: &Ctx, input: String) -> Result<CheckedApp, CliError> {
     let t = ctx.timings;
-    signal::run(move || app_input::prepare(&input, &t))?
+    signal::run(move || app_input::check(&input, &t))?
 }
 
 /// The "app" row of the job block: `binary id <id>`, or the file (never a signed URL).
@@ -49,11 +49,6 @@ pub fn label(app: &App) -> String {
         App::Id(id) => format!("binary id {id}"),
         App::File(a) => a.original().to_string(),
     }
-}
-
-/// How a file to upload is named to the user: what they gave (a URL without its query).
-pub fn file_label(a: &PreparedApp) -> String {
-    a.original.clone()
 }
 
 /// A dry run's stand-in for [`binary_id`]: every check making the file to upload makes (a
