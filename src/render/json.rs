@@ -144,9 +144,11 @@ pub fn status_doc(raw: &Value) -> Value {
     Value::Object(out)
 }
 
-/// Pretty JSON, two-space indent, as `JSON.stringify(obj, null, 2)`.
+/// Pretty JSON, two-space indent, as `JSON.stringify(obj, null, 2)`, with every character a
+/// terminal could act on written as a `\uXXXX` escape (the same document).
 pub fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into())
+    let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into());
+    super::sanitize::for_json(&text).into_owned()
 }
 
 /// A number as JSON: a whole number stays an integer (`3`, not `3.0`), as the API sent it —

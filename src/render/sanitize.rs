@@ -5,7 +5,14 @@
 //! sequences and other control characters are shown as `\x1b`-style text, bidi overrides,
 //! zero-width and tag characters as `<U+202E>`, and a leading `::` (a GitHub Actions workflow
 //! command) is broken up. Line breaks become spaces: the result is always one line.
+//!
+//! The output seam applies the same rule once more to everything it writes, so text that
+//! reached a message, a prompt or an error without its own cleaning still cannot drive a
+//! terminal: [`for_terminal`] for human streams (it keeps line breaks and the colour
+//! sequences of dcd's own [`super::Style`]), [`for_json`] for JSON documents (the same
+//! characters as `\uXXXX` escapes: the same data, nothing a terminal acts on).
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 /// One line of printable text.
@@ -61,6 +68,70 @@ pub fn one_line(s: &str, max: usize) -> String {
     out
 }
 
+/// Whether `c` is shown as text rather than written: a control character other than the
+/// line break, or an invisible format mark.
+fn is_unsafe(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t') || is_invisible(c)
+}
+
+/// The colour sequences [`super::Style`] paints with: `ESC [ <code> m`.
+const OWN_SGR: [&str; 8] = [
+    "\x1b[0m", "\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[34m", "\x1b[90m",
+];
+
+/// Text for a human stream, whatever its origin: line breaks and tabs stay, and so do dcd's
+/// own colour sequences; every other control character (an escape sequence's ESC, a carriage
+/// return that would overwrite the line) and invisible mark is shown as text, as [`clean`]
+/// shows it. Borrowed when there is nothing to replace (nearly always).
+pub fn for_terminal(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if c == '\x1b'
+            && let Some(own) = OWN_SGR.iter().find(|q| rest.starts_with(**q))
+        {
+            out.push_str(own);
+            rest = &rest[own.len()..];
+            continue;
+        }
+        if c.is_control() && c != '\n' && c != '\t' {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else if is_invisible(c) {
+            let _ = write!(out, "<U+{:04X}>", c as u32);
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Cow::Owned(out)
+}
+
+/// A serialised JSON document with every character a terminal could act on — controls that
+/// JSON leaves raw (DEL, the C1 range) and invisible format marks — written as `\uXXXX`
+/// escapes. Outside strings JSON holds only its own punctuation and white space, so the
+/// result is the same document.
+pub fn for_json(doc: &str) -> Cow<'_, str> {
+    let needs = |c: char| is_unsafe(c) && c != '\r';
+    if !doc.chars().any(needs) {
+        return Cow::Borrowed(doc);
+    }
+    let mut out = String::with_capacity(doc.len() + 16);
+    for c in doc.chars() {
+        if needs(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{u:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Bidi controls, zero-width characters, tag characters and other invisible format marks.
 fn is_invisible(c: char) -> bool {
     matches!(c as u32,
@@ -113,6 +184,35 @@ mod tests {
             " ::error::x",
             "never a leading ::"
         );
+    }
+
+    #[test]
+    fn the_terminal_seam_keeps_lines_and_own_colours_and_shows_everything_else() {
+        let own = crate::render::Style { color: true }.red("✗ Error:");
+        let line = format!("{own} org \x1b]0;pwned\x07\x1b[2J\u{9b}31m \u{202e}x\r\nnext\tcol");
+        assert_eq!(
+            for_terminal(&line),
+            "\x1b[31m✗ Error:\x1b[0m org \\x1b]0;pwned\\x07\\x1b[2J\\x9b31m <U+202E>x\\x0d\nnext\tcol"
+        );
+        assert!(matches!(for_terminal("plain ✓ line\n"), Cow::Borrowed(_)));
+        // A sequence that merely starts like one of ours is not ours.
+        assert_eq!(for_terminal("\x1b[31;1m"), "\\x1b[31;1m");
+        assert_eq!(for_terminal("\x1b[3"), "\\x1b[3");
+    }
+
+    #[test]
+    fn json_escapes_are_the_same_document() {
+        let v = serde_json::json!({"name": "a\u{7f}b\u{9b}c\u{202e}d\u{e0041}e\x1b", "n": 1});
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        let safe = for_json(&text);
+        assert!(!safe.chars().any(|c| is_unsafe(c) && c != '\n'), "{safe}");
+        assert!(
+            safe.contains("\\u007f") && safe.contains("\\udb40\\udc41"),
+            "{safe}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, v);
+        assert!(matches!(for_json("{\n  \"a\": \"ü\"\n}"), Cow::Borrowed(_)));
     }
 
     #[test]

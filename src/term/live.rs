@@ -12,11 +12,16 @@
 //! cuts lines instead of rewrapping them loses a few lines above the frame then, never the
 //! frame.)
 //!
+//! Every line and prompt passes the output seam's last cleaning on its way out
+//! ([`crate::render::sanitize::for_terminal`]): whatever a caller put in it, only dcd's own
+//! colours and line breaks reach the terminal as such.
+//!
 //! A failed write to stdout is remembered ([`stdout_failure`]) and nothing more is written
 //! there: a full disk or a closed file makes the command fail with exit 1 at the end. A
 //! closed pipe (the reader went away, `dcd … | head`) records a stop instead, so the
 //! command ends promptly and quietly.
 
+use crate::render::sanitize::for_terminal;
 use std::io::Write;
 use std::sync::Mutex;
 
@@ -107,7 +112,7 @@ fn write_all(fd: i32, s: &str) {
 /// Writes `s` to stdout as it is (a prompt that waits on the same line).
 pub fn out_raw(s: &str) {
     let _st = lock();
-    write_all(1, s);
+    write_all(1, &for_terminal(s));
 }
 
 /// Prints lines to stdout (above the live frame, if one is up).
@@ -134,6 +139,7 @@ pub fn warn(msg: &str, style: crate::render::Style) {
 }
 
 fn print_above(fd: i32, s: &str) {
+    let s = &*for_terminal(s);
     let mut st = lock();
     if st.drawn == 0 {
         write_all(fd, &format!("{s}\n"));
@@ -178,17 +184,18 @@ impl Live {
             let n = st.drawn;
             let mut row = n; // the cursor rests on the line below the frame
             for (i, (old, new)) in st.frame.iter_mut().zip(lines).enumerate() {
-                if old.as_str() == *new {
+                let new = for_terminal(new);
+                if *old == new {
                     continue;
                 }
-                (*new).clone_into(old);
+                new.as_ref().clone_into(old);
                 if row > i {
                     let _ = write!(buf, "\x1b[{}A", row - i);
                 } else if row < i {
                     let _ = write!(buf, "\x1b[{}B", i - row);
                 }
                 buf.push_str("\r\x1b[2K");
-                buf.push_str(new);
+                buf.push_str(&new);
                 row = i;
             }
             if row < n {
@@ -196,7 +203,7 @@ impl Live {
             }
         } else {
             erase(&mut buf, &st, width);
-            st.frame = lines.iter().map(|l| l.to_string()).collect();
+            st.frame = lines.iter().map(|l| for_terminal(l).into_owned()).collect();
             st.width = width;
             draw(&mut buf, &mut st);
         }

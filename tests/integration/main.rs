@@ -20,6 +20,7 @@ mod fault_soak;
 mod files;
 mod help_contract;
 mod list_artifacts;
+mod output_seam;
 mod parsers_never_panic;
 mod plan;
 mod proxies;

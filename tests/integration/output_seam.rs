@@ -1,0 +1,244 @@
+//! End-to-end: text that came from a server never drives the terminal, wherever it lands —
+//! a prompt, a list to choose from, an error, a note — because the output seam cleans
+//! everything it writes (docs/architecture.md, "Server text"). Each test plants escape
+//! sequences in what the fake cloud answers (org names, the user's email, a binary id) and
+//! checks that none reaches the screen or the log raw, while dcd's own colours still do.
+
+use crate::support::fake_cloud::*;
+use crate::support::*;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(30);
+/// An OSC title change, a screen clear, an 8-bit CSI, a bidi override.
+const EVIL: &str = "Evil\x1b]0;pwned\x07\x1b[2J\u{9b}31m\u{202e}Corp";
+
+/// Whether `text` holds any of EVIL's sequences raw.
+fn raw_escape(text: &str) -> bool {
+    ["\x1b]0;pwned", "\x07", "\x1b[2J", "\u{9b}", "\u{202e}"]
+        .iter()
+        .any(|s| text.contains(s))
+}
+
+/// How EVIL looks once cleaned.
+const SHOWN: &str = "Evil\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m<U+202E>Corp";
+
+fn evil_orgs() -> Vec<Value> {
+    vec![org("42", EVIL, "evil"), org("7", "Beta Labs", "beta")]
+}
+
+fn cloud(orgs: Vec<Value>, email: &str) -> FakeCloud {
+    let mut a = Accounts::new(orgs);
+    a.email = email.to_string();
+    FakeCloud::start(Scenario::new(vec![]).accounts(a))
+}
+
+/// A stored session at `fc` for `email`, in org 42.
+fn logged_in(fc: &FakeCloud, dir: &TempDir, email: &str) {
+    let (access, refresh, expires_at) = fc.mint_session(Duration::from_secs(3600));
+    write_config(
+        dir,
+        &json!({
+            "version": 1, "env": "dev", "api_url": fc.url(), "supabase_url": fc.url(),
+            "session": {"access_token": access, "refresh_token": refresh,
+                        "expires_at": expires_at, "user_email": email, "user_id": "user-1"},
+            "current_org_id": "42", "current_org_name": EVIL
+        })
+        .to_string(),
+    );
+}
+
+/// The `state` and `code_challenge` of the login URL dcd prints first.
+fn handoff_from(fc: &FakeCloud, out: &mut impl BufRead) {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "no URL printed");
+        if let Some(i) = line.find("http") {
+            let q = line[i..].trim().split_once('?').unwrap().1.to_string();
+            let get = |k: &str| {
+                q.split('&')
+                    .find_map(|p| p.strip_prefix(&format!("{k}=")))
+                    .unwrap()
+                    .to_string()
+            };
+            fc.handoff(&get("state"), &get("code_challenge"));
+            return;
+        }
+    }
+}
+
+#[test]
+fn org_names_in_the_several_orgs_login_error_are_cleaned() {
+    let fc = cloud(evil_orgs(), "dev@example.com");
+    let (mut c, _dir) = dcd();
+    c.env("DCD_SUPABASE_URL", fc.url())
+        .args(["login", "--no-browser", "--api-url", &fc.url()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    handoff_from(&fc, &mut out);
+    let o = collect_rest(child, out);
+    o.assert_code(1);
+    assert!(o.stderr.contains("several organizations"), "{o}");
+    assert!(o.stderr.contains(SHOWN), "{o}");
+    assert!(!raw_escape(&o.stderr) && !raw_escape(&o.stdout), "{o}");
+}
+
+/// The rest of a child's output after the caller read part of its stdout.
+fn collect_rest(
+    mut child: std::process::Child,
+    mut out: BufReader<std::process::ChildStdout>,
+) -> Output {
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut out, &mut stdout).unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    Output {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        elapsed: Duration::ZERO,
+    }
+}
+
+#[test]
+fn the_org_picker_on_a_terminal_shows_server_names_cleaned() {
+    let fc = cloud(evil_orgs(), "dev@example.com");
+    // A stand-in browser opener that records the URL, so the test can play the console.
+    let bin = TempDir::new();
+    let seen = bin.path().join("opened.txt");
+    let opener = bin.path().join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", seen.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let (mut c, dir) = dcd();
+    c.env("PATH", path)
+        .env("DCD_SUPABASE_URL", fc.url())
+        .args(["login", "--api-url", &fc.url()]);
+    let (code, screen) = std::thread::scope(|s| {
+        s.spawn(|| {
+            wait_for("the opener", || {
+                std::fs::read_to_string(&seen).is_ok_and(|u| u.contains("code_challenge="))
+            });
+            let url = std::fs::read_to_string(&seen).unwrap();
+            handoff_from(&fc, &mut url.as_bytes());
+        });
+        run_pty_answering(c, 120, 30, LIMIT, &[("Choose 1-2", "1\n")])
+    });
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains(&format!("1) {SHOWN} (evil)")), "{screen}");
+    assert!(!raw_escape(&screen), "{screen}");
+    let cfg = std::fs::read_to_string(dir.path().join("config/config.json")).unwrap();
+    let cfg: Value = serde_json::from_str(&cfg).unwrap();
+    assert_eq!(
+        cfg["current_org_name"], EVIL,
+        "the file keeps the name as data"
+    );
+}
+
+#[test]
+fn switch_org_lists_available_orgs_cleaned() {
+    let fc = cloud(evil_orgs(), "dev@example.com");
+    let (mut c, dir) = dcd();
+    logged_in(&fc, &dir, "dev@example.com");
+    c.args(["switch-org", "nope", "--api-url", &fc.url()]);
+    let o = run(c, LIMIT);
+    o.assert_code(1).assert_no_panic();
+    assert!(o.stderr.contains("No org named"), "{o}");
+    assert!(o.stderr.contains(SHOWN), "{o}");
+    assert!(!raw_escape(&o.stderr), "{o}");
+}
+
+#[test]
+fn keeping_an_existing_session_names_the_user_cleaned() {
+    let fc = cloud(evil_orgs(), EVIL);
+    let (mut c, dir) = dcd();
+    logged_in(&fc, &dir, EVIL);
+    c.args(["login", "--no-browser", "--api-url", &fc.url()]);
+    let o = run(c, LIMIT);
+    o.assert_code(0);
+    assert!(o.stdout.contains("Keeping existing session"), "{o}");
+    assert!(o.stdout.contains(SHOWN), "{o}");
+    assert!(!raw_escape(&o.stdout), "{o}");
+}
+
+#[test]
+fn the_already_logged_in_prompt_on_a_terminal_is_cleaned() {
+    let fc = cloud(evil_orgs(), EVIL);
+    let (mut c, dir) = dcd();
+    logged_in(&fc, &dir, EVIL);
+    c.args(["login", "--no-browser", "--api-url", &fc.url()]);
+    let (code, screen) = run_pty_answering(c, 120, 30, LIMIT, &[("[y/N]", "n\n")]);
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("Already logged in as"), "{screen}");
+    assert!(screen.contains(SHOWN), "{screen}");
+    assert!(!raw_escape(&screen), "{screen}");
+}
+
+#[test]
+fn a_binary_id_chosen_by_the_server_is_cleaned_in_upload_output() {
+    use sha2::{Digest, Sha256};
+    let dir = TempDir::new();
+    let apk = dir.path().join("app.apk");
+    let manifest = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/apps/AndroidManifest.xml"),
+    )
+    .unwrap();
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file(
+        "AndroidManifest.xml",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut zip, &manifest).unwrap();
+    let bytes = zip.finish().unwrap().into_inner();
+    std::fs::write(&apk, &bytes).unwrap();
+    let sha: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let fc = FakeCloud::start(
+        Scenario::default()
+            .api_key("key-123456")
+            .known_binary(&sha, EVIL),
+    );
+    let (mut c, _home) = dcd();
+    c.env("DEVICE_CLOUD_API_KEY", "key-123456").args([
+        "upload",
+        apk.to_str().unwrap(),
+        "--api-url",
+        &fc.url(),
+    ]);
+    let o = run(c, LIMIT);
+    o.assert_code(0);
+    assert!(o.stdout.contains(SHOWN), "{o}");
+    assert!(!raw_escape(&o.stdout) && !raw_escape(&o.stderr), "{o}");
+    // The JSON form keeps the id as data, with the dangerous characters as \u escapes.
+    let (mut c, _home) = dcd();
+    c.env("DEVICE_CLOUD_API_KEY", "key-123456").args([
+        "upload",
+        apk.to_str().unwrap(),
+        "--json",
+        "--api-url",
+        &fc.url(),
+    ]);
+    let o = run(c, LIMIT);
+    o.assert_code(0);
+    assert!(!raw_escape(&o.stdout), "{o}");
+    let doc: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(doc["appBinaryId"], EVIL, "the same data");
+}
