@@ -34,6 +34,7 @@ build:
 # present (into the ignored tests/conformance/node_modules), skipped visibly when not.
 test:
 	-@tests/conformance/install.sh
+	-@tests/scripts/test-tools.sh
 	@if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --locked --no-fail-fast --cargo-quiet; \
 	else \

@@ -8,6 +8,7 @@
 //! client thread run in-process) and `rng.rs` (the seeded generator of the property tests).
 
 pub mod client_thread;
+pub mod download_host;
 pub mod fake_cloud;
 pub mod fake_realtime;
 pub mod iso;
