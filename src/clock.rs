@@ -129,6 +129,9 @@ pub struct Timings {
     pub update_check: Duration,
     /// Between two attempts to download an Expo build, 2 s.
     pub expo_retry: Duration,
+    /// A streamed transfer that moves fewer than `net::stall::MIN_BYTES` in this long
+    /// (60 s) has stalled and fails (docs/http-api.md, "Transfers must make progress").
+    pub transfer_window: Duration,
 }
 
 /// Consecutive failed polls before the wait gives up (and diagnoses the API host).
@@ -157,6 +160,7 @@ impl Timings {
             http_request: http(30.0),
             update_check: http(1.5),
             expo_retry: s(2.0),
+            transfer_window: s(60.0),
         }
     }
 

@@ -26,6 +26,7 @@ pub fn latest_version(url: &str, timings: &Timings) -> Option<String> {
         .build();
     let result = agent.run(req);
     let ms = started.elapsed().as_millis();
+    let url = crate::debug::redact_url(url);
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => {

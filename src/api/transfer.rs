@@ -3,13 +3,16 @@
 //! API calls read their answer into memory under a 30 s overall timeout; a download may be a
 //! gigabyte and take minutes, so these requests run on the same agent (same proxy, TLS trust
 //! and connection pool) with per-request timeouts instead: no overall limit, a bounded wait
-//! for the response headers, and a per-read timeout so a body that stalls still fails. The
-//! body is handed back unread, for the caller to stream to disk.
+//! for the response headers, a per-read timeout so a body that goes silent fails, and the
+//! minimum-progress rule of [`crate::net::stall`] so a body that drips fails too. The body is
+//! handed back unread, for the caller to stream to disk.
 //!
 //! Bundle URLs point at a CDN worker outside the API: [`ApiClient::open_external`] sends no
 //! auth headers there, ever.
 
 use super::{ApiClient, ApiError, Reply};
+use crate::clock::Timings;
+use crate::net::stall::MinProgress;
 use serde_json::Value;
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -29,6 +32,7 @@ pub struct Download {
     op: String,
     headers: ureq::http::HeaderMap,
     body: ureq::Body,
+    timings: Timings,
 }
 
 impl std::fmt::Debug for Download {
@@ -54,11 +58,12 @@ impl Download {
             .and_then(|v| v.trim().parse().ok())
     }
 
-    /// The body as a reader with no size limit (the caller streams it to disk). Read errors
-    /// (reset, stall past the per-read timeout, a body shorter than announced) come out as
-    /// `io::Error`s.
+    /// The body as a reader with no size limit (the caller streams it to disk), held to the
+    /// minimum-progress rule. Read errors (reset, silence past the per-read timeout, a drip
+    /// below the minimum progress, a body shorter than announced) come out as `io::Error`s.
     pub fn into_reader(self) -> impl Read + 'static {
-        self.body.into_with_config().limit(u64::MAX).reader()
+        let body = self.body.into_with_config().limit(u64::MAX).reader();
+        MinProgress::new(body, &self.timings)
     }
 
     /// Reads (at most 64 KiB of) the body of a non-2xx answer.
@@ -196,6 +201,7 @@ impl ApiClient {
                     op: op.to_string(),
                     headers: parts.headers,
                     body,
+                    timings: self.timings,
                 })
             }
             Err(e) => {

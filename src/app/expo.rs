@@ -6,8 +6,9 @@
 //! pass (no answer, a broken-off body, 5xx); a 4xx answer is final, and 401/403 says that
 //! signed Expo URLs expire. Redirects are followed (no credentials are sent, so no header
 //! can leak), each hop through the proxy decision for its own host. The body is streamed
-//! to disk and capped at [`MAX_DOWNLOAD`]. A URL's query is never shown (it is the
-//! signature).
+//! to disk, capped at [`MAX_DOWNLOAD`] and held to the minimum-progress rule of
+//! [`crate::net::stall`] (a host that drips fails that attempt). A URL's query is never
+//! shown (it is the signature).
 //!
 //! Extraction refuses what could write outside its directory: absolute names, `..`, a
 //! path through a symbolic link, and links whose target leaves the directory. It is
@@ -108,7 +109,7 @@ fn fetch(url: &str, dest: &Path, timings: &Timings) -> Result<u64, Failed> {
             continue;
         }
         return match status {
-            200..=299 => save(resp.body_mut(), dest).map_err(|e| fail(e, true)),
+            200..=299 => save(resp.body_mut(), dest, timings).map_err(|e| fail(e, true)),
             401 | 403 => Err(fail(
                 format!(
                     "HTTP {status}. Signed Expo URLs expire about an hour after they are made; get a new URL for the build and try again."
@@ -152,8 +153,9 @@ fn resolve(base: &str, loc: &str) -> String {
     format!("{}{dir}{loc}", &base[..path_start])
 }
 
-fn save(body: &mut ureq::Body, dest: &Path) -> Result<u64, String> {
-    let mut reader = body.with_config().limit(MAX_DOWNLOAD).reader();
+fn save(body: &mut ureq::Body, dest: &Path, timings: &Timings) -> Result<u64, String> {
+    let capped = body.with_config().limit(MAX_DOWNLOAD).reader();
+    let mut reader = crate::net::stall::MinProgress::new(capped, timings);
     let mut out =
         File::create(dest).map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
     let n = io::copy(&mut reader, &mut out).map_err(|e| {

@@ -193,7 +193,7 @@ impl CloudArgs {
         Ok(Inputs { app, flows })
     }
 
-    /// `--json-file` was given: quiet, and a failed run exits 0.
+    /// `--json-file` was given: quiet, and a failed run exits 0 once the file is written.
     pub fn json_file_given(&self) -> bool {
         self.json_file.is_some()
     }

@@ -63,6 +63,13 @@ pub fn run(opts: &Options) -> Exit {
     if opts.common.debug {
         crate::debug::enable();
     }
+    // URLs from the environment may carry credentials: registered before anything can echo
+    // them, even alone (docs/http-api.md, "Every API request").
+    for var in ["DCD_SUPABASE_URL", "DCD_MANIFEST_URL"] {
+        if let Ok(url) = std::env::var(var) {
+            crate::debug::add_url_secrets(&url);
+        }
+    }
     let ctx = Ctx::new(&opts.common);
     let result = match &opts.command {
         Command::Cloud(a) => cloud::run(a, &ctx),

@@ -28,12 +28,13 @@ impl Verdict {
         }
     }
 
-    /// The exit code of a waited-for run. With `--json-file` a failed run exits 0: the
-    /// wrapper reads the verdict from the file.
-    pub fn exit(self, json_file: bool) -> Exit {
+    /// The exit code of a waited-for run. A failed run exits 0 only when `--json-file` was
+    /// *written*: the wrapper reads the verdict from the file. With no file (not asked for,
+    /// or the write failed) the 2 stands (docs/exit-codes.md, "The verdict and --json-file").
+    pub fn exit(self, json_file_written: bool) -> Exit {
         match self {
             Verdict::Passed | Verdict::Superseded => Exit::Success,
-            Verdict::Failed if json_file => Exit::Success,
+            Verdict::Failed if json_file_written => Exit::Success,
             Verdict::Failed => Exit::TestsFailed,
         }
     }
@@ -297,7 +298,7 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_map_to_exit_codes_with_and_without_json_file() {
+    fn verdicts_map_to_exit_codes_with_and_without_a_written_json_file() {
         let table = [
             (Verdict::Passed, false, 0),
             (Verdict::Passed, true, 0),
@@ -306,12 +307,8 @@ mod tests {
             (Verdict::Failed, false, 2),
             (Verdict::Failed, true, 0),
         ];
-        for (v, json_file, code) in table {
-            assert_eq!(
-                v.exit(json_file).code(),
-                code,
-                "{v:?} json_file={json_file}"
-            );
+        for (v, written, code) in table {
+            assert_eq!(v.exit(written).code(), code, "{v:?} written={written}");
         }
     }
 }

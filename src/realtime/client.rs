@@ -242,7 +242,7 @@ fn session(
 ) -> End {
     rt_debug!(
         "connecting to {}",
-        cfg.url.split('?').next().unwrap_or(&cfg.url)
+        crate::debug::redact_url(cfg.url.split('?').next().unwrap_or(&cfg.url))
     );
     let ws = match socket::connect(&cfg.url, &cfg.timings) {
         Ok(ws) => ws,

@@ -2,6 +2,10 @@
 //! `simple` strategy is one request (B2 native `POST` with a token, or an S3 pre-signed `PUT`
 //! when the token is empty); `large` splits the file evenly over the given part URLs and is
 //! finished by the API (`finishLargeFile`). Any failure here is silent: TUS carries on.
+//!
+//! A B2-native answer must say it took what was sent: a 2xx whose JSON does not name the
+//! `contentLength` sent (or names another `contentSha1`) is a failure, not a stored part
+//! (docs/http-api.md, "Flow zip upload and submission").
 
 use super::source::{Body, Progress, Source, Target, sha1_range};
 use crate::clock::Timings;
@@ -33,16 +37,55 @@ fn encode_name(name: &str) -> String {
         .join("/")
 }
 
+/// Largest B2 answer read.
+const MAX_ANSWER: u64 = 64 << 10;
+
+/// A 2xx answer, returned for a closer look; anything else is the error.
 fn check(
     r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     what: &str,
-) -> Result<(), String> {
+) -> Result<ureq::http::Response<ureq::Body>, String> {
     let r = r.map_err(|e| format!("{what}: {e}"))?;
     let status = r.status().as_u16();
     if (200..300).contains(&status) {
-        Ok(())
+        Ok(r)
     } else {
         Err(format!("{what}: HTTP {status}"))
+    }
+}
+
+/// A B2-native 2xx answer that took the `len` bytes whose SHA-1 is `sha`: its JSON names
+/// that `contentLength`, and no other `contentSha1` (B2 may prefix it `unverified:`).
+fn accepted(
+    r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    what: &str,
+    len: u64,
+    sha: &str,
+) -> Result<(), String> {
+    let mut r = check(r, what)?;
+    let body = r
+        .body_mut()
+        .with_config()
+        .limit(MAX_ANSWER)
+        .read_to_vec()
+        .map_err(|e| format!("{what}: reading the answer: {e}"))?;
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let took = v.get("contentLength").and_then(Value::as_u64);
+    let their_sha = v.get("contentSha1").and_then(Value::as_str).map(|s| {
+        s.strip_prefix("unverified:")
+            .unwrap_or(s)
+            .to_ascii_lowercase()
+    });
+    if took != Some(len) {
+        return Err(format!(
+            "{what}: the answer does not confirm the {len} bytes sent"
+        ));
+    }
+    match their_sha {
+        Some(s) if s != "none" && s != sha.to_ascii_lowercase() => {
+            Err(format!("{what}: the answer names another SHA-1"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -93,24 +136,24 @@ fn simple_upload(simple: &Value, name: &str, f: &mut File<'_>, t: &Timings) -> R
         .map_err(|e| format!("B2 upload: {e}"))?;
     let agent = crate::net::agent::transfer_agent(t, &url);
     let len = f.len.to_string();
-    let r = if token.is_empty() {
-        agent
+    if token.is_empty() {
+        let r = agent
             .put(&url)
             .header("content-type", f.content_type)
             .header("content-length", &len)
             .header("X-Bz-Content-Sha1", &sha)
-            .send(ureq::SendBody::from_reader(&mut body))
-    } else {
-        agent
-            .post(&url)
-            .header("Authorization", &token)
-            .header("X-Bz-File-Name", encode_name(name))
-            .header("content-type", f.content_type)
-            .header("content-length", &len)
-            .header("X-Bz-Content-Sha1", &sha)
-            .send(ureq::SendBody::from_reader(&mut body))
-    };
-    check(r, "B2 upload")
+            .send(ureq::SendBody::from_reader(&mut body));
+        return check(r, "B2 upload").map(|_| ());
+    }
+    let r = agent
+        .post(&url)
+        .header("Authorization", &token)
+        .header("X-Bz-File-Name", encode_name(name))
+        .header("content-type", f.content_type)
+        .header("content-length", &len)
+        .header("X-Bz-Content-Sha1", &sha)
+        .send(ureq::SendBody::from_reader(&mut body));
+    accepted(r, "B2 upload", f.len, &sha)
 }
 
 /// The file split evenly over the part URLs (part size = ⌈size / N⌉), each part hashed and
@@ -142,7 +185,7 @@ fn large_upload(large: &Value, f: &mut File<'_>, t: &Timings) -> Result<Done, St
             .header("content-length", n.to_string())
             .header("X-Bz-Content-Sha1", &sha)
             .send(ureq::SendBody::from_reader(&mut body));
-        check(r, &what)?;
+        accepted(r, &what, n, &sha)?;
         sha1s.push(sha);
     }
     Ok(Done::Large {
@@ -162,6 +205,39 @@ mod tests {
         assert_eq!(
             encode_name("organizations/a b/c.zip"),
             "organizations/a%20b/c.zip"
+        );
+    }
+
+    #[test]
+    fn an_answer_counts_only_when_it_confirms_what_was_sent() {
+        let sha = sha1_hex(b"data");
+        let answer = |status: u16, body: &str| {
+            Ok(ureq::http::Response::builder()
+                .status(status)
+                .body(ureq::Body::builder().data(body.as_bytes().to_vec()))
+                .unwrap())
+        };
+        let ok = |body: &str| accepted(answer(200, body), "B2 part 1", 4, &sha);
+        let full = format!(r#"{{"contentLength": 4, "contentSha1": "{sha}"}}"#);
+        assert_eq!(ok(&full), Ok(()));
+        assert_eq!(ok(r#"{"contentLength": 4}"#), Ok(()));
+        let unverified = format!(r#"{{"contentLength": 4, "contentSha1": "unverified:{sha}"}}"#);
+        assert_eq!(ok(&unverified), Ok(()));
+        for bad in [
+            r#"{"contentLength": 1}"#.to_string(),
+            "{}".to_string(),
+            "<html>welcome</html>".to_string(),
+            format!(
+                r#"{{"contentLength": 4, "contentSha1": "{}"}}"#,
+                sha1_hex(b"x")
+            ),
+        ] {
+            let e = ok(&bad).unwrap_err();
+            assert!(e.starts_with("B2 part 1: the answer "), "{bad}: {e}");
+        }
+        assert_eq!(
+            accepted(answer(503, &full), "B2 upload", 4, &sha),
+            Err("B2 upload: HTTP 503".into())
         );
     }
 

@@ -6,6 +6,12 @@
 //! tus-js-client delays (0, 3, 5, 10, 20 s, scaled), resuming from the server's
 //! `Upload-Offset` (`HEAD`), so a flaky network costs a chunk, not the upload. Resuming is
 //! safe to repeat: the offset says what the server has.
+//!
+//! Every `PATCH` must be accepted whole: an answer whose `Upload-Offset` is not the offset
+//! sent plus the bytes sent fails that attempt, like a network error. The attempts are
+//! counted over the whole upload and never refilled, so a server that takes a byte at a time
+//! (or claims bytes it was never sent) costs at most [`RETRY_DELAYS`]`.len()` passes over
+//! the file, never a chunk per byte (docs/http-api.md, "Flow zip upload and submission").
 
 use super::source::{Body, Progress, Source, Target};
 use crate::clock::Timings;
@@ -185,7 +191,8 @@ impl<'a> Transfer<'a> {
     }
 
     /// `PATCH`es the file from the current offset in [`CHUNK`]s, each streamed from the
-    /// source, following the server's `Upload-Offset` after each.
+    /// source. Each answer's `Upload-Offset` must be exactly where the chunk ended (a missing
+    /// one means it did); anything else fails the attempt, and the retry asks the server.
     fn send_chunks(&mut self, loc: &str) -> Result<(), String> {
         while self.offset < self.len {
             let offset = self.offset;
@@ -213,11 +220,16 @@ impl<'a> Transfer<'a> {
             if status != 204 && status != 200 {
                 return Err(format!("TUS PATCH at {offset}: HTTP {status}"));
             }
-            // The server's word on what it has; never past the file, never backwards.
-            self.offset = header(&r, "upload-offset")
-                .and_then(|o| o.parse().ok())
-                .filter(|o| *o > offset && *o <= self.len)
-                .unwrap_or(offset + n);
+            let end = offset + n;
+            let answered = header(&r, "upload-offset");
+            if let Some(got) = answered.filter(|o| o.trim().parse::<u64>().ok() != Some(end)) {
+                return Err(format!(
+                    "TUS PATCH at {offset}: the server did not take the {n} bytes sent \
+                     (Upload-Offset {}, expected {end})",
+                    crate::render::sanitize::one_line(&got, 40)
+                ));
+            }
+            self.offset = end;
             crate::debug!("TUS uploaded {}/{} bytes", self.offset, self.len);
         }
         Ok(())

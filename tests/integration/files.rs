@@ -1,6 +1,6 @@
 //! End-to-end: every file dcd writes goes through one writer. A FIFO or a device node as a
 //! download target is written in place (never replaced by a regular file), a full disk
-//! leaves no partial `--json-file` and still reports the verdict, and a hostile upload id
+//! leaves no partial `--json-file` and still reports the verdict (exit 2), and a hostile upload id
 //! cannot put the JSON file outside the working directory.
 
 use crate::support::fake_cloud::*;
@@ -113,10 +113,14 @@ fn a_full_disk_leaves_no_partial_json_file_and_the_verdict_still_arrives() {
         dir.path(),
         &["--json-file", "--json-file-name", "out.json", "--json"],
     );
-    // --json-file turns a failed run into exit 0; the document still reaches stdout.
-    o.assert_code(0).assert_no_panic();
+    // No file carries the verdict, so the failed run's 2 stands (only a written
+    // --json-file turns it into 0); the document still reaches stdout.
+    o.assert_code(2).assert_no_panic();
     assert!(
-        o.stderr.contains("Could not write the JSON file out.json"),
+        o.stderr
+            .contains("Could not write the JSON file out.json: ")
+            && o.stderr
+                .contains("; exiting 2 (FAILED), as no file carries the verdict"),
         "{o}"
     );
     let doc: serde_json::Value =

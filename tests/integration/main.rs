@@ -19,6 +19,7 @@ mod fake_realtime;
 mod fault_soak;
 mod files;
 mod help_contract;
+mod hostile_hosts;
 mod install;
 mod list_artifacts;
 mod output_seam;

@@ -39,7 +39,7 @@ pub fn async_done(
             "uploadId": run.upload_id,
             "notices": checked.notices,
         });
-        write_json_file(args, ctx, &run.upload_id, &doc);
+        write_json_file(args, ctx, &run.upload_id, &doc, None);
         if ctx.json() {
             ctx.out.json(&doc);
         }
@@ -88,11 +88,11 @@ pub fn wait_and_finish(
         planned.info(),
         notices,
     );
-    write_json_file(args, ctx, &run.upload_id, &doc);
+    let written = write_json_file(args, ctx, &run.upload_id, &doc, Some(done.verdict));
     if ctx.json() {
         ctx.out.json(&doc);
     }
-    Ok(done.verdict.exit(args.json_file_given()))
+    Ok(done.verdict.exit(written))
 }
 
 /// A login session that expires within a minute is refreshed before the downloads; if it
@@ -110,12 +110,19 @@ fn fresh_for_downloads(ctx: &Ctx, conn: &Connected, mut auth: crate::auth::AuthC
 }
 
 /// `--json-file`: `--json-file-name`, else `<uploadId>_dcd.json` (the id reduced to a safe
-/// file name); parent directories are created; written through the one file writer. A
-/// failure is a warning: the run's verdict still reaches the user through stdout and the
-/// exit code.
-fn write_json_file(args: &CloudArgs, ctx: &Ctx, upload_id: &str, doc: &Value) {
+/// file name); parent directories are created; written through the one file writer, so a
+/// failed write leaves the previous file (or none), never a part. Returns whether the file
+/// was written: only then does a FAILED verdict exit 0. A failure is a warning naming the
+/// file, and, after a FAILED verdict, saying that the exit code stays 2 (docs/exit-codes.md).
+fn write_json_file(
+    args: &CloudArgs,
+    ctx: &Ctx,
+    upload_id: &str,
+    doc: &Value,
+    verdict: Option<Verdict>,
+) -> bool {
     let Some(jf) = &args.json_file else {
-        return;
+        return false;
     };
     let path = jf.name.clone().unwrap_or_else(|| {
         PathBuf::from(format!("{}_dcd.json", crate::fsio::safe_name(upload_id)))
@@ -127,14 +134,26 @@ fn write_json_file(args: &CloudArgs, ctx: &Ctx, upload_id: &str, doc: &Value) {
         .and_then(|_| {
             crate::fsio::write_file(&path, (jsonr::pretty(doc) + "\n").as_bytes(), 0o644)
         });
+    let shown = crate::render::sanitize::clean(&path.to_string_lossy());
     match written {
-        Ok(()) => ctx.out.emit(Event::Note(&format!(
-            "JSON output written to {}",
-            path.display()
-        ))),
-        Err(e) => ctx.out.warn(&format!(
-            "Could not write the JSON file {}: {e}",
-            path.display()
-        )),
+        Ok(()) => {
+            ctx.out
+                .emit(Event::Note(&format!("JSON output written to {shown}")));
+            true
+        }
+        Err(e) => {
+            let stays = match verdict {
+                Some(v @ Verdict::Failed) => format!(
+                    "; exiting {} ({}), as no file carries the verdict",
+                    v.exit(false).code(),
+                    v.as_str()
+                ),
+                _ => String::new(),
+            };
+            ctx.out.warn(&format!(
+                "Could not write the JSON file {shown}: {e}{stays}"
+            ));
+            false
+        }
     }
 }

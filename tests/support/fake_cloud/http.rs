@@ -153,7 +153,11 @@ pub(super) fn serve_connection(stream: TcpStream, shared: Arc<Shared>, conn: usi
             } => {
                 let head = response_head(status, content_type, Some(payload.len()), &[], req.close);
                 let sent = payload.len().min(match fault {
-                    Some(StreamFault::CutAfter(n) | StreamFault::StallAfter(n)) => n,
+                    Some(
+                        StreamFault::CutAfter(n)
+                        | StreamFault::StallAfter(n)
+                        | StreamFault::Drip { after: n, .. },
+                    ) => n,
                     None => u64::MAX,
                 });
                 let ok = writer
@@ -170,6 +174,10 @@ pub(super) fn serve_connection(stream: TcpStream, shared: Arc<Shared>, conn: usi
                     }
                     Some(StreamFault::StallAfter(_)) => {
                         hang(&mut reader, &shared);
+                        return;
+                    }
+                    Some(StreamFault::Drip { every, .. }) => {
+                        drip(&mut writer, every, payload.len() - sent, &shared);
                         return;
                     }
                     None if req.close => {
@@ -485,6 +493,21 @@ fn reset(stream: &TcpStream) {
 }
 
 /// Hold the connection without answering until the peer leaves, we shut down, or the cap.
+/// One byte every `every`, at most `left` of them, until the client goes away, the fake
+/// stops or [`HANG_CAP`] passes.
+fn drip(writer: &mut TcpStream, every: Duration, left: u64, shared: &Shared) {
+    let until = Instant::now() + HANG_CAP;
+    for _ in 0..left {
+        std::thread::sleep(every);
+        if Instant::now() >= until || shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if writer.write_all(b".").and_then(|_| writer.flush()).is_err() {
+            return;
+        }
+    }
+}
+
 fn hang(reader: &mut BufReader<TcpStream>, shared: &Shared) {
     let until = Instant::now() + HANG_CAP;
     let _ = reader.get_ref().set_read_timeout(Some(IDLE_POLL));

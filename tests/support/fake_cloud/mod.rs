@@ -367,6 +367,17 @@ impl FakeCloud {
         self.shared.lock().tus.clone()
     }
 
+    /// The body bytes of every TUS `PATCH` received, whatever was kept of them.
+    pub fn tus_patch_bytes(&self) -> u64 {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path.starts_with(storage::TUS_PATH))
+            .map(|r| r.body.len() as u64)
+            .sum()
+    }
+
     /// A file stored through the B2 endpoints (simple, S3 or an assembled large file).
     pub fn b2_object(&self, file_name: &str) -> Option<Vec<u8>> {
         self.shared.lock().b2_objects.get(file_name).cloned()

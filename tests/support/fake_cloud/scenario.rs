@@ -102,6 +102,12 @@ pub struct Scenario {
     pub known_binaries: Vec<(String, String)>,
     /// `Some(t)`: TUS requests must carry `authorization: Bearer <t>` (else any bearer).
     pub tus_bearer: Option<String>,
+    /// A hostile storage host: each TUS `PATCH` is answered 204, but only its first byte is
+    /// kept (`Upload-Offset` moves by one).
+    pub tus_one_byte_per_patch: bool,
+    /// A hostile Backblaze: native uploads and parts are answered 200, saying one byte was
+    /// taken, and nothing is stored.
+    pub b2_takes_one_byte: bool,
     /// Logins, orgs and the token endpoint; minted tokens are accepted by the API.
     pub accounts: Option<super::Accounts>,
 }
@@ -137,6 +143,9 @@ pub enum StreamFault {
     CutAfter(u64),
     /// Announce the full length, send this many bytes, then say nothing more (at most 60 s).
     StallAfter(u64),
+    /// Announce the full length, send `after` bytes, then one more byte every `every` — always
+    /// within any read timeout, never finishing (at most 60 s).
+    Drip { after: u64, every: Duration },
 }
 
 impl Default for Scenario {
@@ -167,6 +176,8 @@ impl Default for Scenario {
             uploads: Vec::new(),
             known_binaries: Vec::new(),
             tus_bearer: None,
+            tus_one_byte_per_patch: false,
+            b2_takes_one_byte: false,
             accounts: None,
         }
     }
@@ -282,6 +293,16 @@ impl Scenario {
     }
     pub fn tus_bearer(mut self, token: &str) -> Self {
         self.tus_bearer = Some(token.to_string());
+        self
+    }
+    /// Backblaze-native uploads and parts answer 200 with `contentLength: 1`, storing nothing.
+    pub fn b2_takes_one_byte(mut self) -> Self {
+        self.b2_takes_one_byte = true;
+        self
+    }
+    /// Each TUS `PATCH` keeps only its first byte, and says so in `Upload-Offset`.
+    pub fn tus_one_byte_per_patch(mut self) -> Self {
+        self.tus_one_byte_per_patch = true;
         self
     }
     pub fn accounts(mut self, a: super::Accounts) -> Self {

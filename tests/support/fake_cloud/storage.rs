@@ -155,8 +155,13 @@ pub(super) fn tus_upload(shared: &Shared, req: &Request, id: &str) -> Response {
     if u.offset + req.body.len() as u64 > u.length {
         return tus_error(413, "Upload exceeds Upload-Length");
     }
-    u.data.extend_from_slice(&req.body);
-    u.offset += req.body.len() as u64;
+    let kept = if shared.scenario.tus_one_byte_per_patch {
+        &req.body[..req.body.len().min(1)]
+    } else {
+        &req.body[..]
+    };
+    u.data.extend_from_slice(kept);
+    u.offset += kept.len() as u64;
     let (offset, complete) = (u.offset, u.offset == u.length);
     if complete {
         let object = u.meta("objectName").unwrap_or_default().to_string();
@@ -268,6 +273,9 @@ pub(super) fn b2_simple(shared: &Shared, req: &Request) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
+    if shared.scenario.b2_takes_one_byte {
+        return Response::json(200, &json!({"fileName": name, "contentLength": 1}));
+    }
     let len = req.body.len();
     shared
         .lock()
@@ -316,6 +324,12 @@ pub(super) fn b2_part(shared: &Shared, req: &Request, file_id: &str) -> Response
         Ok(s) => s,
         Err(r) => return r,
     };
+    if shared.scenario.b2_takes_one_byte {
+        return Response::json(
+            200,
+            &json!({"fileId": file_id, "partNumber": part, "contentLength": 1}),
+        );
+    }
     let mut st = shared.lock();
     let Some(large) = st.b2_large.get_mut(file_id) else {
         return b2_error(400, "bad_request", "Unknown fileId");
