@@ -133,9 +133,10 @@ pub fn err_line(s: &str) {
     print_above(2, s);
 }
 
-/// `⚠ <msg>` on stderr, yellow when stderr is coloured.
+/// `⚠ <msg>` on stderr, yellow when stderr is coloured, redacted as errors are (a warning
+/// may quote a URL or a server answer).
 pub fn warn(msg: &str, style: crate::render::Style) {
-    err_line(&style.yellow(&format!("⚠ {msg}")));
+    err_line(&style.yellow(&format!("⚠ {}", crate::debug::redact(msg))));
 }
 
 fn print_above(fd: i32, s: &str) {
