@@ -605,6 +605,19 @@ mod tests {
             ok(None, "f/")
         );
         assert_eq!(r(&["app.apk"]), Err("You must provide a flow file".into()));
+        // Bitrise always passes both positionals, empty when unset.
+        assert_eq!(
+            r(&["--app-binary-id", "b", "", "./.maestro"]),
+            ok(None, "./.maestro")
+        );
+        assert_eq!(
+            r(&["a.apk", ""]),
+            Err("You must provide a flow file".into())
+        );
+        assert_eq!(
+            r(&["--app-file", "a.apk", "--flows", "f/", "", ""]),
+            ok(Some("a.apk"), "f/")
+        );
         assert_eq!(
             r(&["--app-binary-id", "b", "a.apk", "f/"]),
             Err("You cannot provide both an appBinaryId and a binary file".into())
