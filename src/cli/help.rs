@@ -74,7 +74,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "Proxy for https:// and for http:// connections, the realtime WebSocket included: \
          http://, socks5:// or socks5h://",
     ),
-    ("ALL_PROXY", "Proxy when the URL's own variable above is not set"),
+    (
+        "ALL_PROXY",
+        "Proxy when the URL's own variable above is not set",
+    ),
     ("NO_PROXY", "Hosts reached without the proxy"),
     (
         "SSL_CERT_FILE, SSL_CERT_DIR",
