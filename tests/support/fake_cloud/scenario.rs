@@ -104,6 +104,11 @@ pub struct Scenario {
     pub tus_bearer: Option<String>,
     /// Logins, orgs and the token endpoint; minted tokens are accepted by the API.
     pub accounts: Option<super::Accounts>,
+    /// Members appended to the `GET /uploads/status` body: fields an API newer than the CLI
+    /// sends (an object; `null` adds nothing).
+    pub status_extra: Value,
+    /// Members appended to every `tests[]` entry of that body (e.g. a `device`).
+    pub status_test_extra: Value,
 }
 
 /// The Backblaze strategy offered by `getBinaryUploadUrl` / `getFlowUploadUrl` (spec D.1).
@@ -168,6 +173,8 @@ impl Default for Scenario {
             known_binaries: Vec::new(),
             tus_bearer: None,
             accounts: None,
+            status_extra: Value::Null,
+            status_test_extra: Value::Null,
         }
     }
 }
@@ -286,6 +293,16 @@ impl Scenario {
     }
     pub fn accounts(mut self, a: super::Accounts) -> Self {
         self.accounts = Some(a);
+        self
+    }
+    /// Fields appended to the upload-status body (an object).
+    pub fn status_extra(mut self, fields: Value) -> Self {
+        self.status_extra = fields;
+        self
+    }
+    /// Fields appended to every test of the upload-status body (an object).
+    pub fn status_test_extra(mut self, fields: Value) -> Self {
+        self.status_test_extra = fields;
         self
     }
 }
