@@ -13,8 +13,8 @@ pub struct Identity {
 }
 
 impl ApiClient {
-    /// `GET /results/compatibility/data` with the identity headers (CLI version, CI
-    /// provider when detected).
+    /// `GET /results/compatibility/data` with the identity headers (CLI version; CI provider
+    /// and wrapper version when known).
     pub fn compatibility_data(&self, id: &Identity) -> Result<CompatData, ApiError> {
         let op = "Fetching device compatibility data";
         let mut extra: Vec<(&str, &str)> = vec![

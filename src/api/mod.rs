@@ -110,7 +110,7 @@ impl ApiClient {
                 host = format!("{host} via {}", p.describe());
                 crate::debug!("{} (from {})", p.describe(), p.var());
             }
-            None if proxies.server().is_some() => {
+            None if proxies.server(agent::is_https(&base_url)).is_some() => {
                 crate::debug!("NO_PROXY: {host} is reached directly");
             }
             None => {}

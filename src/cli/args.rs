@@ -173,22 +173,26 @@ pub struct Inputs {
 impl CloudArgs {
     /// App and flows from the positionals and flags: `--app-file` ?? `--app-url` ?? the first
     /// argument is the app, `--flows` ?? the next argument the flows; with `--app-binary-id`
-    /// there is no app argument.
+    /// there is no app argument. An argument left over is an error (TS dcd ignored it), so a
+    /// stray word — `--async yes` — never goes unnoticed.
     pub fn inputs(&self) -> Result<Inputs, CliError> {
-        let first = self.positionals.first().cloned();
-        let second = self.positionals.get(1).cloned();
-        let flag_flows = self.execution.flows.clone();
-        let from_flag = self.app.app_file.clone().or(self.app.app_url.clone());
-        let (app, flows) = if self.app.app_binary_id.is_some() {
-            if second.is_some() {
-                return Err("You cannot provide both an appBinaryId and a binary file".into());
-            }
-            (None, flag_flows.or(first))
-        } else if from_flag.is_some() {
-            (from_flag, flag_flows.or(first))
-        } else {
-            (first, flag_flows.or(second))
+        if self.app.app_binary_id.is_some() && self.positionals.len() > 1 {
+            return Err("You cannot provide both an appBinaryId and a binary file".into());
+        }
+        let mut rest = self.positionals.iter().cloned();
+        let app = match self.app.app_binary_id {
+            Some(_) => None,
+            None => (self.app.app_file.clone())
+                .or(self.app.app_url.clone())
+                .or_else(|| rest.next()),
         };
+        let flows = self.execution.flows.clone().or_else(|| rest.next());
+        if let Some(extra) = rest.next() {
+            return Err(format!(
+                "Unexpected argument {extra:?} for dcd cloud (the app and the flows are already given)"
+            )
+            .into());
+        }
         let flows = flows.ok_or("You must provide a flow file")?;
         Ok(Inputs { app, flows })
     }
@@ -605,6 +609,36 @@ mod tests {
             ok(None, "f/")
         );
         assert_eq!(r(&["app.apk"]), Err("You must provide a flow file".into()));
+        // Bitrise always passes both positionals, empty when unset.
+        assert_eq!(
+            r(&["--app-binary-id", "b", "", "./.maestro"]),
+            ok(None, "./.maestro")
+        );
+        assert_eq!(
+            r(&["a.apk", ""]),
+            Err("You must provide a flow file".into())
+        );
+        assert_eq!(
+            r(&["--app-file", "a.apk", "--flows", "f/", "", ""]),
+            ok(Some("a.apk"), "f/")
+        );
+        // A word the app and the flows leave over is refused, not ignored.
+        let extra = |x: &str| {
+            Err(format!(
+                "Unexpected argument \"{x}\" for dcd cloud (the app and the flows are already given)"
+            ))
+        };
+        assert_eq!(
+            r(&["--app-binary-id", "b", "--flows", "f/", "--async", "yes"]),
+            extra("yes")
+        );
+        assert_eq!(r(&["--app-file", "a.apk", "f/", "g/"]), extra("g/"));
+        assert_eq!(
+            r(&["--app-url", "https://x/a.tar.gz", "--flows", "f/", "x"]),
+            extra("x")
+        );
+        assert_eq!(r(&["a.apk", "--flows", "f/", "x"]), extra("x"));
+        assert_eq!(r(&["--app-file", "a.apk", "f/"]), ok(Some("a.apk"), "f/"));
         assert_eq!(
             r(&["--app-binary-id", "b", "a.apk", "f/"]),
             Err("You cannot provide both an appBinaryId and a binary file".into())

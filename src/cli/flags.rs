@@ -8,7 +8,9 @@
 /// What kind of value a flag takes, and how that value is validated at parse time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// A boolean switch: `--x` sets true, `--no-x` sets false; `--x=value` is rejected.
+    /// A boolean switch: `--x` sets true, `--no-x` sets false; the word `true` or `false`
+    /// right after it (`--x false`, `--x=false`) is its value; any other `--x=value` is
+    /// rejected.
     Switch,
     /// Free text; never validated here (the command may validate it against server data).
     Text,

@@ -54,6 +54,15 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "Release manifest the update check reads (default: \
          https://get.devicecloud.dev/latest.json)",
     ),
+    (
+        "DCD_CI_PROVIDER",
+        "Set by CI wrappers: the CI system (github, eas, …), sent to the API and matched by \
+         server notices",
+    ),
+    (
+        "DCD_CI_WRAPPER_VERSION",
+        "Set by CI wrappers: the wrapper's version, sent to the API and matched by server notices",
+    ),
     ("NO_COLOR", "Disable colour under --color auto"),
     ("CLICOLOR", "Set to 0 to disable colour under --color auto"),
     (
@@ -61,9 +70,13 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "Set to non-zero to force colour under --color auto, even when not a terminal",
     ),
     (
-        "HTTPS_PROXY, ALL_PROXY",
-        "Proxy for every connection, the realtime WebSocket included: http://, socks5:// or \
-         socks5h:// (ALL_PROXY first, then HTTPS_PROXY, then HTTP_PROXY)",
+        "HTTPS_PROXY, HTTP_PROXY",
+        "Proxy for https:// and for http:// connections, the realtime WebSocket included: \
+         http://, socks5:// or socks5h://",
+    ),
+    (
+        "ALL_PROXY",
+        "Proxy when the URL's own variable above is not set",
     ),
     ("NO_PROXY", "Hosts reached without the proxy"),
     (
@@ -553,13 +566,17 @@ mod tests {
                                         interactive terminal, never in CI or with --json)
           DCD_MANIFEST_URL              Release manifest the update check reads (default:
                                         https://get.devicecloud.dev/latest.json)
+          DCD_CI_PROVIDER               Set by CI wrappers: the CI system (github, eas, …), sent to the API
+                                        and matched by server notices
+          DCD_CI_WRAPPER_VERSION        Set by CI wrappers: the wrapper's version, sent to the API and
+                                        matched by server notices
           NO_COLOR                      Disable colour under --color auto
           CLICOLOR                      Set to 0 to disable colour under --color auto
           CLICOLOR_FORCE, FORCE_COLOR   Set to non-zero to force colour under --color auto, even when not a
                                         terminal
-          HTTPS_PROXY, ALL_PROXY        Proxy for every connection, the realtime WebSocket included:
-                                        http://, socks5:// or socks5h:// (ALL_PROXY first, then HTTPS_PROXY,
-                                        then HTTP_PROXY)
+          HTTPS_PROXY, HTTP_PROXY       Proxy for https:// and for http:// connections, the realtime
+                                        WebSocket included: http://, socks5:// or socks5h://
+          ALL_PROXY                     Proxy when the URL's own variable above is not set
           NO_PROXY                      Hosts reached without the proxy
           SSL_CERT_FILE, SSL_CERT_DIR   Extra trusted CA certificates, added to the system store and
                                         Mozilla's roots

@@ -5,6 +5,8 @@
 //! `--flag=value`, a value flag always takes the next token (even `-x`), `--no-<switch>`,
 //! repeatable flags collected in order, last-wins otherwise, camelCase spellings. Unlike
 //! citty, unknown flags are errors (with a suggestion), so a typo cannot silently change a run.
+//! For the CI wrappers (docs/ci.md): a switch followed by the word `true` or `false` takes it
+//! as its value, and an empty positional argument is an absent one.
 //!
 //! Parsing only records and validates syntax (integers, enums, minutes); it reads no
 //! environment and does no I/O. Resolving defaults that depend on the environment (API URL,
@@ -414,12 +416,13 @@ fn parse_command(
     })
 }
 
-/// Whether `--json` appears as the switch itself (not as the value of the flag before it),
-/// so that a mistake elsewhere on the line is still reported as the JSON error document.
+/// Whether the line turns `--json` on — the switch itself, not the value of the flag before
+/// it; the last of `--json`, `--no-json`, `--json=false`, `--json false` wins — so that a
+/// mistake elsewhere on the line is still reported as the JSON error document.
 fn json_switch_in(cmd: &'static CommandDef, args: &[OsString]) -> bool {
-    if cmd.flag("json").is_none() {
+    let Some(json_index) = cmd.flags().position(|f| f.name == "json") else {
         return false;
-    }
+    };
     let takes_value = |tok: &str| {
         if let Some(long) = tok.strip_prefix("--") {
             !long.contains('=')
@@ -434,18 +437,40 @@ fn json_switch_in(cmd: &'static CommandDef, args: &[OsString]) -> bool {
             false
         }
     };
-    let mut value_next = false;
-    for a in args {
-        let tok = a.to_str().unwrap_or("");
+    let mut json = false;
+    let mut tokens = args.iter().map(|a| a.to_str().unwrap_or(""));
+    while let Some(tok) = tokens.next() {
         if tok == "--" {
-            return false;
+            break;
         }
-        if !value_next && tok == "--json" {
-            return true;
+        if takes_value(tok) {
+            tokens.next();
+            continue;
         }
-        value_next = !value_next && takes_value(tok);
+        let Some(long) = tok.strip_prefix("--") else {
+            continue;
+        };
+        let (name, attached) = match long.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (long, None),
+        };
+        if let Long::Flag(i, negated) = lookup_long(cmd, name)
+            && i == json_index
+        {
+            let word = match attached {
+                Some(v) => Some(v),
+                None => tokens
+                    .clone()
+                    .next()
+                    .filter(|t| matches!(*t, "true" | "false")),
+            };
+            if attached.is_none() && word.is_some() {
+                tokens.next();
+            }
+            json = word.is_none_or(|w| w == "true") != negated;
+        }
     }
-    false
+    json
 }
 
 fn parse_tokens(cmd: &'static CommandDef, args: Vec<OsString>) -> Result<Raw, UsageError> {
@@ -472,6 +497,8 @@ fn parse_tokens(cmd: &'static CommandDef, args: Vec<OsString>) -> Result<Raw, Us
             Err(e) => return Err(err(cmd, e.to_string())),
         };
         let (index, negated, typed) = match arg {
+            // An empty argument is an absent one: wrappers pass `"$app" "$flows"` unset.
+            Arg::Value(v) if v.is_empty() => continue,
             Arg::Value(v) => {
                 positionals.push(utf8(cmd, v, "Argument")?);
                 continue;
@@ -504,8 +531,8 @@ fn parse_tokens(cmd: &'static CommandDef, args: Vec<OsString>) -> Result<Raw, Us
         }
 
         if def.is_switch() {
-            no_switch_value(cmd, def, &typed, &mut p)?;
-            values[index].push(if negated { "false" } else { "true" }.to_string());
+            let on = switch_value(cmd, def, &typed, &mut p)?.unwrap_or(true) != negated;
+            values[index].push(on.to_string());
             continue;
         }
 
@@ -564,28 +591,46 @@ fn check_positionals(cmd: &'static CommandDef, positionals: &[String]) -> Result
     Ok(())
 }
 
-/// `--json=true` is a mistake: a switch takes no value. (A short switch's "value" is the
-/// rest of its cluster, `-qe`, which lexopt hands back as further options.)
-fn no_switch_value(
+/// The words a switch takes as its value: `--async true`, `--async=false` (CI wrappers
+/// render every boolean input so). Exactly these two, lower case; anything else after a
+/// switch is the next argument as usual, so a stray word is still reported.
+fn bool_word(v: &std::ffi::OsStr) -> Option<bool> {
+    match v.to_str()? {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// A switch's explicit value, if any: `--x=true|false`, or `true`/`false` as the very next
+/// argument (also after `--no-x` and a lone `-q`, which it then negates or sets). Any other
+/// `--x=value` is an error. (A short switch's "value" is the rest of its cluster, `-qe`,
+/// which lexopt hands back as further options.)
+fn switch_value(
     cmd: &'static CommandDef,
     def: &FlagDef,
     typed: &str,
     p: &mut lexopt::Parser,
-) -> Result<(), UsageError> {
+) -> Result<Option<bool>, UsageError> {
     if typed.starts_with("--")
         && let Some(v) = p.optional_value()
     {
-        return Err(err(
-            cmd,
-            format!(
-                "Flag {typed} is a switch and takes no value (got {:?}). Use --{name} \
-                 or --no-{name}.",
-                v.to_string_lossy(),
-                name = def.name
-            ),
-        ));
+        return match bool_word(&v) {
+            Some(b) => Ok(Some(b)),
+            None => Err(err(
+                cmd,
+                format!(
+                    "Flag {typed} is a switch and takes no value other than true or false \
+                     (got {:?}). Use --{name}, --no-{name} or {typed}=false.",
+                    v.to_string_lossy(),
+                    name = def.name
+                ),
+            )),
+        };
     }
-    Ok(())
+    Ok(p.try_raw_args()
+        .and_then(|mut raw| raw.next_if(|a| bool_word(a).is_some()))
+        .and_then(|v| bool_word(&v)))
 }
 
 #[cfg(test)]
@@ -679,20 +724,177 @@ mod tests {
     }
 
     #[test]
-    fn switch_with_value_is_rejected() {
+    fn switch_with_a_value_other_than_true_or_false_is_rejected() {
         assert_eq!(
-            fail(&["status", "--json=true"]),
-            "Flag --json is a switch and takes no value (got \"true\"). Use --json or --no-json."
+            fail(&["status", "--json=1"]),
+            "Flag --json is a switch and takes no value other than true or false (got \"1\"). \
+             Use --json, --no-json or --json=false."
         );
         assert_eq!(
-            fail(&["status", "--no-realtime=1"]),
-            "Flag --no-realtime is a switch and takes no value (got \"1\"). Use --realtime or \
-             --no-realtime."
+            fail(&["status", "--no-realtime=yes"]),
+            "Flag --no-realtime is a switch and takes no value other than true or false (got \
+             \"yes\"). Use --realtime, --no-realtime or --no-realtime=false."
+        );
+        assert_eq!(
+            fail(&["status", "--json=TRUE"]),
+            "Flag --json is a switch and takes no value other than true or false (got \"TRUE\"). \
+             Use --json, --no-json or --json=false."
         );
         assert_eq!(
             fail(&["status", "-q=1"]),
             "Flag -q is a switch and takes no value (got \"1\")."
         );
+    }
+
+    /// Every boolean flag of every command, in every form a wrapper or a person writes it:
+    /// `--x true`, `--x false`, `--x=true`, `--x=false`, the same after `--no-x`, and the
+    /// camelCase spelling. Walks the table, so a new switch is covered without a new test.
+    #[test]
+    fn every_switch_takes_true_or_false_as_its_value() {
+        for cmd in COMMANDS {
+            for def in cmd.flags().filter(|f| f.is_switch() && f.name != "help") {
+                let name = def.name;
+                let camel = format!("--{}", camel_case(name));
+                let long = format!("--{name}");
+                let no = format!("--no-{name}");
+                let (long_t, long_f) = (format!("{long}=true"), format!("{long}=false"));
+                let (no_t, no_f) = (format!("{no}=true"), format!("{no}=false"));
+                let cases: [(Vec<&str>, bool); 12] = [
+                    (vec![long.as_str(), "true"], true),
+                    (vec![long.as_str(), "false"], false),
+                    (vec![&long_t], true),
+                    (vec![&long_f], false),
+                    (vec![no.as_str(), "true"], false),
+                    (vec![no.as_str(), "false"], true),
+                    (vec![&no_t], false),
+                    (vec![&no_f], true),
+                    (vec![camel.as_str(), "false"], false),
+                    (vec![long.as_str()], true),
+                    (vec![no.as_str()], false),
+                    (vec![long.as_str(), "true", no.as_str(), "true"], false),
+                ];
+                for (args, want) in cases {
+                    let mut line = vec![cmd.name];
+                    line.extend(args.iter().copied());
+                    let p = run(&line);
+                    assert_eq!(p.tri(name), Some(want), "{line:?}");
+                    assert!(
+                        p.positionals().is_empty(),
+                        "{line:?}: {:?}",
+                        p.positionals()
+                    );
+                }
+                // Only the two words, lower case: anything else is the next argument.
+                for word in ["yes", "1", "True", "FALSE"] {
+                    let p = try_parse(&[cmd.name, &long, word]);
+                    match (cmd.positionals.len(), p) {
+                        (0, Err(e)) => assert!(
+                            e.message
+                                .starts_with(&format!("Unexpected argument \"{word}\"")),
+                            "{}: {}",
+                            cmd.name,
+                            e.message
+                        ),
+                        (_, Ok(Raw::Run(p))) => {
+                            assert_eq!(p.tri(name), Some(true));
+                            assert_eq!(p.positionals(), [word]);
+                        }
+                        (_, other) => panic!("{} {long} {word}: {other:?}", cmd.name),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_switch_takes_true_or_false_too_but_not_inside_a_cluster() {
+        let p = run(&["status", "-q", "false"]);
+        assert_eq!(p.tri("quiet"), Some(false));
+        let p = run(&["cloud", "-q", "true", "app.apk", "flows/"]);
+        assert_eq!(p.tri("quiet"), Some(true));
+        assert_eq!(p.positionals(), ["app.apk", "flows/"]);
+        // `-qe true`: the `e` of the cluster takes `true` as its value, as before.
+        let p = run(&["cloud", "-qe", "true"]);
+        assert_eq!(p.list("env"), ["true"]);
+    }
+
+    #[test]
+    fn the_github_action_command_line_parses() {
+        // Eight boolean inputs rendered `--x true|false`, between the other flags.
+        let p = run(&[
+            "cloud",
+            "--apiKey",
+            "k",
+            "--app-binary-id",
+            "b",
+            "--async",
+            "false",
+            "--json-file",
+            "true",
+            "--debug",
+            "true",
+            "--disable-animations",
+            "true",
+            "--google-play",
+            "false",
+            "--android-no-snapshot",
+            "true",
+            "--show-crosshairs",
+            "false",
+            "--maestro-chrome-onboarding",
+            "true",
+            "--runner-type",
+            "default",
+            "--flows",
+            ".maestro",
+        ]);
+        assert!(p.positionals().is_empty(), "{:?}", p.positionals());
+        for (flag, on) in [
+            ("async", false),
+            ("json-file", true),
+            ("debug", true),
+            ("disable-animations", true),
+            ("google-play", false),
+            ("android-no-snapshot", true),
+            ("show-crosshairs", false),
+            ("maestro-chrome-onboarding", true),
+        ] {
+            assert_eq!(p.tri(flag), Some(on), "{flag}");
+        }
+        assert_eq!(p.str("flows"), Some(".maestro"));
+        // A stray word is still an error where no positional is expected.
+        assert_eq!(
+            fail(&["status", "--json", "true", "yes"]),
+            "Unexpected argument \"yes\" for dcd status (it takes no positional arguments)."
+        );
+    }
+
+    #[test]
+    fn an_empty_positional_is_absent() {
+        let p = run(&["cloud", "--app-binary-id", "b", "", "./.maestro"]);
+        assert_eq!(p.positionals(), ["./.maestro"]);
+        let p = run(&["cloud", "", ""]);
+        assert!(p.positionals().is_empty());
+        let p = run(&["cloud", "--", "", "f/"]);
+        assert_eq!(p.positionals(), ["f/"]);
+        assert!(run(&["status", ""]).positionals().is_empty());
+        // A blank one is not empty: it stays, and is refused where it does not fit.
+        assert!(fail(&["status", " "]).starts_with("Unexpected argument \" \""));
+    }
+
+    #[test]
+    fn a_usage_error_is_a_json_document_when_json_is_on_at_the_end() {
+        let json = |args: &[&str]| try_parse(args).unwrap_err().json;
+        assert!(json(&["status", "--json", "--bogus"]));
+        assert!(json(&["status", "--json", "true", "--bogus"]));
+        assert!(json(&["status", "--json=true", "--bogus"]));
+        assert!(json(&["status", "--no-json", "false", "--bogus"]));
+        assert!(!json(&["status", "--json", "false", "--bogus"]));
+        assert!(!json(&["status", "--json=false", "--bogus"]));
+        assert!(!json(&["status", "--json", "--no-json", "--bogus"]));
+        assert!(!json(&["status", "--name", "--json", "--bogus"]));
+        assert!(!json(&["status", "--bogus", "--", "--json"]));
+        assert!(!json(&["login", "--json"]));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::api::uploads::ListQuery;
 use crate::cli::args::ListArgs;
 use crate::exit::{CliError, Exit, signal};
 use crate::output::Event;
-use crate::render::sanitize::clean;
+use crate::render::sanitize::{clean, link};
 use crate::render::{Style, status::section, time};
 use serde_json::Value;
 
@@ -252,7 +252,7 @@ pub fn render(page: &Page, style: Style) -> Vec<String> {
         out.push(format!("      {} {}", dim("ID:"), clean(&u.id)));
         let created = u.created_at.as_deref().map(en_us_date).unwrap_or_default();
         out.push(format!("      {} {created}", dim("Created:")));
-        let console = u.console_url.as_deref().map(clean).unwrap_or_default();
+        let console = u.console_url.as_deref().map(link).unwrap_or_default();
         out.push(format!("      {} {console}", dim("Console:")));
         out.push(String::new());
     }

@@ -469,9 +469,31 @@ mod tests {
             ("5.0", "5.0.1", Less),
             ("1.0.0-alpha", "1.0.0-alpha.1", Less),
             ("1.0.0-1", "1.0.0-alpha", Less),
+            ("6.0.0-alpha.1", "5.99.99", Greater),
+            ("6.0.0-alpha.1", "6.0.0", Less),
+            ("6.0.0-alpha.1", "6.0.0-alpha.2", Less),
+            ("6.0.0-alpha.10", "6.0.0-alpha.9", Greater),
+            ("6.0.0-alpha.1", "6.0.0-beta", Less),
         ] {
             assert_eq!(semver_cmp(a, b), o, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn version_rules_see_the_successor_of_the_5_x_series() {
+        let ctx: BTreeMap<String, String> =
+            [("cli_version".to_string(), "6.0.0-alpha.1".to_string())].into();
+        let rule = |op: &str, v: &str| {
+            notice_applies(
+                &json!({"match": {"rules": [{"field": "cli_version", "op": op, "value": v}]}}),
+                &ctx,
+            )
+        };
+        assert!(!rule("lt", "5.0.0"), "an 'older than 5' notice");
+        assert!(!rule("lt", "5.99.0"));
+        assert!(rule("gt", "5.99.0"));
+        assert!(rule("lt", "6.0.0"), "a pre-release sorts below its release");
+        assert!(rule("gt", "6.0.0-alpha.0"));
     }
 
     #[test]

@@ -159,6 +159,13 @@ mod tests {
             ("5.0.1", "5.0.0", false),
             ("5.0.0", "5.0.0-beta.9", false),
             ("0.1.0", "0.1.0+build.7", false),
+            // This CLI succeeds the TypeScript 5.x series as 6.0.0-alpha.N.
+            ("6.0.0-alpha.1", "5.99.0", false),
+            ("6.0.0-alpha.1", "5.3.0-beta.4", false),
+            ("6.0.0-alpha.1", "6.0.0-alpha.2", true),
+            ("6.0.0-alpha.1", "6.0.0-beta.1", true),
+            ("6.0.0-alpha.1", "6.0.0", true),
+            ("6.0.0-alpha.1", "6.0.0-alpha.1", false),
         ];
         for (current, latest, is_newer) in cases {
             assert_eq!(

@@ -1,8 +1,12 @@
 //! The one proxy decision: which proxy, if any, a connection to a URL goes through.
 //!
-//! The environment is read once: the first of `ALL_PROXY`, `all_proxy`, `HTTPS_PROXY`,
-//! `https_proxy`, `HTTP_PROXY`, `http_proxy` that holds a usable proxy URL is the proxy for
-//! every scheme, and `NO_PROXY` (else `no_proxy`) lists the hosts that bypass it. A value that
+//! The environment is read once, with the precedence of curl, wget and Python: a URL's own
+//! scheme variable comes before `ALL_PROXY`. For `https://` (and the `wss://` WebSocket) the
+//! first of `HTTPS_PROXY`, `https_proxy`, `ALL_PROXY`, `all_proxy` that holds a usable proxy
+//! URL is the proxy; for `http://` (and `ws://`) the first of `HTTP_PROXY`, `http_proxy`,
+//! `ALL_PROXY`, `all_proxy`. When none of those is set, the other scheme's variable is used
+//! rather than going direct (a configured proxy is never bypassed). `NO_PROXY` (else
+//! `no_proxy`) lists the hosts that bypass them. A value that
 //! cannot be used is skipped with a warning naming the variable (never its value, which may
 //! hold credentials). The API agent, the storage transfers, the diagnosis and the realtime
 //! socket all ask [`Proxies::for_url`] / [`Proxies::for_host`], so no path connects directly
@@ -16,14 +20,36 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-/// The proxy variables, in the order they are tried.
+/// Every proxy variable dcd reads.
 pub const PROXY_VARS: [&str; 6] = [
-    "ALL_PROXY",
-    "all_proxy",
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",
     "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The variables tried for an `https://` or `wss://` URL, in order: its own, `ALL_PROXY`,
+/// and last the other scheme's (where curl would go direct; a configured proxy is never
+/// bypassed).
+const TLS_ORDER: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+];
+
+/// The variables tried for an `http://` or `ws://` URL, in order (as [`TLS_ORDER`]).
+const PLAIN_ORDER: [&str; 6] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
 ];
 
 /// The bypass list variables, in the order they are tried.
@@ -192,7 +218,10 @@ pub fn bare(host: &str) -> &str {
 /// The proxy settings of the environment, read once.
 #[derive(Debug, Clone, Default)]
 pub struct Proxies {
-    server: Option<Server>,
+    /// For `https://` and `wss://`.
+    tls: Option<Server>,
+    /// For `http://` and `ws://`.
+    plain: Option<Server>,
     no_proxy: Vec<Entry>,
     warnings: Vec<String>,
 }
@@ -207,18 +236,27 @@ impl Proxies {
     /// The settings from a variable lookup (the environment, or a table in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Proxies {
         let mut p = Proxies::default();
-        for var in PROXY_VARS {
-            let Some(value) = get(var).filter(|v| !v.trim().is_empty()) else {
-                continue;
-            };
-            match Server::parse(&value, var) {
-                Ok(s) => {
-                    p.server = Some(s);
-                    break;
+        // Each set variable is read once; one that cannot be used is warned about once, when
+        // an order reaches it.
+        let parsed: Vec<(&'static str, Result<Server, String>)> = PROXY_VARS
+            .iter()
+            .filter_map(|var| {
+                let value = get(var).filter(|v| !v.trim().is_empty())?;
+                Some((*var, Server::parse(&value, var)))
+            })
+            .collect();
+        let pick = |order: [&str; 6], warnings: &mut Vec<String>| {
+            for var in order {
+                match parsed.iter().find(|(v, _)| *v == var).map(|(_, r)| r) {
+                    Some(Ok(s)) => return Some(s.clone()),
+                    Some(Err(w)) if !warnings.contains(w) => warnings.push(w.clone()),
+                    _ => {}
                 }
-                Err(w) => p.warnings.push(w),
             }
-        }
+            None
+        };
+        p.tls = pick(TLS_ORDER, &mut p.warnings);
+        p.plain = pick(PLAIN_ORDER, &mut p.warnings);
         if let Some((var, list)) = NO_PROXY_VARS
             .iter()
             .find_map(|v| get(v).map(|list| (*v, list)))
@@ -241,10 +279,11 @@ impl Proxies {
     }
 
     #[cfg(test)]
-    /// One proxy for everything, no bypass list.
+    /// One proxy for every scheme, no bypass list.
     pub fn only(server: Option<Server>) -> Proxies {
         Proxies {
-            server,
+            tls: server.clone(),
+            plain: server,
             ..Proxies::default()
         }
     }
@@ -254,34 +293,45 @@ impl Proxies {
         &self.warnings
     }
 
-    /// The configured proxy, whatever `NO_PROXY` says.
-    pub fn server(&self) -> Option<&Server> {
-        self.server.as_ref()
+    /// The proxy configured for a URL of this kind (`tls`: `https://`, `wss://`), whatever
+    /// `NO_PROXY` says.
+    pub fn server(&self, tls: bool) -> Option<&Server> {
+        if tls {
+            self.tls.as_ref()
+        } else {
+            self.plain.as_ref()
+        }
     }
 
-    /// The proxy a connection to `url` goes through: `None` means direct. A URL whose host
-    /// cannot be read goes through the proxy (a bypass needs a host that matches).
+    /// The proxy a connection to `url` goes through: `None` means direct. `https://` and
+    /// `wss://` take the TLS order, anything else the plain one. A URL whose host cannot be
+    /// read goes through a proxy (a bypass needs a host that matches): its scheme's, else
+    /// any configured one.
     pub fn for_url(&self, url: &str) -> Option<&Server> {
-        let server = self.server.as_ref()?;
+        let scheme = url
+            .trim()
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        let tls = matches!(scheme.as_deref(), Some("https" | "wss"));
+        let unreadable = || {
+            self.server(tls)
+                .or(self.tls.as_ref())
+                .or(self.plain.as_ref())
+        };
         let Ok(uri) = url.trim().parse::<ureq::http::Uri>() else {
-            return Some(server);
+            return unreadable();
         };
         let Some(host) = uri.host() else {
-            return Some(server);
+            return unreadable();
         };
-        let port = uri.port_u16().unwrap_or(
-            match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
-                Some("https" | "wss") => 443,
-                _ => 80,
-            },
-        );
-        self.for_host(host, port)
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        self.for_host(host, port, tls)
     }
 
     /// The proxy a connection to `host:port` goes through (`host` with or without IPv6
-    /// brackets): `None` means direct.
-    pub fn for_host(&self, host: &str, port: u16) -> Option<&Server> {
-        let server = self.server.as_ref()?;
+    /// brackets; `tls` for `https://` and `wss://`): `None` means direct.
+    pub fn for_host(&self, host: &str, port: u16, tls: bool) -> Option<&Server> {
+        let server = self.server(tls)?;
         let host = bare(host).trim_end_matches('.').to_ascii_lowercase();
         if self.no_proxy.iter().any(|e| e.matches(&host, port)) {
             None
@@ -432,36 +482,109 @@ mod tests {
         Proxies::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
     }
 
-    fn chosen(p: &Proxies) -> Option<(Kind, String, &'static str)> {
-        p.server().map(|s| (s.kind(), s.addr(), s.var()))
+    /// The proxy for `https://` URLs (`tls`) or `http://` URLs.
+    fn chosen(p: &Proxies, tls: bool) -> Option<(Kind, String, &'static str)> {
+        p.server(tls).map(|s| (s.kind(), s.addr(), s.var()))
     }
 
     #[test]
-    fn the_first_usable_variable_wins_in_urls_order() {
+    fn a_scheme_s_own_variable_comes_before_all_proxy() {
+        // The case that sent the API through a SOCKS tunnel instead of the HTTP proxy.
         let p = proxies(&[
-            ("http_proxy", "http://h:1"),
-            ("HTTPS_PROXY", "http://s:2"),
-            ("all_proxy", "socks5://a:3"),
-        ]);
-        assert_eq!(chosen(&p), Some((Kind::Socks5, "a:3".into(), "all_proxy")));
-        let p = proxies(&[
-            ("ALL_PROXY", "socks5h://up:4"),
-            ("all_proxy", "http://low:5"),
+            ("ALL_PROXY", "socks5://tunnel:1080"),
+            ("HTTPS_PROXY", "http://squid:3128"),
         ]);
         assert_eq!(
-            chosen(&p),
-            Some((Kind::Socks5h, "up:4".into(), "ALL_PROXY"))
+            chosen(&p, true),
+            Some((Kind::Http, "squid:3128".into(), "HTTPS_PROXY"))
         );
-        let p = proxies(&[("https_proxy", "s:8080"), ("HTTP_PROXY", "http://h:1")]);
         assert_eq!(
-            chosen(&p),
+            chosen(&p, false),
+            Some((Kind::Socks5, "tunnel:1080".into(), "ALL_PROXY"))
+        );
+        assert_eq!(
+            p.for_url("https://api.example/x").unwrap().var(),
+            "HTTPS_PROXY"
+        );
+        assert_eq!(
+            p.for_url("wss://rt.example/x").unwrap().var(),
+            "HTTPS_PROXY"
+        );
+        assert_eq!(
+            p.for_url("http://api.example/x").unwrap().var(),
+            "ALL_PROXY"
+        );
+        assert_eq!(p.for_url("ws://rt.example/x").unwrap().var(), "ALL_PROXY");
+        assert_eq!(
+            p.for_url("HTTPS://api.example/x").unwrap().var(),
+            "HTTPS_PROXY"
+        );
+        assert_eq!(
+            p.for_host("api.example", 443, true).unwrap().var(),
+            "HTTPS_PROXY"
+        );
+        assert_eq!(
+            p.for_host("api.example", 80, false).unwrap().var(),
+            "ALL_PROXY"
+        );
+
+        let p = proxies(&[
+            ("all_proxy", "socks5://a:3"),
+            ("HTTP_PROXY", "http://h:1"),
+            ("https_proxy", "http://s:2"),
+        ]);
+        assert_eq!(
+            chosen(&p, true),
+            Some((Kind::Http, "s:2".into(), "https_proxy"))
+        );
+        assert_eq!(
+            chosen(&p, false),
+            Some((Kind::Http, "h:1".into(), "HTTP_PROXY"))
+        );
+        // Upper case before lower case.
+        let p = proxies(&[
+            ("HTTPS_PROXY", "http://up:4"),
+            ("https_proxy", "http://low:5"),
+            ("ALL_PROXY", "socks5h://all:6"),
+            ("all_proxy", "socks5h://lowall:7"),
+        ]);
+        assert_eq!(
+            chosen(&p, true),
+            Some((Kind::Http, "up:4".into(), "HTTPS_PROXY"))
+        );
+        assert_eq!(
+            chosen(&p, false),
+            Some((Kind::Socks5h, "all:6".into(), "ALL_PROXY"))
+        );
+        // Only ALL_PROXY: every scheme.
+        let p = proxies(&[("all_proxy", "socks5://a:3")]);
+        assert_eq!(chosen(&p, true), chosen(&p, false));
+        assert!(chosen(&p, true).is_some());
+        // Only one scheme's variable: the other scheme uses it too rather than going direct.
+        let p = proxies(&[("https_proxy", "s:8080")]);
+        assert_eq!(
+            chosen(&p, true),
             Some((Kind::Http, "s:8080".into(), "https_proxy"))
         );
+        assert_eq!(chosen(&p, false), chosen(&p, true));
+        let p = proxies(&[("HTTP_PROXY", "http://h:1"), ("all_proxy", "socks5://a:3")]);
+        assert_eq!(
+            chosen(&p, true),
+            Some((Kind::Socks5, "a:3".into(), "all_proxy"))
+        );
+        let p = proxies(&[("HTTP_PROXY", "http://h:1")]);
+        assert_eq!(
+            chosen(&p, true),
+            Some((Kind::Http, "h:1".into(), "HTTP_PROXY"))
+        );
         assert!(p.warnings().is_empty());
-        assert_eq!(chosen(&proxies(&[])), None);
+        assert_eq!(chosen(&proxies(&[]), true), None);
         // An empty variable is unset, not an error.
-        let p = proxies(&[("ALL_PROXY", " "), ("HTTP_PROXY", "http://h:1")]);
-        assert_eq!(chosen(&p), Some((Kind::Http, "h:1".into(), "HTTP_PROXY")));
+        let p = proxies(&[("HTTPS_PROXY", " "), ("ALL_PROXY", "http://h:1")]);
+        assert_eq!(
+            chosen(&p, true),
+            Some((Kind::Http, "h:1".into(), "ALL_PROXY"))
+        );
         assert!(p.warnings().is_empty());
     }
 
@@ -495,18 +618,23 @@ mod tests {
     #[test]
     fn an_unusable_variable_warns_by_name_and_the_next_one_is_tried() {
         let p = proxies(&[
-            ("ALL_PROXY", "ftp://user:hunter22@h:1"),
-            ("all_proxy", "http://user:hunter22@bad host:1"),
-            ("HTTPS_PROXY", "http://h:notaport"),
-            ("HTTP_PROXY", "http://ok:3128"),
+            ("HTTPS_PROXY", "ftp://user:hunter22@h:1"),
+            ("https_proxy", "http://user:hunter22@bad host:1"),
+            ("ALL_PROXY", "http://h:notaport"),
+            ("all_proxy", "http://ok:3128"),
+            ("HTTP_PROXY", "http://plain:8080"),
         ]);
         assert_eq!(
-            chosen(&p),
-            Some((Kind::Http, "ok:3128".into(), "HTTP_PROXY"))
+            chosen(&p, true),
+            Some((Kind::Http, "ok:3128".into(), "all_proxy"))
+        );
+        assert_eq!(
+            chosen(&p, false),
+            Some((Kind::Http, "plain:8080".into(), "HTTP_PROXY"))
         );
         let w = p.warnings();
-        assert_eq!(w.len(), 3, "{w:?}");
-        for (warning, var) in w.iter().zip(["ALL_PROXY", "all_proxy", "HTTPS_PROXY"]) {
+        assert_eq!(w.len(), 3, "each unusable variable once: {w:?}");
+        for (warning, var) in w.iter().zip(["HTTPS_PROXY", "https_proxy", "ALL_PROXY"]) {
             assert!(
                 warning.starts_with(&format!("{var} is not a usable proxy URL")),
                 "{warning}"
@@ -514,7 +642,8 @@ mod tests {
             assert!(!warning.contains("hunter22"), "{warning}");
         }
         let p = proxies(&[("ALL_PROXY", "http://[::1")]);
-        assert_eq!(chosen(&p), None);
+        assert_eq!(chosen(&p, true), None);
+        assert_eq!(chosen(&p, false), None);
         assert_eq!(p.warnings().len(), 1);
     }
 
@@ -552,9 +681,9 @@ mod tests {
         assert!(via(&p, "https://api.example.com/"));
         assert!(via(&p, "wss://api.example.com/"));
         assert!(!via(&p, "ws://api.example.com:8443/"));
-        assert!(p.for_host("[::1]", 5).is_none());
-        assert!(p.for_host("::1", 5).is_none());
-        assert!(p.for_host("127.0.0.1", 5).is_some());
+        assert!(p.for_host("[::1]", 5, false).is_none());
+        assert!(p.for_host("::1", 5, true).is_none());
+        assert!(p.for_host("127.0.0.1", 5, true).is_some());
     }
 
     #[test]

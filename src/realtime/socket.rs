@@ -115,7 +115,7 @@ pub fn target(url: &str) -> Result<Target, String> {
 /// TCP to the target, directly or through the proxy the environment gives for it. A proxy
 /// that cannot carry the socket is an error, never a reason to go direct.
 fn open_tcp(t: &Target, timeout: Duration) -> Result<TcpStream, String> {
-    match crate::net::proxy::env().for_host(&t.host, t.port) {
+    match crate::net::proxy::env().for_host(&t.host, t.port, t.tls) {
         Some(p) => {
             crate::debug!(
                 "[realtime] {} for {}",

@@ -3,7 +3,7 @@
 //! block. Snapshot-tested below, so a change to what users see is a reviewed change.
 
 use super::Style;
-use super::sanitize::clean;
+use super::sanitize::{clean, link};
 use super::status::{fields, section};
 use serde_json::{Value, json};
 
@@ -181,7 +181,7 @@ pub fn submitted(sub: &Submitted, s: Style) -> Vec<String> {
     out.push(format!("{}{}", s.dim("  ⎿ "), names.join(", ")));
     out.extend(fields(
         &[
-            ("results", clean(&sub.console_url)),
+            ("results", link(&sub.console_url)),
             ("upload id", clean(&sub.upload_id)),
             (
                 "poll status",
@@ -191,6 +191,17 @@ pub fn submitted(sub: &Submitted, s: Style) -> Vec<String> {
         s,
     ));
     out
+}
+
+/// Under `--json`, the one line on stderr once the run exists: the console link, which CI
+/// wrappers read in every mode (docs/ci.md).
+pub fn submitted_line(sub: &Submitted, s: Style) -> String {
+    format!(
+        "{} Submitted {} test(s): {}",
+        s.green("✓"),
+        sub.names.len(),
+        link(&sub.console_url)
+    )
 }
 
 #[cfg(test)]
@@ -313,5 +324,33 @@ mod tests {
             upload id     u
             poll status   dcd status --upload-id u
         ");
+        assert_eq!(
+            submitted_line(&sub, PLAIN),
+            "✓ Submitted 2 test(s): https://console/results?upload=u"
+        );
+    }
+
+    #[test]
+    fn text_before_the_link_cannot_carry_its_marker() {
+        // A `--name` that is a PR title, a flow file name and a server message: the first
+        // `upload=` in the output is the link's.
+        let job = Job {
+            flows: 1,
+            total_flow_files: 1,
+            app: "binary id b".into(),
+            options: vec!["name=Allow upload=yes".into()],
+            overrides: vec![],
+        };
+        let sub = Submitted {
+            message: "upload=evil".into(),
+            names: vec!["./upload=x.yaml".into()],
+            console_url: "https://c/results?upload=u1&result=3".into(),
+            upload_id: "u1".into(),
+        };
+        let mut text = job_block(&job, PLAIN).join("\n");
+        text.push_str(&submitted(&sub, PLAIN).join("\n"));
+        let first = text.find("upload=").map(|at| &text[at..at + 9]);
+        assert_eq!(first, Some("upload=u1"), "{text}");
+        assert!(text.contains("name=Allow upload =yes"), "{text}");
     }
 }

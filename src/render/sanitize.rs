@@ -11,17 +11,60 @@
 //! terminal: [`for_terminal`] for human streams (it keeps line breaks and the colour
 //! sequences of dcd's own [`super::Style`]), [`for_json`] for JSON documents (the same
 //! characters as `\uXXXX` escapes: the same data, nothing a terminal acts on).
+//!
+//! CI wrappers find the run by the first `upload=<id>` in the output (docs/ci.md), so only
+//! the links dcd prints through [`link`] carry that marker: anywhere else — a `--name` that
+//! is a PR title, a flow name, a server message — it is shown as `upload =`.
 
 use std::borrow::Cow;
 use std::fmt::Write;
 
-/// One line of printable text.
+/// The marker of the console's result link, matched in any letter case.
+const MARKER: &[u8] = b"upload=";
+
+/// One line of printable text that cannot pass for the console link.
 pub fn clean(s: &str) -> String {
+    break_markers(printable(s))
+}
+
+/// A link dcd prints for the wrappers to read (the console's result page): cleaned like any
+/// other text, but its `upload=` marker stays.
+pub fn link(url: &str) -> String {
+    printable(url)
+}
+
+/// The escapes of [`clean`], without the marker rule.
+fn printable(s: &str) -> String {
     // Printable ASCII (most names and paths) has nothing to replace: only a leading `::`.
     if s.bytes().all(|b| (b' '..=b'~').contains(&b)) && !s.trim_start().starts_with("::") {
         return s.to_string();
     }
     clean_chars(s)
+}
+
+/// Where the next `upload=` (any case) starts.
+fn find_marker(s: &str) -> Option<usize> {
+    s.as_bytes()
+        .windows(MARKER.len())
+        .position(|w| w.eq_ignore_ascii_case(MARKER))
+}
+
+/// Every `upload=` written `upload =`.
+fn break_markers(s: String) -> String {
+    if find_marker(&s).is_none() {
+        return s;
+    }
+    let name = MARKER.len() - 1;
+    let mut out = String::with_capacity(s.len() + 4);
+    let mut rest = s.as_str();
+    while let Some(at) = find_marker(rest) {
+        // `upload` is ASCII: both cuts are on character boundaries.
+        out.push_str(&rest[..at + name]);
+        out.push(' ');
+        rest = &rest[at + name..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// [`clean`], character by character.
@@ -160,7 +203,7 @@ mod tests {
         }
         all.extend(["::x", "  ::x", ": :", "./flows/login.yaml"].map(String::from));
         for s in &all {
-            assert_eq!(clean(s), clean_chars(s), "{s:?}");
+            assert_eq!(printable(s), clean_chars(s), "{s:?}");
         }
         assert!(all.len() > 1000);
     }
@@ -213,6 +256,26 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
         assert_eq!(back, v);
         assert!(matches!(for_json("{\n  \"a\": \"ü\"\n}"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn only_a_link_carries_the_console_marker() {
+        assert_eq!(clean("Fix upload=yes"), "Fix upload =yes");
+        assert_eq!(clean("UPLOAD=1 and Upload=2"), "UPLOAD =1 and Upload =2");
+        assert_eq!(
+            clean("see https://console.devicecloud.dev/results?upload=abc"),
+            "see https://console.devicecloud.dev/results?upload =abc"
+        );
+        assert_eq!(clean("uploadupload=x"), "uploadupload =x");
+        assert_eq!(clean("é upload=\x1b"), "é upload =\\x1b");
+        assert_eq!(clean("upload = x, upload-id=y"), "upload = x, upload-id=y");
+        assert_eq!(one_line("a  upload=b", 50), "a upload =b");
+        let url = "https://dev.console.devicecloud.dev/results?upload=u1&result=2";
+        assert_eq!(link(url), url);
+        assert_eq!(
+            link("https://c/results?upload=u\x1b"),
+            "https://c/results?upload=u\\x1b"
+        );
     }
 
     #[test]

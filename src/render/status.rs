@@ -1,6 +1,6 @@
 //! `dcd status` without `--watch`: the upload's state as it is now, whatever it is.
 
-use super::sanitize::clean;
+use super::sanitize::{clean, link};
 use super::{Style, glyph, pad, time, visible_width, word};
 use crate::domain::results::{Status, UploadStatus};
 
@@ -47,7 +47,7 @@ pub fn upload_status(s: &UploadStatus, style: Style) -> Vec<String> {
         kv.push(("created", clean(&time::iso_utc(c))));
     }
     if let Some(u) = &s.console_url {
-        kv.push(("console", clean(u)));
+        kv.push(("console", link(u)));
     }
     if let Some(by) = &s.superseded_by {
         kv.push(("superseded by", clean(by)));

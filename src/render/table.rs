@@ -2,7 +2,7 @@
 //! "Completion and verdict"), plus the GitHub Actions extras: a foldable group, one
 //! `::error` annotation per failed flow, and a Markdown job summary.
 
-use super::sanitize::clean;
+use super::sanitize::{clean, link};
 use super::{Style, pad, time, visible_width, word};
 use crate::domain::results::{ResultRow, Status};
 use crate::domain::verdict::Verdict;
@@ -108,7 +108,7 @@ pub fn verdict_lines(
                 v.push(format!(
                     "{branch}{}  {}",
                     style.dim("superseded by"),
-                    clean(&crate::domain::verdict::superseded_url(console_url, newer))
+                    link(&crate::domain::verdict::superseded_url(console_url, newer))
                 ));
             }
             v
@@ -117,7 +117,7 @@ pub fn verdict_lines(
     out.push(format!(
         "{branch}{}  {}",
         style.dim("results"),
-        clean(console_url)
+        link(console_url)
     ));
     out
 }

@@ -145,13 +145,16 @@ fn a_newer_release_is_announced_on_a_terminal() {
 
 #[test]
 fn the_same_or_an_older_release_says_nothing() {
-    let fc = fake();
-    let m = manifest(Some(r#"{"version":"0.0.1"}"#));
-    let (c, _dir) = dry_run(&fc, &m);
-    let (code, screen) = run_pty(c, 200, 40, LIMIT);
-    assert_eq!(code, 0, "{screen}");
-    assert!(!screen.contains("Update available"), "{screen}");
-    assert_eq!(m.hits.load(Ordering::SeqCst), 1, "the check ran");
+    // 5.x is the TypeScript series this CLI succeeds: never offered as an upgrade.
+    for older in [r#"{"version":"0.0.1"}"#, r#"{"version":"5.99.0"}"#] {
+        let fc = fake();
+        let m = manifest(Some(older));
+        let (c, _dir) = dry_run(&fc, &m);
+        let (code, screen) = run_pty(c, 200, 40, LIMIT);
+        assert_eq!(code, 0, "{screen}");
+        assert!(!screen.contains("Update available"), "{older}\n{screen}");
+        assert_eq!(m.hits.load(Ordering::SeqCst), 1, "the check ran");
+    }
 }
 
 #[test]

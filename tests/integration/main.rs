@@ -37,6 +37,7 @@ mod status_watch;
 mod stops;
 mod tus_conformance;
 mod upload;
+mod wrappers;
 
 // The helpers live beside the other test assets (`tests/conformance/`, `tests/scripts/`) and
 // are shared with the `fake-cloud` and `realtime-bench` examples.

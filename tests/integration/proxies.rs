@@ -325,7 +325,7 @@ fn status_goes_through_a_socks5_proxy_with_credentials() {
     let socks = socks_proxy(None, Some(("ci-user", "socks-secret-pw")));
     let closed = format!("http://127.0.0.1:{}", closed_port());
     let all = format!("socks5://ci-user:socks-secret-pw@127.0.0.1:{}", socks.port);
-    // ALL_PROXY wins over HTTPS_PROXY, as in every HTTP client that reads them.
+    // For an http:// API, ALL_PROXY comes before HTTPS_PROXY (the https:// variable).
     let o = status(
         &cloud.url(),
         cloud.upload_id(),
@@ -426,6 +426,60 @@ fn the_realtime_socket_goes_through_a_socks5_proxy() {
         seen.iter().any(|r| r.port == cloud.addr().port()),
         "{seen:?}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// A scheme's own variable before ALL_PROXY
+// ---------------------------------------------------------------------------
+
+#[test]
+fn an_https_api_goes_through_https_proxy_not_the_all_proxy_tunnel() {
+    // `ALL_PROXY=socks5://tunnel HTTPS_PROXY=http://squid`: the API is https, so squid.
+    let socks = socks_proxy(Some(2), None);
+    let (proxy, seen) = connect_proxy();
+    let port = closed_port();
+    let (mut c, _dir) = dcd();
+    c.args(["status", "--upload-id", "u1", "--api-key", KEY, "--debug"])
+        .args(["--api-url", &format!("https://127.0.0.1:{port}")])
+        .env("ALL_PROXY", socks.url("socks5"))
+        .env("HTTPS_PROXY", &proxy);
+    let o = run(c, LIMIT);
+    o.assert_code(1).assert_no_panic();
+    let want = format!("CONNECT 127.0.0.1:{port} HTTP/1.1");
+    assert!(seen.lock().unwrap().contains(&want), "{:?}\n{o}", seen);
+    assert!(
+        socks.seen().is_empty(),
+        "the SOCKS tunnel was used: {:?}",
+        socks.seen()
+    );
+    let proxy_port = proxy.rsplit(':').next().unwrap();
+    assert!(
+        o.stderr.contains(&format!(
+            "HTTP proxy 127.0.0.1:{proxy_port} (from HTTPS_PROXY)"
+        )),
+        "{o}"
+    );
+}
+
+#[test]
+fn an_http_api_and_its_websocket_go_through_http_proxy_not_all_proxy() {
+    let cloud = manual_cloud("127.0.0.1:0".parse().unwrap());
+    let rt = FakeRealtime::start(RtScript::default());
+    assert!(rt.url().starts_with("http://"), "a ws:// socket");
+    let socks = socks_proxy(Some(2), None);
+    let (proxy, seen) = connect_proxy();
+    let (child, _dir) = watch_logged_in(
+        &cloud,
+        &rt.url(),
+        &[("ALL_PROXY", &socks.url("socks5")), ("HTTP_PROXY", &proxy)],
+    );
+    join_then_pass(&cloud, &rt, child);
+    let seen = seen.lock().unwrap().clone();
+    for port in [cloud.addr().port(), rt.addr().port()] {
+        let want = format!("CONNECT 127.0.0.1:{port} HTTP/1.1");
+        assert!(seen.contains(&want), "{want} missing from {seen:?}");
+    }
+    assert!(socks.seen().is_empty(), "{:?}", socks.seen());
 }
 
 // ---------------------------------------------------------------------------

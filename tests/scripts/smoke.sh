@@ -10,6 +10,8 @@ bin=${1:?usage: tests/scripts/smoke.sh path/to/dcd}
 file "$bin" | grep -q 'static' || { echo "smoke: $bin is not statically linked"; file "$bin"; exit 1; }
 version=$("$bin" --version)
 echo "smoke: dcd --version → $version"
+want=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
+[ "$version" = "$want" ] || { echo "smoke: --version says $version, Cargo.toml says $want"; exit 1; }
 cargo build --quiet --locked --example fake-cloud
 tmp=$(mktemp -d)
 trap 'kill "$fake" 2>/dev/null || true; rm -rf "$tmp"' EXIT

@@ -29,11 +29,7 @@ pub struct Checked {
 }
 
 pub fn check(args: &CloudArgs, ctx: &Ctx, conn: &Connected) -> Result<Checked, CliError> {
-    let identity = Identity {
-        cli_version: env!("CARGO_PKG_VERSION").into(),
-        ci_provider: ci_provider(),
-        ci_wrapper_version: None,
-    };
+    let identity = identity(ctx);
     let (client, id) = (conn.client.clone(), identity.clone());
     let compat = signal::run(move || client.compatibility_data(&id))?.map_err(|e| {
         CliError::new(format!(
@@ -129,6 +125,7 @@ fn notices(args: &CloudArgs, c: &CompatData, id: &Identity, maestro: &str) -> Ve
         ("android_device", &d.android_device),
         ("requested_maestro_version", &args.execution.maestro_version),
         ("ci_provider", &id.ci_provider),
+        ("ci_wrapper_version", &id.ci_wrapper_version),
     ] {
         if let Some(v) = v {
             fields.insert(k.into(), v.clone());
@@ -147,8 +144,50 @@ fn notices(args: &CloudArgs, c: &CompatData, id: &Identity, maestro: &str) -> Ve
         .collect()
 }
 
-/// The CI provider, for the identity headers and notice rules: the provider behind the
-/// standard marker variables (the official detection rules are not published).
+/// Who is asking, for the identity headers and the notices' rules: this version, and the CI
+/// wrapper's own word when it gives one (`DCD_CI_PROVIDER`, `DCD_CI_WRAPPER_VERSION`), else
+/// the provider behind the CI marker variables (docs/ci.md, "Wrapper identity").
+fn identity(ctx: &Ctx) -> Identity {
+    let given = |var: &str| {
+        let raw = std::env::var(var).ok()?;
+        let value = wrapper_value(&raw);
+        if value.is_none() && !raw.trim().is_empty() {
+            ctx.out.warn(&format!(
+                "{var} is not usable (at most {MAX_WRAPPER_VALUE} visible ASCII characters); \
+                 not sent"
+            ));
+        }
+        value
+    };
+    let provider = given("DCD_CI_PROVIDER");
+    let wrapper_version = given("DCD_CI_WRAPPER_VERSION");
+    let id = Identity {
+        cli_version: env!("CARGO_PKG_VERSION").into(),
+        ci_provider: provider.or_else(ci_provider),
+        ci_wrapper_version: wrapper_version,
+    };
+    crate::debug!(
+        "CI provider {}, wrapper version {}",
+        id.ci_provider.as_deref().unwrap_or("none"),
+        id.ci_wrapper_version.as_deref().unwrap_or("none")
+    );
+    id
+}
+
+/// The longest wrapper identity value sent.
+const MAX_WRAPPER_VALUE: usize = 64;
+
+/// A wrapper's identity value as it may go into a header: trimmed, non-empty, at most
+/// [`MAX_WRAPPER_VALUE`] visible ASCII characters (no spaces, no control characters).
+fn wrapper_value(raw: &str) -> Option<String> {
+    let v = raw.trim();
+    let ok =
+        !v.is_empty() && v.len() <= MAX_WRAPPER_VALUE && v.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| v.to_string())
+}
+
+/// The CI provider behind the standard marker variables, when no wrapper names one (the
+/// official detection rules are not published).
 pub fn ci_provider() -> Option<String> {
     let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     [
@@ -170,4 +209,31 @@ pub fn ci_provider() -> Option<String> {
     .iter()
     .find(|(k, _)| set(k))
     .map(|(_, p)| p.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrapper_value_is_one_short_visible_word() {
+        assert_eq!(wrapper_value(" 2.6.0 ").as_deref(), Some("2.6.0"));
+        assert_eq!(wrapper_value("github").as_deref(), Some("github"));
+        assert_eq!(
+            wrapper_value("v1.0.0-beta.2+b7").as_deref(),
+            Some("v1.0.0-beta.2+b7")
+        );
+        for bad in [
+            "",
+            "  ",
+            "2.6\n0",
+            "two words",
+            "é",
+            "\u{1b}[2J",
+            &"9".repeat(65),
+        ] {
+            assert_eq!(wrapper_value(bad), None, "{bad:?}");
+        }
+        assert!(wrapper_value(&"9".repeat(64)).is_some());
+    }
 }

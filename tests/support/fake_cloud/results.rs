@@ -161,13 +161,15 @@ fn status_body(s: &Scenario, name: Option<&str>, rows: &[Value]) -> Value {
     let tests: Vec<Value> = latest
         .iter()
         .map(|r| {
-            json!({
+            let mut t = json!({
                 "name": r.get("test_file_name").cloned().unwrap_or(Value::Null),
                 "status": r.get("status").cloned().unwrap_or(Value::Null),
                 "durationSeconds": r.get("duration_seconds").cloned().unwrap_or(Value::Null),
                 "failReason": r.get("fail_reason").cloned().unwrap_or(Value::Null),
                 "createdAt": r.get("created_at").cloned().unwrap_or_else(|| json!(s.created_at)),
-            })
+            });
+            append(&mut t, &s.status_test_extra);
+            t
         })
         .collect();
     let mut body = json!({
@@ -182,5 +184,15 @@ fn status_body(s: &Scenario, name: Option<&str>, rows: &[Value]) -> Value {
     if let (Some(by), Some(obj)) = (superseded_by, body.as_object_mut()) {
         obj.insert("supersededBy".to_string(), json!(by));
     }
+    append(&mut body, &s.status_extra);
     body
+}
+
+/// The members of `extra` (an object) appended to `to`.
+fn append(to: &mut Value, extra: &Value) {
+    if let (Some(to), Some(extra)) = (to.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            to.insert(k.clone(), v.clone());
+        }
+    }
 }

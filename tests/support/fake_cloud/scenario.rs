@@ -110,6 +110,11 @@ pub struct Scenario {
     pub b2_takes_one_byte: bool,
     /// Logins, orgs and the token endpoint; minted tokens are accepted by the API.
     pub accounts: Option<super::Accounts>,
+    /// Members appended to the `GET /uploads/status` body: fields an API newer than the CLI
+    /// sends (an object; `null` adds nothing).
+    pub status_extra: Value,
+    /// Members appended to every `tests[]` entry of that body (e.g. a `device`).
+    pub status_test_extra: Value,
 }
 
 /// The Backblaze strategy offered by `getBinaryUploadUrl` / `getFlowUploadUrl` (spec D.1).
@@ -179,6 +184,8 @@ impl Default for Scenario {
             tus_one_byte_per_patch: false,
             b2_takes_one_byte: false,
             accounts: None,
+            status_extra: Value::Null,
+            status_test_extra: Value::Null,
         }
     }
 }
@@ -307,6 +314,16 @@ impl Scenario {
     }
     pub fn accounts(mut self, a: super::Accounts) -> Self {
         self.accounts = Some(a);
+        self
+    }
+    /// Fields appended to the upload-status body (an object).
+    pub fn status_extra(mut self, fields: Value) -> Self {
+        self.status_extra = fields;
+        self
+    }
+    /// Fields appended to every test of the upload-status body (an object).
+    pub fn status_test_extra(mut self, fields: Value) -> Self {
+        self.status_test_extra = fields;
         self
     }
 }
