@@ -263,7 +263,11 @@ pub fn check(input: &str, timings: &Timings) -> Result<CheckedApp, CliError> {
     if !path.exists() {
         return Err(missing(input));
     }
-    match kind_of(input) {
+    let kind = kind_of(input);
+    if matches!(kind, Some(Kind::Apk | Kind::Zip | Kind::TarGz)) {
+        regular_file(path, input)?;
+    }
+    match kind {
         Some(Kind::Apk) => in_place(path, input, metadata::from_apk),
         Some(Kind::Zip) => {
             archive::single_top_app(path).map_err(CliError::new)?;
@@ -285,6 +289,21 @@ pub fn check(input: &str, timings: &Timings) -> Result<CheckedApp, CliError> {
     }
 }
 
+/// An `.apk`, `.zip` or `.tar.gz` is a regular file (or a link to one): a FIFO, a device or
+/// a directory is refused here, by the one opener that never blocks (`fsio::open_capped`),
+/// before anything reads it. Every later read opens it the same way.
+fn regular_file(path: &Path, input: &str) -> Result<(), CliError> {
+    match crate::fsio::open_capped(path, u64::MAX) {
+        Ok(_) => Ok(()),
+        Err(crate::fsio::ReadError::NotAFile) => {
+            Err(CliError::new(format!("App file is not a file: {input}")))
+        }
+        Err(e) => Err(CliError::new(format!(
+            "Cannot read the app file {input}: {e}"
+        ))),
+    }
+}
+
 fn temp_dir() -> Result<TempDir, CliError> {
     TempDir::new("app")
         .map_err(|e| CliError::new(format!("Cannot create a temporary directory: {e}")))
@@ -296,9 +315,6 @@ fn in_place(
     input: &str,
     read: fn(&Path) -> Result<AppMetadata, String>,
 ) -> Result<CheckedApp, CliError> {
-    if !path.is_file() {
-        return Err(CliError::new(format!("App file is not a file: {input}")));
-    }
     let metadata = read(path).map_err(|why| metadata_failed(input, &why))?;
     Ok(CheckedApp(Stage::Ready(PreparedApp {
         upload_path: path.to_path_buf(),
