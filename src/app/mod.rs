@@ -23,6 +23,7 @@
 pub mod archive;
 pub mod axml;
 pub mod expo;
+pub mod extract;
 pub mod info_plist;
 pub mod metadata;
 
@@ -383,7 +384,7 @@ fn from_tarball(tarball: PathBuf, original: String, temp: TempDir) -> Result<Che
         .map_err(|e| CliError::new(format!("Cannot create a temporary directory: {e}")))?;
     let r = root.clone();
     let t = tarball.clone();
-    signal::run(move || expo::extract(&t, &r))?
+    signal::run(move || extract::extract(&t, &r))?
         .map_err(|e| CliError::new(format!("Failed to extract the Expo build {original}: {e}")))?;
     // A downloaded tarball is not needed once extracted (a user's own file stays).
     if tarball.starts_with(temp.path()) {
