@@ -19,6 +19,7 @@ mod fake_realtime;
 mod fault_soak;
 mod files;
 mod help_contract;
+mod hostile_inputs;
 mod list_artifacts;
 mod parsers_never_panic;
 mod plan;

@@ -104,6 +104,8 @@ pub struct Scenario {
     pub tus_bearer: Option<String>,
     /// Logins, orgs and the token endpoint; minted tokens are accepted by the API.
     pub accounts: Option<super::Accounts>,
+    /// `(name, bytes)` served as they are at `GET /files/<name>` (an Expo build's URL).
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 /// The Backblaze strategy offered by `getBinaryUploadUrl` / `getFlowUploadUrl` (spec D.1).
@@ -168,6 +170,7 @@ impl Default for Scenario {
             known_binaries: Vec::new(),
             tus_bearer: None,
             accounts: None,
+            files: Vec::new(),
         }
     }
 }
@@ -286,6 +289,11 @@ impl Scenario {
     }
     pub fn accounts(mut self, a: super::Accounts) -> Self {
         self.accounts = Some(a);
+        self
+    }
+    /// Serves `bytes` at `GET /files/<name>`.
+    pub fn file(mut self, name: &str, bytes: Vec<u8>) -> Self {
+        self.files.push((name.to_string(), bytes));
         self
     }
 }
