@@ -39,7 +39,8 @@ const MAX_PAX: u64 = 1 << 20;
 const MAX_LINK_NAMES: u64 = 64 << 20;
 /// Links followed while resolving one target (as the kernel's limit).
 const MAX_HOPS: u32 = 40;
-/// Path components looked at while resolving every link target of an archive, twice each.
+/// Names looked up while resolving the link targets of one archive (each link is resolved
+/// twice: when it is made and once the archive is out).
 const MAX_STEPS: u64 = 4_000_000;
 
 /// Extracts the gzip-compressed tar `tarball` into the existing, empty, private directory
