@@ -13,9 +13,11 @@
 //! temporary directory, removed with everything in them when dropped, and registered like
 //! the temporary files, so [`remove_leftovers`] removes them on a stopped command's way out.
 //!
-//! **Reading** ([`read_capped`]): only regular files, never more than a cap, so pointing a
-//! path at `/dev/zero` or a huge file is a clear error instead of a hang or an exhausted
-//! memory.
+//! **Reading** ([`read_capped`], [`open_capped`]): only regular files, never more than a cap,
+//! so pointing a path at `/dev/zero`, a FIFO or a huge file is a clear error instead of a hang
+//! or an exhausted memory. Every file dcd reads that a user or an archive chose (the app
+//! inputs and every file of a bundle among them) is opened here;
+//! [`open_capped_nofollow`] is the same for a walk that must not follow a link.
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
@@ -298,6 +300,26 @@ fn human_size(bytes: u64) -> String {
 /// non-blocking, so a FIFO nobody writes to is refused at once instead of hanging the open.
 pub fn open_capped(path: &Path, cap: u64) -> Result<(File, u64), ReadError> {
     let file = open_read_nonblocking(path).map_err(ReadError::Io)?;
+    regular(file, cap)
+}
+
+/// As [`open_capped`], but a symbolic link where the file should be is refused instead of
+/// followed (`O_NOFOLLOW`): for a walk that saw a regular file at `path` and must read that
+/// file, never what a link put in its place points at.
+pub fn open_capped_nofollow(path: &Path, cap: u64) -> Result<(File, u64), ReadError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => ReadError::NotAFile,
+            _ => ReadError::Io(e),
+        })?;
+    regular(file, cap)
+}
+
+/// `file` when it is a regular file of at most `cap` bytes, with its length.
+fn regular(file: File, cap: u64) -> Result<(File, u64), ReadError> {
     let meta = file.metadata().map_err(ReadError::Io)?;
     if !meta.is_file() {
         return Err(ReadError::NotAFile);
@@ -587,6 +609,19 @@ mod tests {
         // SAFETY: mkfifo on a path in our own temporary directory.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
         assert!(matches!(read_capped(&fifo, 1024), Err(ReadError::NotAFile)));
+        // Without following links: a link is refused, even to a regular file; a FIFO too.
+        let link = d.join("link");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert_eq!(open_capped(&link, 4096).unwrap().1, 2048);
+        assert!(matches!(
+            open_capped_nofollow(&link, 4096),
+            Err(ReadError::NotAFile)
+        ));
+        assert_eq!(open_capped_nofollow(&f, 4096).unwrap().1, 2048);
+        assert!(matches!(
+            open_capped_nofollow(&fifo, 4096),
+            Err(ReadError::NotAFile)
+        ));
         // A sparse file past the cap is refused from its size, without reading it.
         let sparse = d.join("sparse");
         File::create(&sparse).unwrap().set_len(1 << 40).unwrap();

@@ -13,7 +13,7 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub(crate) mod api;
-pub(crate) mod app;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;

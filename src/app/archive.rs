@@ -19,8 +19,9 @@ const ZIP64_FROM: u64 = 0xFFFF_FFFF;
 /// Zips the directory `dir` into the new file `out`, every entry under the directory's own
 /// name (`MyApp.app/…`). Deterministic: entries sorted by name, dated 1980-01-01, the
 /// permission bits kept (an app's executable stays executable), deflate. Symbolic links
-/// are stored as links, never followed; anything but files, directories and links is
-/// refused. Returns the entry names in order.
+/// are stored as links, never followed (a file is opened without following a link, so one
+/// swapped in after the walk saw a file is refused); anything but files, directories and
+/// links is refused. Returns the entry names in order.
 pub fn zip_dir(dir: &Path, out: &Path) -> Result<Vec<String>, String> {
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -162,7 +163,8 @@ fn add_dir(
                 .ok_or_else(|| format!("{} links to a name that is not UTF-8", path.display()))?;
             out.symlink(entry.as_str(), target, dir)?;
         } else if t.is_file() {
-            let (f, len) = crate::fsio::open_capped(&path, u64::MAX)
+            // Opened without following a link: the file seen is the file read.
+            let (f, len) = crate::fsio::open_capped_nofollow(&path, u64::MAX)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             out.file(
                 entry.as_str(),
@@ -186,7 +188,8 @@ fn add_dir(
 /// Checks that the zip at `path` holds exactly one top-level entry besides `__MACOSX/` and
 /// `.DS_Store`, and that it is an `*.app` folder. Returns its name.
 pub fn single_top_app(path: &Path) -> Result<String, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let (file, _) = crate::fsio::open_capped(path, u64::MAX)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let zip = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| format!("{} is not a readable zip: {e}", path.display()))?;
     let mut top = BTreeSet::new();

@@ -10,23 +10,18 @@
 //! [`crate::net::stall`] (a host that drips fails that attempt). A URL's query is never
 //! shown (it is the signature).
 //!
-//! Extraction refuses what could write outside its directory: absolute names, `..`, a
-//! path through a symbolic link, and links whose target leaves the directory. It is
-//! capped in entries and bytes, so a decompression bomb ends with an error.
+//! The archive is extracted by [`super::extract`], the one extraction of untrusted archives.
 
 use crate::clock::Timings;
 use crate::exit::CliError;
 use crate::exit::signal;
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 pub const ATTEMPTS: u32 = 3;
 /// The largest download accepted.
 pub const MAX_DOWNLOAD: u64 = 4 << 30;
-/// The most extracted: bytes over all files, and entries.
-const MAX_EXTRACTED: u64 = 16 << 30;
-const MAX_ENTRIES: u64 = 1_000_000;
 /// Redirect hops followed.
 const MAX_REDIRECTS: u32 = 5;
 /// Deepest directory level searched for the bundle.
@@ -169,177 +164,6 @@ fn save(body: &mut ureq::Body, dest: &Path, timings: &Timings) -> Result<u64, St
     Ok(n)
 }
 
-/// Extracts the gzip-compressed tar `tarball` into the existing directory `root`.
-pub fn extract(tarball: &Path, root: &Path) -> Result<(), String> {
-    let (file, _) = crate::fsio::open_capped(tarball, u64::MAX).map_err(|e| e.to_string())?;
-    let gz = flate2::read::GzDecoder::new(io::BufReader::new(file));
-    let mut archive = tar::Archive::new(gz);
-    let mut budget = MAX_EXTRACTED;
-    let bad = |e: io::Error| format!("not a readable .tar.gz: {e}");
-    for (n, entry) in archive.entries().map_err(bad)?.enumerate() {
-        if n as u64 >= MAX_ENTRIES {
-            return Err(format!("more than {MAX_ENTRIES} entries"));
-        }
-        let mut entry = entry.map_err(bad)?;
-        let rel = entry.path().map_err(bad)?.into_owned();
-        let Some(rel) = confined(&rel) else {
-            return Err(format!(
-                "the entry {} would be written outside the extraction directory",
-                shown(&rel)
-            ));
-        };
-        if rel.as_os_str().is_empty() {
-            continue;
-        }
-        let dest = prepare_parent(root, &rel)?;
-        write_entry(&mut entry, root, &rel, &dest, &mut budget)?;
-    }
-    Ok(())
-}
-
-fn shown(p: &Path) -> String {
-    crate::render::sanitize::one_line(&p.to_string_lossy(), 120)
-}
-
-/// `rel` with `.` removed, or `None` when it is absolute or has a `..`.
-fn confined(rel: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in rel.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    Some(out)
-}
-
-/// Creates the directories above `root/rel`, refusing a path that passes through a symbolic
-/// link or a file. Returns `root/rel`.
-fn prepare_parent(root: &Path, rel: &Path) -> Result<PathBuf, String> {
-    let mut at = root.to_path_buf();
-    let mut parts = rel.components().peekable();
-    while let Some(c) = parts.next() {
-        at.push(c);
-        if parts.peek().is_none() {
-            break;
-        }
-        match std::fs::symlink_metadata(&at) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(format!(
-                    "the entry {} passes through a link or a file",
-                    shown(rel)
-                ));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                std::fs::create_dir(&at)
-                    .map_err(|e| format!("cannot create {}: {e}", shown(rel)))?;
-            }
-            Err(e) => return Err(format!("cannot create {}: {e}", shown(rel))),
-        }
-    }
-    Ok(at)
-}
-
-fn write_entry<R: Read>(
-    entry: &mut tar::Entry<'_, R>,
-    root: &Path,
-    rel: &Path,
-    dest: &Path,
-    budget: &mut u64,
-) -> Result<(), String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    use tar::EntryType as T;
-    let werr = |e: io::Error| format!("cannot extract {}: {e}", shown(rel));
-    let kind = entry.header().entry_type();
-    if matches!(kind, T::Regular | T::Continuous | T::Symlink | T::Link) {
-        remove_existing_file(dest).map_err(werr)?;
-    }
-    match kind {
-        T::Directory => match std::fs::symlink_metadata(dest) {
-            Ok(m) if m.is_dir() => Ok(()),
-            Ok(_) => Err(format!(
-                "the entry {} is both a file and a directory",
-                shown(rel)
-            )),
-            Err(_) => std::fs::create_dir(dest).map_err(werr),
-        },
-        T::Regular | T::Continuous => {
-            let mode = entry.header().mode().unwrap_or(0o644) & 0o755 | 0o600;
-            let mut out = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(dest)
-                .map_err(werr)?;
-            let n = io::copy(&mut entry.take(*budget + 1), &mut out).map_err(werr)?;
-            if n > *budget {
-                return Err(format!(
-                    "the archive holds more than {} GiB",
-                    MAX_EXTRACTED >> 30
-                ));
-            }
-            *budget -= n;
-            Ok(())
-        }
-        T::Symlink => {
-            let target = entry
-                .link_name()
-                .map_err(werr)?
-                .ok_or("a link without a target")?;
-            if !link_stays_inside(rel, &target) {
-                return Err(format!(
-                    "the link {} points outside the extraction directory",
-                    shown(rel)
-                ));
-            }
-            std::os::unix::fs::symlink(&target, dest).map_err(werr)
-        }
-        T::Link => {
-            let target = entry
-                .link_name()
-                .map_err(werr)?
-                .ok_or("a link without a target")?;
-            let source = confined(&target)
-                .map(|t| root.join(t))
-                .filter(|s| std::fs::symlink_metadata(s).is_ok_and(|m| m.is_file()))
-                .ok_or_else(|| format!("the hard link {} has no file to point at", shown(rel)))?;
-            std::fs::hard_link(source, dest).map_err(werr)
-        }
-        // Devices, FIFOs and the like have no place in an app; tar's own records are read
-        // by the tar crate.
-        _ => Ok(()),
-    }
-}
-
-/// A later entry of the same name replaces an earlier file or link (as `tar` does).
-fn remove_existing_file(dest: &Path) -> io::Result<()> {
-    match std::fs::symlink_metadata(dest) {
-        Ok(m) if !m.is_dir() => std::fs::remove_file(dest),
-        _ => Ok(()),
-    }
-}
-
-/// Whether the symbolic link `rel` → `target` resolves, textually, inside the root.
-fn link_stays_inside(rel: &Path, target: &Path) -> bool {
-    let mut depth = rel.components().count() as i64 - 1;
-    for c in target.components() {
-        match c {
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            Component::ParentDir => {
-                depth -= 1;
-                if depth < 0 {
-                    return false;
-                }
-            }
-            Component::RootDir | Component::Prefix(_) => return false,
-        }
-    }
-    true
-}
-
 /// The shallowest `*.app` directory under `root` (names in order at each level), not
 /// looking inside `__MACOSX` or inside an `.app`, never following links.
 pub fn shallowest_app(root: &Path) -> Option<PathBuf> {
@@ -392,16 +216,5 @@ mod tests {
             "https://expo.dev/artifacts/eas/other.tar.gz"
         );
         assert_eq!(resolve("http://h", "y"), "http://h/y");
-    }
-
-    #[test]
-    fn links_are_checked_textually_against_the_root() {
-        assert!(link_stays_inside(Path::new("a/b/l"), Path::new("../c")));
-        assert!(link_stays_inside(Path::new("a/l"), Path::new("./x/../y")));
-        assert!(!link_stays_inside(Path::new("a/l"), Path::new("../../x")));
-        assert!(!link_stays_inside(Path::new("l"), Path::new("/etc/passwd")));
-        assert_eq!(confined(Path::new("./a/./b")), Some(PathBuf::from("a/b")));
-        assert_eq!(confined(Path::new("a/../b")), None);
-        assert_eq!(confined(Path::new("/a")), None);
     }
 }

@@ -23,6 +23,7 @@
 pub mod archive;
 pub mod axml;
 pub mod expo;
+pub mod extract;
 pub mod info_plist;
 pub mod metadata;
 
@@ -263,7 +264,11 @@ pub fn check(input: &str, timings: &Timings) -> Result<CheckedApp, CliError> {
     if !path.exists() {
         return Err(missing(input));
     }
-    match kind_of(input) {
+    let kind = kind_of(input);
+    if matches!(kind, Some(Kind::Apk | Kind::Zip | Kind::TarGz)) {
+        regular_file(path, input)?;
+    }
+    match kind {
         Some(Kind::Apk) => in_place(path, input, metadata::from_apk),
         Some(Kind::Zip) => {
             archive::single_top_app(path).map_err(CliError::new)?;
@@ -285,6 +290,21 @@ pub fn check(input: &str, timings: &Timings) -> Result<CheckedApp, CliError> {
     }
 }
 
+/// An `.apk`, `.zip` or `.tar.gz` is a regular file (or a link to one): a FIFO, a device or
+/// a directory is refused here, by the one opener that never blocks (`fsio::open_capped`),
+/// before anything reads it. Every later read opens it the same way.
+fn regular_file(path: &Path, input: &str) -> Result<(), CliError> {
+    match crate::fsio::open_capped(path, u64::MAX) {
+        Ok(_) => Ok(()),
+        Err(crate::fsio::ReadError::NotAFile) => {
+            Err(CliError::new(format!("App file is not a file: {input}")))
+        }
+        Err(e) => Err(CliError::new(format!(
+            "Cannot read the app file {input}: {e}"
+        ))),
+    }
+}
+
 fn temp_dir() -> Result<TempDir, CliError> {
     TempDir::new("app")
         .map_err(|e| CliError::new(format!("Cannot create a temporary directory: {e}")))
@@ -296,9 +316,6 @@ fn in_place(
     input: &str,
     read: fn(&Path) -> Result<AppMetadata, String>,
 ) -> Result<CheckedApp, CliError> {
-    if !path.is_file() {
-        return Err(CliError::new(format!("App file is not a file: {input}")));
-    }
     let metadata = read(path).map_err(|why| metadata_failed(input, &why))?;
     Ok(CheckedApp(Stage::Ready(PreparedApp {
         upload_path: path.to_path_buf(),
@@ -367,7 +384,7 @@ fn from_tarball(tarball: PathBuf, original: String, temp: TempDir) -> Result<Che
         .map_err(|e| CliError::new(format!("Cannot create a temporary directory: {e}")))?;
     let r = root.clone();
     let t = tarball.clone();
-    signal::run(move || expo::extract(&t, &r))?
+    signal::run(move || extract::extract(&t, &r))?
         .map_err(|e| CliError::new(format!("Failed to extract the Expo build {original}: {e}")))?;
     // A downloaded tarball is not needed once extracted (a user's own file stays).
     if tarball.starts_with(temp.path()) {

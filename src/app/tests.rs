@@ -288,6 +288,8 @@ enum E<'a> {
     File(&'a [u8], u32),
     Link(&'a str),
     Hard(&'a str),
+    /// A record of this type declaring `size` bytes, followed by `data` only.
+    Raw(tar::EntryType, u64, &'a [u8]),
 }
 
 fn tar_gz(path: &Path, entries: &[(&str, E<'_>)]) {
@@ -320,6 +322,13 @@ fn tar_gz(path: &Path, entries: &[(&str, E<'_>)]) {
                 h.set_entry_type(kind);
                 h.as_old_mut().linkname[..target.len()].copy_from_slice(target.as_bytes());
                 b""
+            }
+            E::Raw(kind, size, data) => {
+                h.set_entry_type(*kind);
+                h.set_size(*size);
+                h.set_cksum();
+                b.append(&h, *data).unwrap();
+                continue;
             }
         };
         h.set_size(data.len() as u64);
@@ -425,7 +434,139 @@ fn hostile_tarballs_are_refused_and_write_nothing_outside() {
         (
             "hard-out",
             vec![("h", E::Hard("../escaped"))],
-            "no file to point at",
+            "no file extracted before it",
+        ),
+        // `up` resolves to the root: the text of `esc` stays inside, the files leave it.
+        (
+            "up-and-out",
+            vec![
+                ("a/b/c/d/", E::Dir),
+                ("a/b/c/d/up", E::Link("../../../..")),
+                ("esc", E::Link("a/b/c/d/up/../..")),
+            ],
+            "the link esc points outside",
+        ),
+        // A hard link never goes through a link, even one that stays inside.
+        (
+            "hard-through-link",
+            vec![
+                ("f", E::File(b"x", 0o644)),
+                ("l", E::Link(".")),
+                ("x.app/h", E::Hard("l/f")),
+            ],
+            "the hard link x.app/h has no file extracted before it",
+        ),
+        (
+            "hard-to-link",
+            vec![
+                ("f", E::File(b"x", 0o644)),
+                ("s", E::Link("f")),
+                ("h", E::Hard("s")),
+            ],
+            "the hard link h has no file",
+        ),
+        (
+            "hard-to-dir",
+            vec![("d/", E::Dir), ("h", E::Hard("d"))],
+            "the hard link h has no file",
+        ),
+        (
+            "hard-to-later",
+            vec![("h", E::Hard("f")), ("f", E::File(b"x", 0o644))],
+            "the hard link h has no file",
+        ),
+        // Each link is inside when it is made; a later one changes where the first leads.
+        (
+            "changed-later",
+            vec![
+                ("a/", E::Dir),
+                ("a/l", E::Link("m/../..")),
+                ("a/m", E::Link(".")),
+            ],
+            "the link a/l points outside",
+        ),
+        // A file replaced by a link changes it too.
+        (
+            "file-then-link",
+            vec![
+                ("a/", E::Dir),
+                ("a/m", E::File(b"x", 0o644)),
+                ("a/l", E::Link("m/../..")),
+                ("a/m", E::Link(".")),
+            ],
+            "the link a/l points outside",
+        ),
+        (
+            "chain-out",
+            vec![
+                ("a", E::Link("b")),
+                ("b", E::Link("c/..")),
+                ("c", E::Link("..")),
+            ],
+            "the link c points outside",
+        ),
+        (
+            "loop",
+            vec![("a", E::Link("b")), ("b", E::Link("a"))],
+            "too many links",
+        ),
+        (
+            "dir-then-link",
+            vec![("d/", E::Dir), ("d", E::Link("x"))],
+            "cannot extract d: File exists",
+        ),
+        (
+            "link-then-dir",
+            vec![("d", E::Link("x")), ("d/", E::Dir)],
+            "both a file and a directory",
+        ),
+        (
+            "write-through-later-link",
+            vec![
+                ("d", E::Link("..")),
+                ("d/x.app/Info.plist", E::File(b"x", 0o644)),
+            ],
+            "points outside",
+        ),
+        (
+            "long-name-bomb",
+            vec![(
+                "././@LongLink",
+                E::Raw(tar::EntryType::GNULongName, 1 << 30, b""),
+            )],
+            "a long-name record of 1073741824 bytes (at most 64 KiB)",
+        ),
+        (
+            "pax-bomb",
+            vec![("pax", E::Raw(tar::EntryType::XHeader, 1 << 40, b""))],
+            "a PAX record of 1099511627776 bytes",
+        ),
+        (
+            "pax-size",
+            vec![
+                ("pax", E::Raw(tar::EntryType::XHeader, 12, b"12 size=999\n")),
+                ("f", E::File(b"x", 0o644)),
+            ],
+            "PAX size disagrees",
+        ),
+        (
+            "two-long-names",
+            vec![
+                ("L", E::Raw(tar::EntryType::GNULongName, 2, b"a\0")),
+                ("L", E::Raw(tar::EntryType::GNULongName, 2, b"b\0")),
+                ("f", E::File(b"x", 0o644)),
+            ],
+            "two long-name records",
+        ),
+        (
+            "dangling-long-name",
+            vec![("L", E::Raw(tar::EntryType::GNULongName, 2, b"a\0"))],
+            "does not follow",
+        ),
+        (
+            "sparse",
+            vec![("s", E::Raw(tar::EntryType::GNUSparse, 0, b""))],
+            "sparse",
         ),
     ];
     for (name, entries, says) in cases {
@@ -436,6 +577,52 @@ fn hostile_tarballs_are_refused_and_write_nothing_outside() {
         assert!(!outside.exists(), "{name}");
     }
     assert!(!Path::new("/tmp/escaped-dcd-test").exists());
+    // Long names (GNU records) within their cap, a PAX name, and a link through a link that
+    // stays inside are fine.
+    let p = d.join("long.tar.gz");
+    let long = format!("./build/{}/Sample.app", "deep".repeat(40));
+    let plist = samples::xml("dev.dcd.Long");
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        std::fs::File::create(&p).unwrap(),
+        flate2::Compression::fast(),
+    ));
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(plist.len() as u64);
+    b.append_data(&mut h, format!("{long}/Info.plist"), plist.as_bytes())
+        .unwrap();
+    let record = format!("{long}/PaxName");
+    // "<length> path=<name>\n", the length counting its own digits.
+    let rest = record.len() + " path=\n".len();
+    let digits = (rest + 3).to_string().len();
+    let pax = format!("{} path={record}\n", rest + digits);
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_size(pax.len() as u64);
+    h.set_cksum();
+    b.append(&h, pax.as_bytes()).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_path("short-name").unwrap();
+    h.set_size(1);
+    h.set_cksum();
+    b.append(&h, &b"p"[..]).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    b.append_link(&mut h, format!("{long}/Up"), "../../../build")
+        .unwrap();
+    b.into_inner().unwrap().finish().unwrap();
+    let app = prepare(&s(&p), &t()).unwrap();
+    assert_eq!(app.metadata.app_id, "dev.dcd.Long");
+    assert_eq!(
+        app.zip_entries,
+        [
+            "Sample.app/",
+            "Sample.app/Info.plist",
+            "Sample.app/PaxName",
+            "Sample.app/Up"
+        ]
+    );
     let p = d.join("no-app.tar.gz");
     tar_gz(&p, &[("x/readme", E::File(b"x", 0o644))]);
     let e = prepare(&s(&p), &t()).unwrap_err().message;

@@ -16,9 +16,18 @@ use std::path::Path;
 /// Read size while hashing: memory stays at one buffer whatever the file size.
 const BUF: usize = 256 << 10;
 
+/// Opens the file to upload: a regular file only (`fsio::open_capped`), so a FIFO or a
+/// device put in its place is refused instead of blocking the read.
+fn open(path: &Path) -> io::Result<(std::fs::File, u64)> {
+    crate::fsio::open_capped(path, u64::MAX).map_err(|e| match e {
+        crate::fsio::ReadError::Io(e) => e,
+        other => io::Error::other(other.to_string()),
+    })
+}
+
 /// The SHA-256 (hex) of a file, read in fixed-size pieces.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
+    let (mut f, _) = open(path)?;
     let mut h = Digest::sha256();
     let mut buf = vec![0u8; BUF];
     loop {
@@ -46,9 +55,8 @@ pub fn store_file(
     t: &Timings,
     progress: Progress<'_>,
 ) -> Result<Stored, CliError> {
-    let mut file = std::fs::File::open(path)
-        .map_err(|e| CliError::new(format!("Cannot read {}: {e}", path.display())))?;
-    let len = file_size(path)?;
+    let (mut file, len) =
+        open(path).map_err(|e| CliError::new(format!("Cannot read {}: {e}", path.display())))?;
     let mut f = StoreFile {
         src: &mut file,
         len,

@@ -20,6 +20,7 @@ mod fault_soak;
 mod files;
 mod help_contract;
 mod hostile_hosts;
+mod hostile_inputs;
 mod install;
 mod list_artifacts;
 mod output_seam;

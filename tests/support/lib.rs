@@ -38,6 +38,16 @@ pub mod parsers {
     pub use dcd::render::{truncate, visible_width};
 }
 
+/// Parsers of an app input, and the extraction of an Expo build, fed hostile input
+/// (`parsers_never_panic.rs`).
+pub mod app {
+    pub use dcd::app::archive::single_top_app;
+    pub use dcd::app::axml::package_name;
+    pub use dcd::app::extract::extract;
+    pub use dcd::app::info_plist::bundle_id;
+    pub use dcd::app::metadata::{from_apk, from_zip};
+}
+
 /// The CI marker variables a hermetic `dcd` command removes (`support::dcd`).
 pub use dcd::term::CI_VARS;
 

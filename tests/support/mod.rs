@@ -85,7 +85,22 @@ pub fn dcd() -> (Command, TempDir) {
 /// [`dcd`] with `home` as its home directory (configuration in `home/config`), for a command
 /// that outlives the function that makes it: the caller's own [`TempDir`] removes it.
 pub fn dcd_in(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dcd"));
+    hermetic(Command::new(env!("CARGO_BIN_EXE_dcd")), home)
+}
+
+/// [`dcd_in`], the binary run with at most `bytes` of address space (`ulimit -v` in `sh`,
+/// then `exec`): an allocation past it fails, so a parser that expands its input without a
+/// budget aborts instead of taking the machine's memory.
+pub fn dcd_in_memory(home: &Path, bytes: u64) -> Command {
+    let mut c = Command::new("sh");
+    c.args(["-c", "ulimit -v \"$0\" && exec \"$@\""])
+        .arg((bytes >> 10).to_string())
+        .arg(env!("CARGO_BIN_EXE_dcd"));
+    hermetic(c, home)
+}
+
+/// The hermetic environment of [`dcd`] on `c`.
+fn hermetic(mut c: Command, home: &Path) -> Command {
     for k in lib::CI_VARS.iter().chain(SCRUB) {
         c.env_remove(k);
     }

@@ -22,7 +22,8 @@
 //!
 //! Served on the same host, with their own rules: the TUS resumable-upload endpoint
 //! (`/storage/v1/upload/resumable`, point `DCD_SUPABASE_URL` at [`FakeCloud::url`]), B2-style
-//! upload URLs (`/b2/...`), and bundle URLs (`POST /bundle/{token}`, which refuse auth headers).
+//! upload URLs (`/b2/...`), bundle URLs (`POST /bundle/{token}`, which refuse auth headers), and
+//! the scenario's files as they are (`GET /files/{name}`: an Expo build by URL).
 //! Anything else is a Nest-style 404. Every request is recorded, body included, with the
 //! status we answered. Downloads are generated on the fly in chunks, so a 1 GiB artifacts zip
 //! costs no memory.

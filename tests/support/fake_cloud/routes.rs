@@ -41,6 +41,8 @@ pub(super) enum Route {
     Claim,
     MyOrgs,
     Token,
+    /// `GET /files/<name>`: a file of the scenario's, no auth.
+    File(String),
     Other,
 }
 
@@ -58,6 +60,7 @@ impl Route {
                 | Route::Claim
                 | Route::MyOrgs
                 | Route::Token
+                | Route::File(_)
         )
     }
 }
@@ -120,6 +123,9 @@ pub(super) fn route(req: &Request) -> Route {
         }
     }
     if m == "GET" {
+        if let Some(name) = path.strip_prefix("/files/").filter(|n| !n.is_empty()) {
+            return Route::File(percent_decode(name, false));
+        }
         type Make = fn(String) -> Route;
         let subroutes: [(&str, &str, Make); 5] = [
             ("/results/", "artifacts-bundle", Route::ArtifactsBundle),
@@ -172,9 +178,23 @@ pub(super) fn dispatch(shared: &Shared, req: &Request, route: Route) -> Action {
         Route::Claim => answer(super::account::claim(shared, req)),
         Route::MyOrgs => answer(super::account::my_orgs(shared, req)),
         Route::Token => answer(super::account::token(shared, req)),
+        Route::File(name) => answer(served_file(shared, &name)),
         Route::Other => answer(Response::nest(
             404,
             &format!("Cannot {} {}", req.method, req.path),
         )),
+    }
+}
+
+/// A file of the scenario's, as it is; 404 for another name.
+fn served_file(shared: &Shared, name: &str) -> Response {
+    match shared.scenario.files.iter().find(|(n, _)| n == name) {
+        Some((_, bytes)) => Response {
+            status: 200,
+            content_type: "application/octet-stream",
+            headers: Vec::new(),
+            body: bytes.clone(),
+        },
+        None => Response::nest(404, &format!("No file {name}")),
     }
 }

@@ -115,6 +115,8 @@ pub struct Scenario {
     pub status_extra: Value,
     /// Members appended to every `tests[]` entry of that body (e.g. a `device`).
     pub status_test_extra: Value,
+    /// `(name, bytes)` served as they are at `GET /files/<name>` (an Expo build's URL).
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 /// The Backblaze strategy offered by `getBinaryUploadUrl` / `getFlowUploadUrl` (spec D.1).
@@ -186,6 +188,7 @@ impl Default for Scenario {
             accounts: None,
             status_extra: Value::Null,
             status_test_extra: Value::Null,
+            files: Vec::new(),
         }
     }
 }
@@ -324,6 +327,11 @@ impl Scenario {
     /// Fields appended to every test of the upload-status body (an object).
     pub fn status_test_extra(mut self, fields: Value) -> Self {
         self.status_test_extra = fields;
+        self
+    }
+    /// Serves `bytes` at `GET /files/<name>`.
+    pub fn file(mut self, name: &str, bytes: Vec<u8>) -> Self {
+        self.files.push((name.to_string(), bytes));
         self
     }
 }
