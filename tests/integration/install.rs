@@ -382,3 +382,52 @@ fn shellcheck_finds_nothing() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn a_download_cut_short_or_refused_installs_nothing() {
+    let s = site();
+    let home = TempDir::new();
+    let asset_path = format!("/download/6.0.0/{}", native_asset());
+    s.host.fault(&asset_path, HostFault::Cut(10));
+    let o = install("sh", home.path(), &s.host.url(), &[]);
+    o.assert_code(1);
+    assert!(o.stderr.contains("could not download"), "{o}");
+    assert_nothing_installed(home.path(), &o);
+    s.host.fault("/latest.json", HostFault::Status(503));
+    let o = install("bash", home.path(), &s.host.url(), &[]);
+    o.assert_code(1);
+    assert!(o.stderr.contains("could not read"), "{o}");
+    assert_nothing_installed(home.path(), &o);
+}
+
+#[test]
+fn an_install_interrupted_mid_download_leaves_nothing_behind() {
+    use std::os::unix::process::CommandExt;
+    let s = site();
+    let home = TempDir::new();
+    let asset_path = format!("/download/6.0.0/{}", native_asset());
+    s.host.fault(&asset_path, HostFault::Stall(5));
+    let tmp = TempDir::new();
+    let mut c = install_cmd(
+        "sh",
+        home.path(),
+        &s.host.url(),
+        &[("TMPDIR", tmp.path().to_str().unwrap())],
+    );
+    // Its own process group, as a terminal's Ctrl-C reaches the shell and its curl alike.
+    c.process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    wait_for("the stalled download", || {
+        s.host.requests().iter().any(|r| *r == asset_path)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let group = format!("-{}", child.id());
+    Command::new("kill").args(["-INT", "--", &group]).status().unwrap();
+    let o = collect(child, LIMIT);
+    assert_ne!(o.code, 0, "{o}");
+    assert_nothing_installed(home.path(), &o);
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}
