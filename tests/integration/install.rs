@@ -424,7 +424,10 @@ fn an_install_interrupted_mid_download_leaves_nothing_behind() {
     });
     std::thread::sleep(Duration::from_millis(200));
     let group = format!("-{}", child.id());
-    Command::new("kill").args(["-INT", "--", &group]).status().unwrap();
+    Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
     let o = collect(child, LIMIT);
     assert_ne!(o.code, 0, "{o}");
     assert_nothing_installed(home.path(), &o);
