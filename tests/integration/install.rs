@@ -420,7 +420,7 @@ fn an_install_interrupted_mid_download_leaves_nothing_behind() {
         .stderr(std::process::Stdio::piped());
     let child = c.spawn().unwrap();
     wait_for("the stalled download", || {
-        s.host.requests().iter().any(|r| *r == asset_path)
+        s.host.requests().contains(&asset_path)
     });
     std::thread::sleep(Duration::from_millis(200));
     let group = format!("-{}", child.id());
