@@ -129,10 +129,16 @@ fn keep_going_over(ctx: &Ctx) -> Result<bool, CliError> {
 /// `config.json` can take a session now: its directory, the file (a regular one or none) and
 /// the lock; else the login stops before anything is sent.
 fn can_save(ctx: &Ctx) -> Result<(), CliError> {
-    store::check_writable().map_err(|e| {
-        let path = store::path().map(|p| p.display().to_string()).unwrap_or_default();
+    let cannot = |why: String| {
         CliError::new(format!(
-            "Cannot log in: the session could not be saved to {path} ({e}). Nothing was sent; fix that and run `dcd login` again."
+            "Cannot log in: {why}. Nothing was sent; fix that and run `dcd login` again."
+        ))
+    };
+    let path = store::path().map_err(|e| cannot(e.to_string()))?;
+    store::check_writable().map_err(|e| {
+        cannot(format!(
+            "the session could not be saved to {} ({e})",
+            path.display()
         ))
     })?;
     drop(store::lock(&ctx.timings)?);
