@@ -107,7 +107,7 @@ pub fn refresh_if_expiring(
     }
     let _lock = store::lock(timings).map_err(|e| match e {
         LockError::Stopped(s) => RefreshError::Stopped(s),
-        LockError::Failed(m) => RefreshError::Local(format!("{m}. The session was not refreshed")),
+        LockError::Failed(m) => RefreshError::Local(m),
     })?;
     let (from, ours) = match plan(auth, now_ms, timings)? {
         Plan::Adopt(s) => {
@@ -200,7 +200,7 @@ fn writable_before_spending() -> Result<(), RefreshError> {
     store::check_writable().map(drop).map_err(|e| {
         let path = store::path().map(|p| p.display().to_string()).unwrap_or_default();
         RefreshError::Local(format!(
-            "{path} cannot be written ({e}), so a refreshed session could not be saved. The session was not refreshed: its refresh token stays good for when the file can be written"
+            "{path} cannot be written ({e}), so a refreshed session could not be saved; its refresh token was not used, and stays good for when the file can be written"
         ))
     })
 }

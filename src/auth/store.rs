@@ -426,4 +426,119 @@ mod tests {
         let back = super::super::config::parse(v.to_string().as_bytes()).unwrap();
         assert_eq!(back, c, "it reads back as written");
     }
+
+    /// A fresh directory under the system's temporary directory, removed by the caller.
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("dcd-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn aged(path: &Path, secs: u64) {
+        let f = File::options().write(true).open(path).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(secs))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_held_lock_is_busy_and_only_its_owner_removes_it() {
+        let d = scratch("held");
+        let path = d.join("config.json.lock");
+        let Ok(Attempt::Held(lock)) = attempt(&path) else {
+            panic!("a free lock is taken")
+        };
+        let owner = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            owner.starts_with(&format!("{} ", std::process::id())),
+            "{owner}"
+        );
+        // Held (and touched), however old it looks: busy.
+        aged(&path, 3600);
+        assert!(matches!(attempt(&path), Ok(Attempt::Busy)));
+        // Another process put its own lock there meanwhile: dropping ours leaves it.
+        std::fs::rename(&path, d.join("gone")).unwrap();
+        std::fs::write(&path, "4242 theirs\n").unwrap();
+        drop(lock);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "4242 theirs\n");
+        std::fs::remove_file(&path).unwrap();
+        let Ok(Attempt::Held(lock)) = attempt(&path) else {
+            panic!("taken again")
+        };
+        drop(lock);
+        assert!(!path.exists(), "the owner removes its own");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_stale_lock_is_taken_over_by_one_waiter_only() {
+        let d = scratch("stale");
+        let path = d.join("config.json.lock");
+        // Left by a process that is gone: nobody holds it, nobody touched it for a minute.
+        std::fs::write(&path, "1 dead\n").unwrap();
+        aged(&path, 60);
+        let barrier = std::sync::Barrier::new(8);
+        let taken: Vec<Option<Lock>> = std::thread::scope(|s| {
+            let waiters: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        match attempt(&path) {
+                            Ok(Attempt::Held(l)) => Some(l),
+                            _ => None,
+                        }
+                    })
+                })
+                .collect();
+            waiters.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert_eq!(
+            taken.iter().flatten().count(),
+            1,
+            "exactly one takes it over"
+        );
+        let owner = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            owner.starts_with(&format!("{} ", std::process::id())),
+            "{owner}"
+        );
+        // Recently touched and unheld (a holder without advisory locks): not stale.
+        drop(taken);
+        std::fs::write(&path, "1 alive\n").unwrap();
+        assert!(matches!(attempt(&path), Ok(Attempt::Busy)));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_lock_path_that_is_not_a_file_is_an_error_at_once() {
+        let d = scratch("dir");
+        let path = d.join("config.json.lock");
+        std::fs::create_dir(&path).unwrap();
+        let Err(LockError::Failed(m)) = attempt(&path) else {
+            panic!("a directory is no lock")
+        };
+        assert!(
+            m.ends_with("is a directory, not a lock file: if no dcd is running, remove it"),
+            "{m}"
+        );
+        let missing = d.join("no-such-dir/config.json.lock");
+        let Err(LockError::Failed(m)) = attempt(&missing) else {
+            panic!("cannot be created")
+        };
+        assert!(m.starts_with("cannot create the session lock"), "{m}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_file_others_can_read_is_told() {
+        let d = scratch("mode");
+        let f = d.join("config.json");
+        std::fs::write(&f, "{}").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(exposure(&f), None);
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let w = exposure(&f).unwrap();
+        assert!(w.contains("can be read by other users (mode 0644)"), "{w}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -109,7 +109,10 @@ fn fresh_for_downloads(ctx: &Ctx, conn: &Connected, mut auth: crate::auth::AuthC
         Ok(true) => conn.client.set_auth_headers(auth.headers),
         // The downloads see the stop themselves.
         Ok(false) | Err(RefreshError::Stopped(_)) => {}
-        Err(e) => ctx.out.warn(&e.to_string()),
+        Err(RefreshError::Definitive(m)) => ctx.out.warn(&m),
+        Err(e) => ctx
+            .out
+            .warn(&format!("Could not refresh the session: {e}.")),
     }
 }
 

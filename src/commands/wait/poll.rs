@@ -144,7 +144,9 @@ impl ResultsFetcher<'_> {
             // Something on this machine is in the way: say so once, and poll with the
             // current token while it works.
             Err(RefreshError::Local(m)) if valid => {
-                said.push(format!("Could not refresh the session: {m}."));
+                said.push(format!(
+                    "Could not refresh the session: {m}. Polling went on with the current token."
+                ));
                 Ok(())
             }
             // The auth server is unreachable: while the current token still works, poll
