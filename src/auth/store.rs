@@ -275,9 +275,15 @@ fn attempt(path: &Path) -> Result<Attempt, LockError> {
         .open(path);
     match created {
         Ok(file) => {
-            // Without advisory locks (some network file systems) the heartbeat alone keeps
-            // the lock from looking stale.
-            let _ = file.try_lock();
+            // A waiter that found the file an instant ago may be looking at it (it lets go at
+            // once: the file is fresh). Without advisory locks (some network file systems),
+            // the heartbeat alone keeps the lock from looking stale.
+            for _ in 0..3 {
+                if file.try_lock().is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
             return hold(path, file).map(Attempt::Held);
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
