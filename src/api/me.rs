@@ -22,7 +22,8 @@ pub enum Claim {
     NotYet,
     /// 429: poll more slowly.
     SlowDown,
-    /// Any other status: the login failed (`<status> <reason> — <body>`).
+    /// Any other status, or a 2xx that is not JSON: the login failed (`<status> <reason> —
+    /// <body>`, or what answered instead of the API).
     Failed(String),
 }
 
@@ -39,7 +40,14 @@ impl ApiClient {
             Some(("application/json", body.as_bytes())),
         )?;
         Ok(match reply.status {
-            200..=299 => Claim::Session(Self::parse_json(OP, &reply)?),
+            // Not the API's answer (a captive portal's or a proxy's page): asking again would
+            // not change it, so the login ends, naming it.
+            200..=299 => match Self::parse_json(OP, &reply) {
+                Ok(v) => Claim::Session(v),
+                Err(e) => Claim::Failed(format!(
+                    "{e} (a captive portal or a proxy may be answering instead of the API)"
+                )),
+            },
             404 => Claim::NotYet,
             429 => Claim::SlowDown,
             status => {

@@ -34,6 +34,8 @@ pub struct AuthContext {
     pub supabase_url: Option<String>,
     pub org_id: Option<String>,
     pub user_email: Option<String>,
+    /// Bearer only: the user the session belongs to, as stored.
+    pub user_id: Option<String>,
     /// Bearer only: unix seconds.
     pub expires_at: Option<i64>,
 }
@@ -81,6 +83,7 @@ pub fn resolve(src: &Sources<'_>) -> Result<AuthContext, CliError> {
             "No active organization set. Run `dcd switch-org <slug>` to pick one.",
         ));
     };
+    check_org_id(&org, "The stored current_org_id")?;
     let env = cfg
         .env
         .as_deref()
@@ -101,6 +104,7 @@ pub fn resolve(src: &Sources<'_>) -> Result<AuthContext, CliError> {
         supabase_url: cfg.supabase_url.clone(),
         org_id: Some(org),
         user_email: session.user_email.clone(),
+        user_id: session.user_id.clone(),
         expires_at: session.expires_at,
     })
 }
@@ -117,6 +121,7 @@ impl AuthContext {
             supabase_url: None,
             org_id: None,
             user_email: None,
+            user_id: None,
             expires_at: None,
         }
     }
@@ -151,19 +156,47 @@ pub fn unix_now_ms() -> i64 {
 /// LF or other control character (a key pasted with its line break, a file read with `\r\n`)
 /// is refused here, before any request, instead of failing every request as a network error.
 fn check_header_value(value: &str, what: &str) -> Result<(), CliError> {
-    let Some(c) = value.chars().find(|c| c.is_control()) else {
-        return Ok(());
-    };
-    let name = match c {
+    match control_character(value) {
+        None => Ok(()),
+        Some(name) => Err(CliError::new(format!(
+            "{what} contains {name}: a credential is one line of printable text. Check how it is \
+             set (a copied line break, a file with Windows line endings)."
+        ))),
+    }
+}
+
+/// An organization id travels in the `x-dcd-org` header: the same rule as for credentials,
+/// for the stored one and for one a server lists.
+pub(crate) fn check_org_id(value: &str, what: &str) -> Result<(), CliError> {
+    match control_character(value) {
+        None => Ok(()),
+        Some(name) => Err(CliError::new(format!(
+            "{what} contains {name}: an organization id is one line of printable text (it is \
+             sent in the x-dcd-org header). Run `dcd switch-org` to choose the organization again."
+        ))),
+    }
+}
+
+/// The name of the first control character of `value`, if any.
+fn control_character(value: &str) -> Option<String> {
+    let c = value.chars().find(|c| c.is_control())?;
+    Some(match c {
         '\r' => "a carriage return (CR)".to_string(),
         '\n' => "a line feed (LF)".to_string(),
         '\t' => "a tab".to_string(),
         c => format!("the control character U+{:04X}", c as u32),
-    };
-    Err(CliError::new(format!(
-        "{what} contains {name}: a credential is one line of printable text. Check how it is \
-         set (a copied line break, a file with Windows line endings)."
-    )))
+    })
+}
+
+impl From<store::LockError> for CliError {
+    fn from(e: store::LockError) -> CliError {
+        match e {
+            store::LockError::Stopped(s) => s.into(),
+            store::LockError::Failed(m) => {
+                CliError::new(format!("Could not lock the session: {m}."))
+            }
+        }
+    }
 }
 
 /// Unix seconds now.

@@ -105,13 +105,18 @@ pub fn load_config(ctx: &Ctx) -> Option<StoredConfig> {
 
 /// A session that expires within a minute is refreshed before the first request. When the
 /// auth server cannot be reached, a token that is still valid is used as it is (the poll
-/// refreshes later); an expired one ends the command.
+/// refreshes later); when something on this machine is in the way (the lock, a file that
+/// could not take the new session), the user is told; an expired token ends the command.
 fn fresh_at_start(auth: &mut AuthContext, ctx: &Ctx) -> Result<(), CliError> {
     let now = auth::unix_now();
-    match refresh::refresh_if_expiring(auth, &ctx.timings, auth::unix_now_ms()) {
+    let mut warn = |w: String| ctx.out.warn(&w);
+    match refresh::refresh_if_expiring(auth, &ctx.timings, auth::unix_now_ms(), &mut warn) {
         Ok(_) => Ok(()),
         Err(RefreshError::Definitive(m)) => Err(CliError::new(m)),
-        Err(RefreshError::Transient(m)) if auth.expires_at.is_some_and(|e| e <= now) => {
+        Err(RefreshError::Stopped(stop)) => Err(stop.into()),
+        Err(RefreshError::Transient(m) | RefreshError::Local(m))
+            if auth.expires_at.is_some_and(|e| e <= now) =>
+        {
             Err(CliError::new(format!(
                 "Your dcd session{} expired at {} and could not be refreshed: {m}. Try again, run `dcd login`, or use an API key (--api-key or DEVICE_CLOUD_API_KEY).",
                 auth.user_email
@@ -120,6 +125,12 @@ fn fresh_at_start(auth: &mut AuthContext, ctx: &Ctx) -> Result<(), CliError> {
                     .unwrap_or_default(),
                 crate::render::time::unix_utc(auth.expires_at.unwrap_or(0))
             )))
+        }
+        Err(RefreshError::Local(m)) => {
+            ctx.out.warn(&format!(
+                "Could not refresh the session: {m}. Going on with the current token while it lasts."
+            ));
+            Ok(())
         }
         Err(RefreshError::Transient(m)) => {
             crate::debug!("Session refresh failed, using the current token meanwhile: {m}");

@@ -1,6 +1,9 @@
 //! Questions on a terminal: a yes/no confirmation and a numbered choice. Only asked when both
 //! stdin and stdout are a terminal; callers decide what happens otherwise (never a hang
-//! waiting for input that cannot come).
+//! waiting for input that cannot come). A stop (Ctrl-C, SIGTERM, SIGHUP) ends the question at
+//! once: the answer is read on a helper thread through `exit::signal::run`, and the
+//! terminal's mode is never changed, so nothing needs restoring; the caller then finds the
+//! stop with `exit::signal::check`.
 
 use std::io::BufRead;
 
@@ -9,11 +12,23 @@ pub fn can_prompt() -> bool {
     super::isatty(0) && super::isatty(1)
 }
 
+/// One line from stdin; `None` when stdin closes or a stop is recorded (the abandoned read
+/// ends with the process).
 fn read_answer() -> Option<String> {
-    let mut line = String::new();
-    match std::io::stdin().lock().read_line(&mut line) {
-        Ok(0) | Err(_) => None,
-        Ok(_) => Some(line.trim().to_string()),
+    let read = crate::exit::signal::run(|| {
+        let mut line = String::new();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line.trim().to_string()),
+        }
+    });
+    match read {
+        Ok(answer) => answer,
+        Err(_) => {
+            // The message that follows starts on a line of its own, not after the question.
+            super::live::out_raw("\n");
+            None
+        }
     }
 }
 

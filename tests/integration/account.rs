@@ -15,27 +15,31 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-fn one_org() -> Vec<Value> {
+pub(crate) fn one_org() -> Vec<Value> {
     vec![org("42", "Acme", "acme")]
 }
 
-fn two_orgs() -> Vec<Value> {
+pub(crate) fn two_orgs() -> Vec<Value> {
     vec![org("42", "Acme", "acme"), org("7", "Beta Labs", "beta")]
 }
 
-fn accounts_cloud(orgs: Vec<Value>, lifetime: Duration, snapshots: Vec<Vec<Value>>) -> FakeCloud {
+pub(crate) fn accounts_cloud(
+    orgs: Vec<Value>,
+    lifetime: Duration,
+    snapshots: Vec<Vec<Value>>,
+) -> FakeCloud {
     FakeCloud::start(
         Scenario::new(snapshots).accounts(Accounts::new(orgs).token_lifetime(lifetime)),
     )
 }
 
-fn config(dir: &TempDir) -> Option<Value> {
+pub(crate) fn config(dir: &TempDir) -> Option<Value> {
     let text = std::fs::read_to_string(dir.path().join("config/config.json")).ok()?;
     serde_json::from_str(&text).ok()
 }
 
 /// A stored login at the fake, with a freshly minted session living `lifetime`.
-fn logged_in(fc: &FakeCloud, dir: &TempDir, lifetime: Duration) -> (String, String) {
+pub(crate) fn logged_in(fc: &FakeCloud, dir: &TempDir, lifetime: Duration) -> (String, String) {
     let (access, refresh, expires_at) = fc.mint_session(lifetime);
     write_config(
         dir,
@@ -51,7 +55,7 @@ fn logged_in(fc: &FakeCloud, dir: &TempDir, lifetime: Duration) -> (String, Stri
 }
 
 /// `dcd login` against `fc`, stdout piped so the test can read the URL.
-fn spawn_login(fc: &FakeCloud, extra: &[&str]) -> (Child, TempDir) {
+pub(crate) fn spawn_login(fc: &FakeCloud, extra: &[&str]) -> (Child, TempDir) {
     let (mut c, dir) = dcd();
     c.env("DCD_SUPABASE_URL", fc.url())
         .args(["login", "--api-url", &fc.url()])
@@ -62,7 +66,7 @@ fn spawn_login(fc: &FakeCloud, extra: &[&str]) -> (Child, TempDir) {
 }
 
 /// `state` and `code_challenge` of a login URL.
-fn url_params(url: &str) -> (String, String) {
+pub(crate) fn url_params(url: &str) -> (String, String) {
     let q = url.split_once('?').unwrap().1;
     let get = |k: &str| {
         q.split('&')
@@ -74,7 +78,7 @@ fn url_params(url: &str) -> (String, String) {
 }
 
 /// Reads stdout up to the line with the login URL; returns the URL and the reader.
-fn read_url(child: &mut Child) -> (String, BufReader<std::process::ChildStdout>) {
+pub(crate) fn read_url(child: &mut Child) -> (String, BufReader<std::process::ChildStdout>) {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     loop {
@@ -86,7 +90,7 @@ fn read_url(child: &mut Child) -> (String, BufReader<std::process::ChildStdout>)
     }
 }
 
-fn finish(mut child: Child, mut out: BufReader<std::process::ChildStdout>) -> Output {
+pub(crate) fn finish(mut child: Child, mut out: BufReader<std::process::ChildStdout>) -> Output {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
     let mut err = String::new();
@@ -238,7 +242,7 @@ fn several_orgs_without_a_terminal_fail_listing_them() {
 
 /// A stub `xdg-open` on `PATH` that writes the URL it is given to a file; returns the PATH
 /// value and the file.
-fn stub_opener(bin: &TempDir) -> (String, std::path::PathBuf) {
+pub(crate) fn stub_opener(bin: &TempDir) -> (String, std::path::PathBuf) {
     let seen = bin.path().join("opened.txt");
     let opener = bin.path().join("xdg-open");
     std::fs::write(
@@ -402,12 +406,12 @@ fn switch_org_matches_name_slug_then_id_and_ignores_an_exported_key() {
     );
 }
 
-fn passed_run() -> Vec<Vec<Value>> {
+pub(crate) fn passed_run() -> Vec<Vec<Value>> {
     vec![vec![row(1, "./a.yaml", "PASSED")]]
 }
 
 /// `dcd status` of the fake's upload, logged in with the session stored in `dir`.
-fn status(dir: &TempDir, fc: &FakeCloud, extra: &[&str]) -> Command {
+pub(crate) fn status(dir: &TempDir, fc: &FakeCloud, extra: &[&str]) -> Command {
     let mut c = dcd_in(dir.path());
     c.env("DCD_SUPABASE_URL", fc.url())
         .args(["status", "--upload-id", fc.upload_id()])

@@ -33,6 +33,7 @@ mod realtime_e2e;
 mod realtime_proxy;
 mod resize;
 mod secrets_and_advice;
+mod session_safety;
 mod status_and_input;
 mod status_watch;
 mod stops;

@@ -455,6 +455,11 @@ impl LivePty {
         }
     }
 
+    /// The child's process id (to send it a signal).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything written so far.
     pub fn output(&self) -> Vec<u8> {
         self.output.lock().unwrap().clone()

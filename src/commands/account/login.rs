@@ -6,7 +6,12 @@
 //! has handed the session over: 404 means not yet, 429 slow down, a network error try again,
 //! anything else ends the login; ten minutes end it too. Then it lists the user's
 //! organizations, picks one (itself when there is one, by asking on a terminal when there are
-//! several) and writes `config.json` once.
+//! several) and writes `config.json` once, under the session lock.
+//!
+//! Whether `config.json` can take the session is found before the browser step, so a session
+//! the console handed over is never claimed only to be thrown away. Every blocking step —
+//! the question about an existing session, each claim and its pause, the org list and the
+//! org question — ends as soon as a stop is recorded.
 
 use super::orgs::{self, Picked};
 use crate::api::me::Claim;
@@ -57,6 +62,7 @@ pub fn run(args: &LoginArgs, ctx: &Ctx) -> Result<Exit, CliError> {
     if !keep_going_over(ctx)? {
         return Ok(Exit::Success);
     }
+    can_save(ctx)?;
     let env = environments::infer_from_api_url(&api_url);
     let pkce = Pkce::new()?;
     let url = format!(
@@ -110,12 +116,33 @@ fn keep_going_over(ctx: &Ctx) -> Result<bool, CliError> {
                 "Already logged in as {who}{org}. Sign out and log in again?"
             ))
             .unwrap_or(false);
+    // No answer because of a stop ends as that stop.
+    signal::check()?;
     if !replace {
         ctx.out.emit(Event::Info(&format!(
             "Keeping existing session ({who}{org}). Run `dcd logout` first to sign in as someone else."
         )));
     }
     Ok(replace)
+}
+
+/// `config.json` can take a session now: its directory, the file (a regular one or none) and
+/// the lock; else the login stops before anything is sent.
+fn can_save(ctx: &Ctx) -> Result<(), CliError> {
+    let cannot = |why: String| {
+        CliError::new(format!(
+            "Cannot log in: {why}. Nothing was sent; fix that and run `dcd login` again."
+        ))
+    };
+    let path = store::path().map_err(|e| cannot(e.to_string()))?;
+    store::check_writable().map_err(|e| {
+        cannot(format!(
+            "the session could not be saved to {} ({e})",
+            path.display()
+        ))
+    })?;
+    drop(store::lock(&ctx.timings)?);
+    Ok(())
 }
 
 /// `--frontend-url`, else the local console for a localhost API, else the environment's.
@@ -157,26 +184,33 @@ fn client(ctx: &Ctx, api_url: &str, auth_headers: Vec<(String, String)>) -> ApiC
     })
 }
 
-/// Polls the claim until the console has handed the session over.
+/// Polls the claim until the console has handed the session over. A stop ends a claim in
+/// flight and the pause between two.
 fn claim(ctx: &Ctx, client: &ApiClient, pkce: &Pkce) -> Result<Value, CliError> {
     let t = &ctx.timings;
     let every = CLAIM_EVERY.mul_f64(t.scale);
     let deadline = Instant::now() + LOGIN_TIMEOUT.mul_f64(t.scale);
+    let mut last_error = None;
     loop {
-        let wait = match client.claim_login(&pkce.state, &pkce.verifier) {
+        let (c, state, verifier) = (client.clone(), pkce.state.clone(), pkce.verifier.clone());
+        let wait = match signal::run(move || c.claim_login(&state, &verifier))? {
             Ok(Claim::Session(v)) => return Ok(v),
             Ok(Claim::NotYet) => every,
             Ok(Claim::SlowDown) => every * 3,
             Ok(Claim::Failed(why)) => return Err(CliError::new(format!("Login failed: {why}"))),
             Err(e) => {
                 crate::debug!("claim failed, trying again: {e}");
+                last_error = Some(e.to_string());
                 every
             }
         };
         if Instant::now() + wait > deadline {
-            return Err(CliError::new(
-                "Login timed out. Please run `dcd login` again.",
-            ));
+            let last = last_error
+                .map(|e| format!(" The last attempt failed: {e}"))
+                .unwrap_or_default();
+            return Err(CliError::new(format!(
+                "Login timed out. Please run `dcd login` again.{last}"
+            )));
         }
         signal::sleep(wait)?;
     }
@@ -200,9 +234,10 @@ fn finish(ctx: &Ctx, api_url: &str, env: Environment, claimed: Value) -> Result<
         "authorization".to_string(),
         format!("Bearer {}", session.access_token),
     )];
-    let list = client(ctx, api_url, bearer)
-        .my_orgs()
-        .map_err(|e| CliError::new(format!("Could not list your organizations: {e}")))?;
+    let list = orgs::list(
+        &client(ctx, api_url, bearer),
+        "Could not list your organizations: ",
+    )?;
     let picked = orgs::pick(ctx, &list, "Choose the organization dcd should use")?;
     let email = session.user_email.clone().unwrap_or_default();
     let supabase = std::env::var("DCD_SUPABASE_URL")
@@ -217,10 +252,16 @@ fn finish(ctx: &Ctx, api_url: &str, env: Environment, claimed: Value) -> Result<
         ..StoredConfig::default()
     };
     if let Picked::One(org) = &picked {
+        crate::auth::check_org_id(&org.id, "The organization id the server sent")?;
         cfg.current_org_id = Some(org.id.clone());
         cfg.current_org_name = Some(org.name.clone());
     }
-    store::save(&cfg).map_err(|e| CliError::new(format!("Could not save the session: {e}")))?;
+    {
+        // Under the lock: a refresh in flight in another dcd writes its session back first,
+        // and this one replaces it.
+        let _lock = store::lock(&ctx.timings)?;
+        super::save(ctx, &cfg)?;
+    }
     match picked {
         Picked::One(org) => {
             let lines = account::logged_in(&email, Some(&org.name), list.len(), ctx.out.style());

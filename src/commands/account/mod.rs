@@ -1,6 +1,6 @@
 //! The account commands: `login`, `logout`, `whoami`, `switch-org`. They read and write the
-//! session in `config.json` (see `docs/config.md`); only `login` and `switch-org` talk to
-//! the API.
+//! session in `config.json` (see `docs/config.md`), every write under the session lock (so
+//! a refresh in another dcd cannot undo it); only `login` and `switch-org` talk to the API.
 
 pub mod login;
 mod orgs;
@@ -23,6 +23,9 @@ pub fn logout(ctx: &Ctx) -> Result<Exit, CliError> {
         ));
         return Ok(Exit::Success);
     };
+    // Under the lock: a refresh in flight in another dcd finishes first, and then finds no
+    // session to write back.
+    let _lock = store::lock(&ctx.timings)?;
     let email = match crate::auth::config::load() {
         Loaded::Config(c) => c.session.map(|s| s.user_email.unwrap_or_default()),
         Loaded::Missing | Loaded::Ignored(_) => None,
@@ -96,14 +99,18 @@ pub fn switch_org(args: &SwitchOrgArgs, ctx: &Ctx) -> Result<Exit, CliError> {
     let session = cfg.session.clone().ok_or_else(not_logged_in)?;
     let api_url = environments::resolve_api_url(args.api_url.as_deref(), cfg.api_url.as_deref());
     let mut auth = session_auth(&cfg, &session);
-    refresh::refresh_if_expiring(&mut auth, &ctx.timings, auth::unix_now_ms())
-        .map_err(|e| CliError::new(e.to_string()))?;
+    let mut warn = |w: String| ctx.out.warn(&w);
+    match refresh::refresh_if_expiring(&mut auth, &ctx.timings, auth::unix_now_ms(), &mut warn) {
+        Ok(_) => {}
+        Err(refresh::RefreshError::Stopped(stop)) => return Err(stop.into()),
+        Err(e) => return Err(CliError::new(e.to_string())),
+    }
     let client = ApiClient::new(ClientOptions {
         base_url: api_url,
         auth_headers: auth.headers.clone(),
         timings: ctx.timings,
     });
-    let list = client.my_orgs().map_err(|e| CliError::new(e.to_string()))?;
+    let list = orgs::list(&client, "")?;
     let org = match &args.org {
         Some(wanted) => orgs::find(&list, wanted)?.clone(),
         None => match orgs::pick(ctx, &list, "Choose the organization dcd should use")? {
@@ -133,6 +140,7 @@ fn session_auth(cfg: &StoredConfig, session: &crate::auth::config::Session) -> a
     a.refresh_token = session.refresh_token.clone();
     a.expires_at = session.expires_at;
     a.user_email = session.user_email.clone();
+    a.user_id = session.user_id.clone();
     a.supabase_url = cfg.supabase_url.clone();
     a.env = cfg
         .env
@@ -146,13 +154,28 @@ fn session_auth(cfg: &StoredConfig, session: &crate::auth::config::Session) -> a
 /// Writes the org into `config.json` under the lock, on top of the file as it is now (a
 /// refresh made meanwhile is kept).
 fn save_org(ctx: &Ctx, org: &crate::api::me::Org) -> Result<(), CliError> {
-    let _lock = store::lock(&ctx.timings)
-        .map_err(|e| CliError::new(format!("Could not lock the session file: {e}")))?;
+    auth::check_org_id(&org.id, "The organization id the server sent")?;
+    let _lock = store::lock(&ctx.timings)?;
     let mut cfg = match crate::auth::config::load() {
         Loaded::Config(c) => *c,
         _ => return Err(CliError::new("Not logged in. Run `dcd login` first.")),
     };
     cfg.current_org_id = Some(org.id.clone());
     cfg.current_org_name = Some(org.name.clone());
-    store::save(&cfg).map_err(|e| CliError::new(format!("Could not save the session: {e}")))
+    save(ctx, &cfg)
+}
+
+/// Writes the whole config (the caller holds the lock); a file other users can read is a
+/// warning.
+fn save(ctx: &Ctx, cfg: &StoredConfig) -> Result<(), CliError> {
+    let exposed = store::save(cfg).map_err(|e| {
+        let path = store::path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        CliError::new(format!("Could not save the session to {path}: {e}"))
+    })?;
+    if let Some(w) = exposed {
+        ctx.out.warn(&w);
+    }
+    Ok(())
 }

@@ -1,10 +1,24 @@
 //! Choosing an organization, shared by `login` and `switch-org`: by name (case-insensitive),
 //! slug or id when one is named; by asking on a terminal when there are several; never by
-//! waiting for input that cannot come.
+//! waiting for input that cannot come. A stop ends the request and the question at once, and
+//! a message lists at most [`LISTED`] names.
 
+use crate::api::ApiClient;
 use crate::api::me::Org;
 use crate::commands::Ctx;
-use crate::exit::CliError;
+use crate::exit::{CliError, signal};
+
+/// Most organization names a message lists; the others are counted.
+const LISTED: usize = 10;
+/// Longest organization name a message shows whole.
+const NAME_CHARS: usize = 60;
+
+/// The user's organizations (`GET /me/orgs`), or why not (after `context`); a stop ends the
+/// wait.
+pub fn list(client: &ApiClient, context: &str) -> Result<Vec<Org>, CliError> {
+    let client = client.clone();
+    signal::run(move || client.my_orgs())?.map_err(|e| CliError::new(format!("{context}{e}")))
+}
 
 /// What [`pick`] decided.
 pub enum Picked {
@@ -22,7 +36,11 @@ pub fn pick(ctx: &Ctx, orgs: &[Org], title: &str) -> Result<Picked, CliError> {
             let names: Vec<String> = many.iter().map(label).collect();
             match ctx.out.choose(title, &names) {
                 Some(i) => Ok(Picked::One(many[i].clone())),
-                None => Err(CliError::new("Cancelled.")),
+                None => {
+                    // No answer because of a stop ends as that stop.
+                    signal::check()?;
+                    Err(CliError::new("Cancelled."))
+                }
             }
         }
         many => Ok(Picked::Ask(names(many))),
@@ -36,11 +54,22 @@ fn label(o: &Org) -> String {
     }
 }
 
+/// The first [`LISTED`] names, comma-separated, each cut at [`NAME_CHARS`], then how many
+/// more there are.
 fn names(orgs: &[Org]) -> String {
-    orgs.iter()
-        .map(|o| o.name.as_str())
+    let mut out = orgs
+        .iter()
+        .take(LISTED)
+        .map(|o| match o.name.char_indices().nth(NAME_CHARS) {
+            Some((at, _)) => format!("{}…", &o.name[..at]),
+            None => o.name.clone(),
+        })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if orgs.len() > LISTED {
+        out.push_str(&format!(" … and {} more", orgs.len() - LISTED));
+    }
+    out
 }
 
 /// The org named `wanted`: an exact name match ignoring case, else an exact slug, else an
@@ -101,5 +130,19 @@ mod tests {
         assert_eq!(find(&orgs, "3").unwrap().name, "acme");
         let e = find(&orgs, "nope").unwrap_err().message;
         assert_eq!(e, "No org named \"nope\". Available: Acme, Beta Labs, acme");
+    }
+
+    #[test]
+    fn a_message_lists_ten_names_and_counts_the_rest() {
+        let many: Vec<Org> = (0..20_000)
+            .map(|i| org(&i.to_string(), &format!("Org {i}"), None))
+            .collect();
+        let listed = names(&many);
+        assert!(
+            listed.starts_with("Org 0, Org 1, ") && listed.ends_with("Org 9 … and 19990 more"),
+            "{listed}"
+        );
+        let long = [org("1", &"x".repeat(5_000), None)];
+        assert_eq!(names(&long).chars().count(), NAME_CHARS + 1);
     }
 }

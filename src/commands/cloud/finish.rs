@@ -98,14 +98,21 @@ pub fn wait_and_finish(
 /// A login session that expires within a minute is refreshed before the downloads; if it
 /// cannot be, the downloads try with what there is (their failures only warn).
 fn fresh_for_downloads(ctx: &Ctx, conn: &Connected, mut auth: crate::auth::AuthContext) {
-    match crate::auth::refresh::refresh_if_expiring(
+    use crate::auth::refresh::{RefreshError, refresh_if_expiring};
+    let mut warn = |w: String| ctx.out.warn(&w);
+    match refresh_if_expiring(
         &mut auth,
         &ctx.timings,
         crate::auth::unix_now_ms(),
+        &mut warn,
     ) {
         Ok(true) => conn.client.set_auth_headers(auth.headers),
-        Ok(false) => {}
-        Err(e) => ctx.out.warn(&e.to_string()),
+        // The downloads see the stop themselves.
+        Ok(false) | Err(RefreshError::Stopped(_)) => {}
+        Err(RefreshError::Definitive(m)) => ctx.out.warn(&m),
+        Err(e) => ctx
+            .out
+            .warn(&format!("Could not refresh the session: {e}.")),
     }
 }
 

@@ -53,6 +53,7 @@ pub fn until_done(
         auth: auth.clone(),
         timings: t,
         subscription,
+        warnings: Vec::new(),
     };
     let input = Inputs {
         fetcher: &mut fetcher,
@@ -64,6 +65,11 @@ pub fn until_done(
         let mut sink = ctx.out.sink();
         watch::wait(&pace, input, sink.as_mut())
     };
+    // What the refreshes had to say, once the wait's frame is gone (a warning cannot be
+    // printed while the wait drives the sink).
+    for w in &fetcher.warnings {
+        ctx.out.warn(w);
+    }
     let auth = fetcher.auth;
     waited.map(|rows| (rows, auth)).map_err(|e| {
         ctx.out.emit(Event::WaitAborted);
@@ -102,6 +108,8 @@ struct ResultsFetcher<'a> {
     auth: AuthContext,
     timings: Timings,
     subscription: Option<&'a Realtime>,
+    /// Warnings of the refreshes (each once), printed when the wait ends.
+    warnings: Vec<String>,
 }
 
 impl ResultsFetcher<'_> {
@@ -109,11 +117,18 @@ impl ResultsFetcher<'_> {
     /// failed poll, retried with the backoff while the current token lasts.
     fn keep_fresh(&mut self) -> Result<(), ApiError> {
         const OP: &str = "Refreshing the session";
-        match refresh::refresh_if_expiring(
+        let mut said = Vec::new();
+        let refreshed = refresh::refresh_if_expiring(
             &mut self.auth,
             &self.timings,
             crate::auth::unix_now_ms(),
-        ) {
+            &mut |w| said.push(w),
+        );
+        let valid = self
+            .auth
+            .expires_at
+            .is_some_and(|e| refresh::expires_ms(e) > crate::auth::unix_now_ms());
+        let result = match refreshed {
             Ok(false) => Ok(()),
             Ok(true) => {
                 self.client.set_auth_headers(self.auth.headers.clone());
@@ -126,24 +141,34 @@ impl ResultsFetcher<'_> {
                 op: OP.into(),
                 message,
             }),
+            // Something on this machine is in the way: say so once, and poll with the
+            // current token while it works.
+            Err(RefreshError::Local(m)) if valid => {
+                said.push(format!(
+                    "Could not refresh the session: {m}. Polling went on with the current token."
+                ));
+                Ok(())
+            }
             // The auth server is unreachable: while the current token still works, poll
             // with it (the next poll tries the refresh again); an expired one fails the poll.
-            Err(RefreshError::Transient(detail))
-                if self
-                    .auth
-                    .expires_at
-                    .is_some_and(|e| e * 1000 > crate::auth::unix_now_ms()) =>
-            {
+            Err(RefreshError::Transient(detail)) if valid => {
                 crate::debug!("Session refresh failed, polling with the current token: {detail}");
                 Ok(())
             }
-            Err(RefreshError::Transient(detail)) => Err(ApiError::Network {
+            // The loop sees the stop right after this and ends the wait.
+            Err(e) => Err(ApiError::Network {
                 op: OP.into(),
                 host: "the auth server".into(),
                 kind: NetKind::Other,
-                detail,
+                detail: e.to_string(),
             }),
+        };
+        for w in said {
+            if !self.warnings.contains(&w) {
+                self.warnings.push(w);
+            }
         }
+        result
     }
 }
 

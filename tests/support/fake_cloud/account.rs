@@ -2,8 +2,11 @@
 //! against the challenge the console was handed), `GET /me/orgs`, and a GoTrue token
 //! endpoint (`POST /auth/v1/token?grant_type=refresh_token`) with rotating refresh tokens
 //! and reuse detection: a refresh token used twice answers 400 and revokes its whole
-//! family, as the real one does. Access tokens it mints expire after the scenario's
-//! lifetime, and the API then answers 401 for them.
+//! family, as the strictest real one does, refusing as GoTrue does (`error_code`
+//! `refresh_token_already_used` / `refresh_token_not_found`, `msg`, and the
+//! `x-sb-error-code` header). Access tokens it mints expire after the scenario's lifetime,
+//! and the API then answers 401 for them. [`TokenAnswer`] makes its successful answers
+//! hostile.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -23,6 +26,21 @@ pub struct Accounts {
     /// `{id, name, slug}` objects, as `GET /me/orgs` lists them.
     pub orgs: Vec<Value>,
     pub token_lifetime: Duration,
+    /// How a successful refresh answers.
+    pub token_answer: TokenAnswer,
+}
+
+/// The body of a successful refresh (the rotation happens in every case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenAnswer {
+    /// GoTrue's session: tokens, `expires_in`, `expires_at`, `user`.
+    Normal,
+    /// Another user's session (`user.id` `user-2`, `other@example.com`).
+    OtherUser,
+    /// No `refresh_token`.
+    NoRefreshToken,
+    /// `expires_in: 1e30` and no `expires_at`.
+    HugeLifetime,
 }
 
 impl Accounts {
@@ -32,7 +50,13 @@ impl Accounts {
             user_id: "user-1".into(),
             orgs,
             token_lifetime: Duration::from_secs(3600),
+            token_answer: TokenAnswer::Normal,
         }
+    }
+
+    pub fn token_answer(mut self, a: TokenAnswer) -> Accounts {
+        self.token_answer = a;
+        self
     }
 
     pub fn token_lifetime(mut self, d: Duration) -> Accounts {
@@ -58,6 +82,8 @@ pub(super) struct AuthState {
     next: u64,
     /// Token-endpoint calls, in order: (refresh token sent, answered status).
     pub(super) grants: Vec<(String, u16)>,
+    /// Access tokens handed over by a login claim, in order.
+    claimed: Vec<String>,
 }
 
 fn b64url(data: &[u8]) -> String {
@@ -133,6 +159,7 @@ pub(super) fn claim(shared: &Shared, req: &Request) -> Response {
     }
     st.auth.handoffs.remove(&state);
     let (access, refresh, expiry) = st.auth.mint(accounts.token_lifetime, None);
+    st.auth.claimed.push(access.clone());
     Response::json(200, &session_json(accounts, &access, &refresh, expiry))
 }
 
@@ -176,40 +203,65 @@ pub(super) fn token(shared: &Shared, req: &Request) -> Response {
         })
         .unwrap_or_default();
     let mut st = shared.lock();
+    let not_found = (
+        "refresh_token_not_found",
+        "Invalid Refresh Token: Refresh Token Not Found",
+    );
     let answer = match st.auth.refresh.get(&sent).copied() {
-        None => refused("Invalid Refresh Token: Refresh Token Not Found"),
-        Some((family, _)) if st.auth.revoked.contains(&family) => {
-            refused("Invalid Refresh Token: Refresh Token Not Found")
-        }
+        None => refused(not_found),
+        Some((family, _)) if st.auth.revoked.contains(&family) => refused(not_found),
         Some((family, true)) => {
             st.auth.revoked.insert(family);
-            refused("Invalid Refresh Token: Already Used")
+            refused((
+                "refresh_token_already_used",
+                "Invalid Refresh Token: Already Used",
+            ))
         }
         Some((family, false)) => {
             st.auth.refresh.insert(sent.clone(), (family, true));
             let (access, refresh, expiry) = st.auth.mint(accounts.token_lifetime, Some(family));
-            Response::json(
-                200,
-                &json!({
-                    "access_token": access,
-                    "token_type": "bearer",
-                    "expires_in": accounts.token_lifetime.as_secs(),
-                    "expires_at": unix_at(expiry),
-                    "refresh_token": refresh,
-                    "user": {"id": accounts.user_id, "email": accounts.email},
-                }),
-            )
+            Response::json(200, &refreshed(accounts, &access, &refresh, expiry))
         }
     };
     st.auth.grants.push((sent, answer.status));
     answer
 }
 
-fn refused(why: &str) -> Response {
-    Response::json(
-        400,
-        &json!({"error": "invalid_grant", "error_description": why}),
-    )
+/// A successful refresh's body, as [`Accounts::token_answer`] says.
+fn refreshed(a: &Accounts, access: &str, refresh: &str, expiry: Instant) -> Value {
+    let mut v = json!({
+        "access_token": access,
+        "token_type": "bearer",
+        "expires_in": a.token_lifetime.as_secs(),
+        "expires_at": unix_at(expiry),
+        "refresh_token": refresh,
+        "user": {"id": a.user_id, "email": a.email},
+    });
+    let o = v.as_object_mut().unwrap();
+    match a.token_answer {
+        TokenAnswer::Normal => {}
+        TokenAnswer::OtherUser => {
+            o.insert(
+                "user".into(),
+                json!({"id": "user-2", "email": "other@example.com"}),
+            );
+        }
+        TokenAnswer::NoRefreshToken => {
+            o.remove("refresh_token");
+        }
+        TokenAnswer::HugeLifetime => {
+            o.remove("expires_at");
+            o.insert("expires_in".into(), json!(1e30));
+        }
+    }
+    v
+}
+
+/// GoTrue's refusal of a refresh token (its API before versioned errors): `code` is the
+/// status, `error_code` the reason, also in `x-sb-error-code`.
+fn refused((code, msg): (&str, &str)) -> Response {
+    Response::json(400, &json!({"code": 400, "error_code": code, "msg": msg}))
+        .header("x-sb-error-code", code.to_string())
 }
 
 impl FakeCloud {
@@ -232,5 +284,10 @@ impl FakeCloud {
     /// Every call of the token endpoint: (refresh token sent, status answered).
     pub fn token_grants(&self) -> Vec<(String, u16)> {
         self.shared.lock().auth.grants.clone()
+    }
+
+    /// The access tokens login claims handed over, in order.
+    pub fn claimed_tokens(&self) -> Vec<String> {
+        self.shared.lock().auth.claimed.clone()
     }
 }

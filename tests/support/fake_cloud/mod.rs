@@ -52,7 +52,7 @@ mod storage;
 mod submit;
 mod uploads;
 
-pub use account::{Accounts, org};
+pub use account::{Accounts, TokenAnswer, org};
 pub use artifacts::Download;
 pub use compat::default_compat;
 pub use list::{listed, parse_date, wildcard_match};
