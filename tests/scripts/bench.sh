@@ -580,7 +580,7 @@ echo "upload: a 1 GiB app through TUS beside curl, then with a dropped connectio
 cat >"$tmp/sink.py" <<'PY'
 # A loopback API + TUS sink: answers the upload endpoints, reads and discards the bytes,
 # times the bodies. Usage: sink.py PORT_FILE STATS_FILE [CUT_AT_PATCH]
-import json, sys, threading, time
+import json, os, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 port_file, stats_file = sys.argv[1], sys.argv[2]
 cut_at = int(sys.argv[3]) if len(sys.argv) > 3 else -1
@@ -644,7 +644,10 @@ open(port_file, "w").write(f"http://127.0.0.1:{s.server_address[1]}\n")
 def dump():
     while True:
         time.sleep(0.2)
-        with lock: json.dump(st, open(stats_file, "w"))
+        # Written aside and renamed, so a copy taken meanwhile is never a half-written file.
+        with lock:
+            with open(stats_file + ".tmp", "w") as f: json.dump(st, f)
+        os.replace(stats_file + ".tmp", stats_file)
 threading.Thread(target=dump, daemon=True).start()
 s.serve_forever()
 PY
