@@ -2,6 +2,7 @@
 #   make demo    dcd cloud on a sample workspace against a local fake cloud (no account needed)
 #   make test    the whole test suite
 #   make static  a fully static, stripped x86_64 musl binary
+#   make dist    the five platform binaries, SHA256SUMS, latest.json and install.sh in dist/
 #   make bench   start-up, memory, CPU and size figures beside a baseline
 #   make lint    rustfmt + clippy -D warnings
 
@@ -24,7 +25,14 @@ STATIC_RUSTFLAGS := -C relocation-model=static \
 	$(foreach d,$(wildcard $(CARGO_HOME)/registry/src/*),--remap-path-prefix=$(d)/=) \
 	--remap-path-prefix=$(CURDIR)/=
 
-.PHONY: build test static musl-toolchain demo bench lint clean
+# The other four platforms (docs/building.md, "Every platform"): arm64 Linux (static musl) and
+# both macOS builds are linked by Zig through cargo-zigbuild (Zig's linker takes no --icf);
+# Windows by Debian's mingw-w64. The macOS builds promise what their deployment target says.
+VERSION     := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+REMAP_FLAGS := $(foreach d,$(wildcard $(CARGO_HOME)/registry/src/*),--remap-path-prefix=$(d)/=) \
+	--remap-path-prefix=$(CURDIR)/=
+
+.PHONY: build test static musl-toolchain dist cross-tools demo bench lint clean
 
 build:
 	cargo build --release --locked
@@ -55,6 +63,20 @@ musl-toolchain:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq musl-tools; }
 
+cross-tools:
+	@tests/scripts/cross-tools.sh build
+
+dist: static cross-tools
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C relocation-model=static -C link-arg=-Wl$(comma)--no-eh-frame-hdr $(REMAP_FLAGS)" \
+		cargo zigbuild --release --locked --target aarch64-unknown-linux-musl
+	MACOSX_DEPLOYMENT_TARGET=11.0 CARGO_TARGET_AARCH64_APPLE_DARWIN_RUSTFLAGS="$(REMAP_FLAGS)" \
+		cargo zigbuild --release --locked --target aarch64-apple-darwin
+	MACOSX_DEPLOYMENT_TARGET=10.12 CARGO_TARGET_X86_64_APPLE_DARWIN_RUSTFLAGS="$(REMAP_FLAGS)" \
+		cargo zigbuild --release --locked --target x86_64-apple-darwin
+	CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="$(REMAP_FLAGS)" \
+		cargo build --release --locked --target x86_64-pc-windows-gnu
+	@tests/scripts/dist.sh $(VERSION)
+
 demo:
 	@tests/scripts/demo.sh
 
@@ -67,3 +89,4 @@ lint:
 
 clean:
 	cargo clean
+	rm -rf dist
