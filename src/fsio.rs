@@ -127,6 +127,24 @@ impl AtomicFile {
         self.finish(true)
     }
 
+    /// As [`AtomicFile::commit_synced`], for a target that is a running program (`dcd
+    /// upgrade` replacing itself). Unix replaces it by the rename like any file; Windows cannot
+    /// rename over a running executable, but can rename it: the old file is first moved aside
+    /// to [`aside`] (removed by the next upgrade, once it no longer runs), and put back if the
+    /// new one cannot take its place.
+    pub fn commit_over_program(self) -> io::Result<()> {
+        if cfg!(windows) && self.temp.is_some() && self.target.exists() {
+            let aside = aside(&self.target);
+            let _ = std::fs::remove_file(&aside);
+            std::fs::rename(&self.target, &aside)?;
+            let target = self.target.clone();
+            return self.finish(true).inspect_err(|_| {
+                let _ = std::fs::rename(&aside, &target);
+            });
+        }
+        self.finish(true)
+    }
+
     fn finish(mut self, sync: bool) -> io::Result<()> {
         let file = self.file.take().expect("not yet committed");
         if let Some(temp) = self.temp.take() {
@@ -163,6 +181,14 @@ impl Drop for AtomicFile {
             live().retain(|p| *p != temp);
         }
     }
+}
+
+/// Where [`AtomicFile::commit_over_program`] moves a running program aside on Windows:
+/// `<name>.old` beside it.
+pub fn aside(program: &Path) -> PathBuf {
+    let mut name = program.file_name().unwrap_or_default().to_os_string();
+    name.push(".old");
+    program.with_file_name(name)
 }
 
 /// Writes `bytes` to `target` through an [`AtomicFile`], forced to disk before the rename.

@@ -1,6 +1,7 @@
-//! The release manifest (`{"version": …}`) the update check reads: one GET with no auth
-//! headers through the shared agent configuration (proxy, TLS, no redirects), under one
-//! overall deadline, body capped. Any failure is `None`: the check is silent.
+//! The release manifest (`{"version": …}`) the update check and `dcd upgrade` read: one GET
+//! with no auth headers through the shared agent configuration (proxy, TLS, no redirects),
+//! under one overall deadline, body capped. For the update check any failure is `None`: the
+//! check is silent; `dcd upgrade` is told why.
 
 use crate::clock::Timings;
 use crate::domain::update;
@@ -13,40 +14,63 @@ const MAX_MANIFEST: u64 = 64 << 10;
 /// status other than 200, not JSON, no plausible `version`). Never takes longer than
 /// `timings.update_check`.
 pub fn latest_version(url: &str, timings: &Timings) -> Option<String> {
+    match read(url, timings, timings.update_check, "update check") {
+        Ok(doc) => update::latest_version(&doc),
+        Err(why) => {
+            crate::debug!("update check: {why}");
+            None
+        }
+    }
+}
+
+/// What `dcd upgrade` reads: the manifest's version, `Ok(None)` when the channel has no
+/// release (`"version": null`), or why the manifest could not be used. It waits for the
+/// manifest as long as for any API request.
+pub fn release(url: &str, timings: &Timings) -> Result<Option<String>, String> {
+    let doc = read(url, timings, timings.http_request, "upgrade")?;
+    if doc.get("version").is_some_and(serde_json::Value::is_null) {
+        return Ok(None);
+    }
+    update::latest_version(&doc)
+        .map(Some)
+        .ok_or_else(|| format!("{} names no usable version", crate::debug::redact_url(url)))
+}
+
+/// One GET of the manifest for `what` (named in the debug line), within `deadline`: its
+/// JSON, or why not. The update check waits briefly; `dcd upgrade` as long as any request.
+fn read(
+    url: &str,
+    timings: &Timings,
+    deadline: std::time::Duration,
+    what: &str,
+) -> Result<serde_json::Value, String> {
     crate::net::tls::install_provider();
     let agent = agent::transfer_agent(timings, url);
     let started = std::time::Instant::now();
+    let shown = crate::debug::redact_url(url);
     let req = ureq::http::Request::get(url)
         .header("accept", "application/json")
         .body(())
-        .ok()?;
+        .map_err(|e| format!("{shown} is not a usable URL: {e}"))?;
     let req = agent
         .configure_request(req)
-        .timeout_global(Some(timings.update_check))
+        .timeout_global(Some(deadline))
         .build();
     let result = agent.run(req);
     let ms = started.elapsed().as_millis();
-    let url = crate::debug::redact_url(url);
-    let mut resp = match result {
-        Ok(r) => r,
-        Err(e) => {
-            crate::debug!("update check: GET {url} failed after {ms} ms: {e}");
-            return None;
-        }
-    };
+    let mut resp = result.map_err(|e| format!("GET {shown} failed after {ms} ms: {e}"))?;
     let status = resp.status().as_u16();
-    crate::debug!("update check: GET {url} → {status} ({ms} ms)");
+    crate::debug!("{what}: GET {shown} → {status} ({ms} ms)");
     if status != 200 {
-        return None;
+        return Err(format!("GET {shown} answered HTTP {status}"));
     }
     let body = resp
         .body_mut()
         .with_config()
         .limit(MAX_MANIFEST)
         .read_to_vec()
-        .ok()?;
-    let doc: serde_json::Value = serde_json::from_slice(&body).ok()?;
-    update::latest_version(&doc)
+        .map_err(|e| format!("GET {shown}: {e}"))?;
+    serde_json::from_slice(&body).map_err(|_| format!("{shown} is not JSON"))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod compat;
 pub mod error;
 pub mod manifest;
 pub mod me;
+pub mod release;
 pub mod reports;
 pub mod results;
 pub mod submission;

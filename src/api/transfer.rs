@@ -49,7 +49,6 @@ impl Download {
         (200..300).contains(&self.status)
     }
 
-    #[cfg(test)]
     /// `Content-Length`, when the server announced one.
     pub fn content_length(&self) -> Option<u64> {
         self.headers

@@ -50,6 +50,7 @@ pub enum Command {
     Login(LoginArgs),
     Logout,
     Whoami(WhoamiArgs),
+    Upgrade(UpgradeArgs),
     SwitchOrg(SwitchOrgArgs),
 }
 
@@ -65,6 +66,7 @@ impl Command {
             Command::Login(_) => "login",
             Command::Logout => "logout",
             Command::Whoami(_) => "whoami",
+            Command::Upgrade(_) => "upgrade",
             Command::SwitchOrg(_) => "switch-org",
         }
     }
@@ -285,6 +287,14 @@ pub struct WhoamiArgs {
     pub api_key: Option<String>,
 }
 
+/// `dcd upgrade`.
+#[derive(Debug, Clone)]
+pub struct UpgradeArgs {
+    /// `--version`: install this version rather than the channel's latest.
+    pub version: Option<String>,
+    pub check: bool,
+}
+
 /// `dcd switch-org`.
 #[derive(Debug, Clone)]
 pub struct SwitchOrgArgs {
@@ -333,6 +343,10 @@ pub fn options(p: &Parsed) -> Result<Options, CliError> {
         "whoami" => Command::Whoami(WhoamiArgs {
             api_key: text(p, "api-key"),
         }),
+        "upgrade" => Command::Upgrade(UpgradeArgs {
+            version: version_pin(p)?,
+            check: p.flag("check"),
+        }),
         "switch-org" => Command::SwitchOrg(SwitchOrgArgs {
             api_url: text(p, "api-url"),
             org: p.positionals().first().cloned(),
@@ -340,6 +354,21 @@ pub fn options(p: &Parsed) -> Result<Options, CliError> {
         other => unreachable!("dcd {other} is in the table but has no typed options"),
     };
     Ok(Options { common, command })
+}
+
+/// `--version` of `dcd upgrade`: a version as a release names it (`6.0.1`, `v6.0.0-beta.2`).
+fn version_pin(p: &Parsed) -> Result<Option<String>, CliError> {
+    let Some(v) = text(p, "version") else {
+        return Ok(None);
+    };
+    let v = v.trim();
+    if !crate::domain::update::plausible_version(v) {
+        return Err(CliError::new(format!(
+            "--version takes a release version such as 6.0.1, not \"{}\"",
+            crate::render::sanitize::one_line(v, 40)
+        )));
+    }
+    Ok(Some(v.strip_prefix(['v', 'V']).unwrap_or(v).to_string()))
 }
 
 fn text(p: &Parsed, name: &str) -> Option<String> {

@@ -453,6 +453,24 @@ EXIT CODES:
   1    CLI error
   141  stdout was closed by its reader; nothing more is printed";
 
+const UPGRADE_EXAMPLES: &str =
+    "  Replace this dcd with the latest release (the beta channel for a pre-release):
+    dcd upgrade
+  Only say whether a newer release exists:
+    dcd upgrade --check
+  Install one version, newer or older:
+    dcd upgrade --version 6.0.0";
+
+const UPGRADE_EXIT_CODES: &str = "\
+EXIT CODES:
+  0    upgraded, already on the latest version, or (--check) reported
+  1    no release, a download or checksum failed, or this dcd cannot replace its own file
+       (installed by a package manager, or a directory it cannot write); dcd is unchanged
+  130  interrupted by SIGINT (Ctrl-C); dcd is unchanged
+  143  stopped by SIGTERM, as 130
+  129  stopped by SIGHUP, as 130
+  141  stdout was closed by its reader; nothing more is printed";
+
 const SWITCH_ORG_EXAMPLES: &str = "  Pick the org from a list:
     dcd switch-org
   Switch by name, slug or id (for scripts):
@@ -743,11 +761,45 @@ pub static COMMANDS: &[CommandDef] = &[
         footer: SWITCH_ORG_EXIT_CODES,
         removed: &[],
     },
+    CommandDef {
+        name: "upgrade",
+        summary: "Replace this dcd with the latest release",
+        description: "Download the release for this platform from the download host \
+                      (DCD_DOWNLOAD_BASE), check it against the release's SHA256SUMS and put \
+                      it in place of this binary. A pre-release follows the beta channel. On \
+                      any failure the binary is left as it was.",
+        positionals: &[],
+        groups: &[
+            Group {
+                heading: "Upgrade",
+                flags: &[
+                    FlagDef::text(
+                        "version",
+                        "VERSION",
+                        "Install this version instead of the latest (a pin; older works too)",
+                    ),
+                    FlagDef::switch(
+                        "check",
+                        "Only say whether a newer release exists; change nothing",
+                    ),
+                ],
+            },
+            Group {
+                heading: "Output",
+                flags: &[DEBUG, JSON],
+            },
+            GENERAL_GROUP,
+        ],
+        available: true,
+        examples: UPGRADE_EXAMPLES,
+        footer: UPGRADE_EXIT_CODES,
+        removed: &[],
+    },
 ];
 
 /// Commands of TS dcd that this port does not offer; named so the error is not a misleading
 /// "did you mean".
-pub const NOT_PORTED: &[&str] = &["live", "upgrade"];
+pub const NOT_PORTED: &[&str] = &["live"];
 
 #[cfg(test)]
 mod tests {
@@ -915,7 +967,8 @@ mod tests {
                 "login",
                 "logout",
                 "whoami",
-                "switch-org"
+                "switch-org",
+                "upgrade"
             ]
         );
     }

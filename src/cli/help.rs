@@ -50,9 +50,14 @@ const ENVIRONMENT: &[(&str, &str)] = &[
          never in CI or with --json)",
     ),
     (
+        "DCD_DOWNLOAD_BASE",
+        "Download host of the releases, for `dcd upgrade` and the update check (default: \
+         https://get.devicecloud.dev)",
+    ),
+    (
         "DCD_MANIFEST_URL",
-        "Release manifest the update check reads (default: \
-         https://get.devicecloud.dev/latest.json)",
+        "Release manifest the update check and `dcd upgrade` read (default: \
+         <DCD_DOWNLOAD_BASE>/latest.json)",
     ),
     (
         "DCD_CI_PROVIDER",
@@ -548,6 +553,7 @@ mod tests {
           logout       Sign out and delete the stored session
           whoami       Show who is signed in and which org commands use
           switch-org   Choose the org that signed-in commands use
+          upgrade      Replace this dcd with the latest release
 
         Run dcd <command> --help for the flags of a command, dcd --version for the version.
 
@@ -564,8 +570,10 @@ mod tests {
           DCD_SUPABASE_ANON_KEY         Supabase anon key (override)
           DCD_NO_UPDATE_CHECK           Set to skip the update check of `dcd cloud` (it only runs on an
                                         interactive terminal, never in CI or with --json)
-          DCD_MANIFEST_URL              Release manifest the update check reads (default:
-                                        https://get.devicecloud.dev/latest.json)
+          DCD_DOWNLOAD_BASE             Download host of the releases, for `dcd upgrade` and the update
+                                        check (default: https://get.devicecloud.dev)
+          DCD_MANIFEST_URL              Release manifest the update check and `dcd upgrade` read (default:
+                                        <DCD_DOWNLOAD_BASE>/latest.json)
           DCD_CI_PROVIDER               Set by CI wrappers: the CI system (github, eas, …), sent to the API
                                         and matched by server notices
           DCD_CI_WRAPPER_VERSION        Set by CI wrappers: the wrapper's version, sent to the API and

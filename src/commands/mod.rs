@@ -11,6 +11,7 @@ pub mod list;
 pub mod post;
 pub mod status;
 pub mod update;
+pub mod upgrade;
 pub mod upload;
 pub mod wait;
 
@@ -81,6 +82,7 @@ pub fn run(opts: &Options) -> Exit {
         Command::Whoami(a) => account::whoami(a, &ctx),
         Command::SwitchOrg(a) => account::switch_org(a, &ctx),
         Command::Upload(a) => upload::run(a, &ctx),
+        Command::Upgrade(a) => upgrade::run(a, &ctx),
     };
     match result {
         Ok(exit) => exit,

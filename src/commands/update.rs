@@ -25,6 +25,7 @@ impl UpdateCheck {
         }
         let url = update::manifest_url(
             std::env::var("DCD_MANIFEST_URL").ok().as_deref(),
+            &update::download_base(std::env::var("DCD_DOWNLOAD_BASE").ok().as_deref()),
             env!("CARGO_PKG_VERSION"),
         );
         let timings = ctx.timings;
@@ -62,12 +63,8 @@ impl UpdateCheck {
         };
         *answer = None;
         if let Some(latest) = newer {
-            let asset = update::asset(std::env::consts::OS, std::env::consts::ARCH);
-            ctx.out.warn(&update::notice(
-                env!("CARGO_PKG_VERSION"),
-                &latest,
-                asset.as_deref(),
-            ));
+            ctx.out
+                .warn(&update::notice(env!("CARGO_PKG_VERSION"), &latest));
         }
     }
 

@@ -4,6 +4,7 @@
 use crate::domain::results::ResultRow;
 use crate::domain::verdict::Verdict;
 use crate::render::cloud::{Job, PlanListing, Submitted};
+pub use crate::render::upload::Direction;
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -49,10 +50,12 @@ pub enum Event<'a> {
     Finished(&'a Finished<'a>),
     /// The wait ended without a verdict (error, timeout, interruption).
     WaitAborted,
-    /// A storage transfer moved on: `sent` of `total` bytes of `what` (a file, a target).
-    Uploading {
+    /// A transfer moved on: `done` of `total` bytes of `what` (a file, a target) went
+    /// `direction`.
+    Transfer {
+        direction: Direction,
         what: &'a str,
-        sent: u64,
+        done: u64,
         total: u64,
     },
     /// A download landed: its success line (`spaced`: after a blank line).

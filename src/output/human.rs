@@ -34,7 +34,7 @@ pub fn print(ev: &Event<'_>, caps: &Caps) -> bool {
         | Event::PollFailed { .. }
         | Event::Finished(_)
         | Event::WaitAborted
-        | Event::Uploading { .. } => return false,
+        | Event::Transfer { .. } => return false,
     }
     true
 }

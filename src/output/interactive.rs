@@ -3,7 +3,7 @@
 //! polls show in the footer. The terminal size is read again before every redraw, so a
 //! resized terminal gets a frame cut to its new width (and the old one erased whole).
 
-use super::event::Event;
+use super::event::{Direction, Event};
 use super::{Sink, human};
 use crate::clock::Timings;
 use crate::domain::results::ResultRow;
@@ -62,7 +62,7 @@ impl Interactive {
 
     /// The progress line, redrawn in place at most every [`UPLOAD_REDRAW`]; at the end it
     /// gives way to a done line that stays.
-    fn uploading(&mut self, what: &str, sent: u64, total: u64, now: Duration) {
+    fn transfer(&mut self, dir: Direction, what: &str, sent: u64, total: u64, now: Duration) {
         if self.upload.as_ref().is_none_or(|u| u.what != what) {
             self.upload = None;
             self.upload = Some(Transfer {
@@ -78,7 +78,7 @@ impl Interactive {
         let elapsed = now.saturating_sub(u.started);
         if sent >= total {
             self.upload = None;
-            out_line(&upload::done_line(what, total, elapsed, self.caps.out));
+            out_line(&upload::done_line(dir, what, total, elapsed, self.caps.out));
             return;
         }
         if sent > 0 && now.saturating_sub(u.drawn_at) < UPLOAD_REDRAW {
@@ -86,7 +86,7 @@ impl Interactive {
         }
         u.drawn_at = now;
         let columns = crate::term::size(1).map_or(self.caps.width, |(w, _)| w);
-        let line = upload::progress_line(what, sent, total, elapsed, self.caps.out);
+        let line = upload::progress_line(dir, what, sent, total, elapsed, self.caps.out);
         u.live.draw(&[&line], columns);
     }
 
@@ -168,7 +168,12 @@ impl Sink for Interactive {
                 human::finished(f, &self.caps);
             }
             Event::WaitAborted => self.live = None,
-            Event::Uploading { what, sent, total } => self.uploading(what, *sent, *total, now),
+            Event::Transfer {
+                direction,
+                what,
+                done,
+                total,
+            } => self.transfer(*direction, what, *done, *total, now),
             _ => {}
         }
     }

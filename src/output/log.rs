@@ -83,14 +83,19 @@ impl Sink for Log {
                 human::finished(f, &self.caps);
             }
             Event::WaitAborted => self.waiting = None,
-            Event::Uploading { what, sent, total } => {
+            Event::Transfer {
+                direction,
+                what,
+                done,
+                total,
+            } => {
                 if self.upload.as_ref().is_none_or(|(w, _)| w != what) {
                     self.upload = Some((what.to_string(), Milestones::default()));
                 }
                 if let Some((_, m)) = self.upload.as_mut()
-                    && let Some(pct) = m.crossed(*sent, *total)
+                    && let Some(pct) = m.crossed(*done, *total)
                 {
-                    out_line(&log_line(what, pct, *total));
+                    out_line(&log_line(*direction, what, pct, *total));
                 }
             }
             _ => {}

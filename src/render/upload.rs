@@ -1,6 +1,6 @@
-//! An upload's progress as text: the terminal line redrawn in place (bytes, rate, time
-//! left), the few plain lines of a CI log (start, every 25 %, done), and the result block
-//! of `dcd upload`.
+//! A transfer's progress as text — an app upload, a release download — the terminal line
+//! redrawn in place (bytes, rate, time left), the few plain lines of a CI log (start, every
+//! 25 %, done), and the result block of `dcd upload`.
 
 use super::Style;
 use super::time::duration;
@@ -29,11 +29,51 @@ fn percent(sent: u64, total: u64) -> u64 {
     }
 }
 
-/// The terminal line: `⇡ Uploading <what>  12.0 MiB / 48.0 MiB  25%  6.0 MiB/s  6s left`.
-/// The rate and time left appear once there is a rate to speak of.
-pub fn progress_line(what: &str, sent: u64, total: u64, elapsed: Duration, s: Style) -> String {
+/// Which way the bytes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+impl Direction {
+    fn verb(self) -> &'static str {
+        match self {
+            Direction::Up => "Uploading",
+            Direction::Down => "Downloading",
+        }
+    }
+
+    fn done(self) -> &'static str {
+        match self {
+            Direction::Up => "Uploaded",
+            Direction::Down => "Downloaded",
+        }
+    }
+
+    fn arrow(self) -> char {
+        match self {
+            Direction::Up => '⇡',
+            Direction::Down => '⇣',
+        }
+    }
+}
+
+/// The terminal line: `⇡ Uploading <what>  12.0 MiB / 48.0 MiB  25%  6.0 MiB/s  6s left`
+/// (`⇣ Downloading …` the other way). The rate and time left appear once there is a rate to
+/// speak of.
+pub fn progress_line(
+    dir: Direction,
+    what: &str,
+    sent: u64,
+    total: u64,
+    elapsed: Duration,
+    s: Style,
+) -> String {
     let mut line = format!(
-        "⇡ Uploading {what}  {} / {}  {}%",
+        "{} {} {what}  {} / {}  {}%",
+        dir.arrow(),
+        dir.verb(),
         bytes(sent),
         bytes(total),
         percent(sent, total)
@@ -73,18 +113,20 @@ impl Milestones {
 }
 
 /// A CI-log line: `Uploading <what>: 50% of 48.0 MiB`, and `… done (48.0 MiB)` at 100 %.
-pub fn log_line(what: &str, pct: u64, total: u64) -> String {
+pub fn log_line(dir: Direction, what: &str, pct: u64, total: u64) -> String {
+    let verb = dir.verb();
     if pct >= 100 {
-        format!("Uploading {what}: done ({})", bytes(total))
+        format!("{verb} {what}: done ({})", bytes(total))
     } else {
-        format!("Uploading {what}: {pct}% of {}", bytes(total))
+        format!("{verb} {what}: {pct}% of {}", bytes(total))
     }
 }
 
 /// The terminal's last word on a transfer, left on screen when the live line goes.
-pub fn done_line(what: &str, total: u64, elapsed: Duration, s: Style) -> String {
+pub fn done_line(dir: Direction, what: &str, total: u64, elapsed: Duration, s: Style) -> String {
     s.dim(&format!(
-        "Uploaded {what}: {} in {}",
+        "{} {what}: {} in {}",
+        dir.done(),
         bytes(total),
         duration(elapsed.as_secs_f64())
     ))
@@ -116,10 +158,25 @@ mod tests {
     #[test]
     fn the_terminal_line_shows_bytes_rate_and_time_left() {
         let lines = [
-            progress_line("app.apk", 0, 48 * MIB, Duration::ZERO, PLAIN),
-            progress_line("app.apk", 12 * MIB, 48 * MIB, Duration::from_secs(2), PLAIN),
-            progress_line("app.apk", 48 * MIB, 48 * MIB, Duration::from_secs(8), PLAIN),
+            progress_line(Direction::Up, "app.apk", 0, 48 * MIB, Duration::ZERO, PLAIN),
             progress_line(
+                Direction::Up,
+                "app.apk",
+                12 * MIB,
+                48 * MIB,
+                Duration::from_secs(2),
+                PLAIN,
+            ),
+            progress_line(
+                Direction::Up,
+                "app.apk",
+                48 * MIB,
+                48 * MIB,
+                Duration::from_secs(8),
+                PLAIN,
+            ),
+            progress_line(
+                Direction::Up,
                 "big.zip",
                 300 * MIB,
                 3 << 30,
@@ -148,7 +205,7 @@ mod tests {
         assert_eq!(m.crossed(0, 0), Some(100), "an empty file is done at once");
         assert_eq!(m.crossed(0, 0), None);
         insta::assert_snapshot!(
-            [log_line("app.apk", 0, total), log_line("app.apk", 50, total), log_line("app.apk", 100, total)].join("\n"),
+            [log_line(Direction::Up, "app.apk", 0, total), log_line(Direction::Up, "app.apk", 50, total), log_line(Direction::Up, "app.apk", 100, total)].join("\n"),
             @r"
         Uploading app.apk: 0% of 100.0 MiB
         Uploading app.apk: 50% of 100.0 MiB

@@ -136,7 +136,7 @@ fn a_newer_release_is_announced_on_a_terminal() {
         "{screen}"
     );
     assert!(
-        screen.contains("https://get.devicecloud.dev/download/99.1.0/"),
+        screen.contains("Run `dcd upgrade` to install it."),
         "{screen}"
     );
     assert_eq!(screen.matches("Update available").count(), 1, "{screen}");

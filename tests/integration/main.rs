@@ -38,6 +38,7 @@ mod status_and_input;
 mod status_watch;
 mod stops;
 mod tus_conformance;
+mod upgrade;
 mod upload;
 mod wrappers;
 

@@ -12,6 +12,7 @@ use crate::cli::args::{CloudArgs, Inputs};
 use crate::commands::Ctx;
 use crate::exit::{CliError, Stop, signal};
 use crate::output::Event;
+use crate::output::event::Direction;
 use crate::upload::source::Target;
 use crate::upload::{UploadSlot, binary};
 use std::path::Path;
@@ -175,9 +176,10 @@ fn store(
         },
         |(target, sent, total)| {
             let what = format!("{name} ({})", target.name());
-            ctx.out.emit(Event::Uploading {
+            ctx.out.emit(Event::Transfer {
+                direction: Direction::Up,
                 what: &what,
-                sent,
+                done: sent,
                 total,
             });
         },
