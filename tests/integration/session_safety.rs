@@ -228,7 +228,7 @@ fn read_only_for(c: &mut std::process::Command, dir: &std::path::Path) -> bool {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         const NOBODY: u32 = 65534;
-        let mut probe = std::process::Command::new(env!("CARGO_BIN_EXE_dcd"));
+        let mut probe = start(&dcd_bin());
         probe.arg("--version").uid(NOBODY).gid(NOBODY);
         let runs = probe.output().is_ok_and(|o| o.status.success());
         if !runs || std::os::unix::fs::chown(dir, Some(NOBODY), Some(NOBODY)).is_err() {

@@ -39,14 +39,14 @@ fn installed_copy(dir: &Path, sub: &str) -> PathBuf {
     let bin = dir.join(sub);
     std::fs::create_dir_all(&bin).unwrap();
     let exe = bin.join("dcd");
-    std::fs::copy(env!("CARGO_BIN_EXE_dcd"), &exe).unwrap();
+    std::fs::copy(dcd_bin(), &exe).unwrap();
     exe
 }
 
 fn upgrade_cmd(exe: &Path, home: &Path, base: &str, args: &[&str]) -> Command {
     // The hermetic environment of dcd_in, for the copy.
     let c = dcd_in(home);
-    let mut u = Command::new(exe);
+    let mut u = start(exe);
     for (k, v) in c.get_envs() {
         match v {
             Some(v) => u.env(k, v),
@@ -258,7 +258,7 @@ fn a_directory_it_cannot_write_is_a_clear_error() {
     {
         const NOBODY: u32 = 65534;
         std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let mut probe = Command::new(&exe);
+        let mut probe = start(&exe);
         probe.arg("--version").uid(NOBODY).gid(NOBODY);
         if !probe.output().is_ok_and(|o| o.status.success()) {
             eprintln!("SKIPPED: a directory dcd cannot write (cannot run dcd as nobody)");

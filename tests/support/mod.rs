@@ -85,7 +85,29 @@ pub fn dcd() -> (Command, TempDir) {
 /// [`dcd`] with `home` as its home directory (configuration in `home/config`), for a command
 /// that outlives the function that makes it: the caller's own [`TempDir`] removes it.
 pub fn dcd_in(home: &Path) -> Command {
-    hermetic(Command::new(env!("CARGO_BIN_EXE_dcd")), home)
+    hermetic(start(&dcd_bin()), home)
+}
+
+/// The dcd binary the end-to-end tests drive: this build's, or `DCD_TEST_BIN` — another
+/// platform's build of the same tree, started through `DCD_TEST_RUNNER` (`qemu-aarch64` for
+/// the arm64 Linux binary; docs/building.md, "Testing the other platforms").
+pub fn dcd_bin() -> PathBuf {
+    std::env::var_os("DCD_TEST_BIN")
+        .filter(|b| !b.is_empty())
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dcd")), PathBuf::from)
+}
+
+/// A command that starts the program `bin` the way this test run starts dcd: through
+/// `DCD_TEST_RUNNER` (an emulator) when it is set.
+pub fn start(bin: &Path) -> Command {
+    match std::env::var_os("DCD_TEST_RUNNER").filter(|r| !r.is_empty()) {
+        Some(runner) => {
+            let mut c = Command::new(runner);
+            c.arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
 }
 
 /// [`dcd_in`], the binary run with at most `bytes` of address space (`ulimit -v` in `sh`,
@@ -95,7 +117,7 @@ pub fn dcd_in_memory(home: &Path, bytes: u64) -> Command {
     let mut c = Command::new("sh");
     c.args(["-c", "ulimit -v \"$0\" && exec \"$@\""])
         .arg((bytes >> 10).to_string())
-        .arg(env!("CARGO_BIN_EXE_dcd"));
+        .arg(dcd_bin());
     hermetic(c, home)
 }
 
