@@ -29,6 +29,7 @@ pub(crate) mod output;
 pub mod plan;
 pub mod realtime;
 pub mod render;
+pub mod sanitize;
 pub(crate) mod report;
 pub mod term;
 pub mod upload;

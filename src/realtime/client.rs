@@ -507,7 +507,7 @@ impl<'a> Session<'a> {
                 self.c.goodbye(None, 1000, "");
                 self.fail(format!(
                     "channel CHANNEL_ERROR: {}",
-                    crate::render::sanitize::one_line(reason, 200)
+                    crate::sanitize::one_line(reason, 200)
                 ))
             }
         }
@@ -526,7 +526,7 @@ impl<'a> Session<'a> {
             "system {}/{}: {}",
             ext.unwrap_or("?"),
             status.unwrap_or("?"),
-            crate::render::sanitize::one_line(message, 200)
+            crate::sanitize::one_line(message, 200)
         );
         if ext == Some("postgres_changes") && status == Some("ok") {
             poke(self.pokes);

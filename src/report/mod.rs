@@ -18,7 +18,7 @@ use crate::api::transfer::Download;
 use crate::api::{ApiClient, ApiError};
 use crate::exit::{Stop, signal};
 use crate::output::{Event, Output};
-use crate::render::sanitize::clean;
+use crate::sanitize::clean;
 use file::SaveError;
 use serde_json::{Value, json};
 use std::fmt;

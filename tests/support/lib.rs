@@ -33,9 +33,9 @@ pub mod parsers {
     pub use dcd::cli::parse as parse_args;
     pub use dcd::domain::results::{ResultRow, UploadStatus, parse_results};
     pub use dcd::domain::verdict::{latest_tries, verdict};
-    pub use dcd::render::sanitize::clean;
     pub use dcd::render::time::{iso_utc, parse_iso};
     pub use dcd::render::{truncate, visible_width};
+    pub use dcd::sanitize::clean;
 }
 
 /// Parsers of an app input, and the extraction of an Expo build, fed hostile input

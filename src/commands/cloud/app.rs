@@ -143,7 +143,7 @@ fn existing(ctx: &Ctx, client: &ApiClient, sha: String) -> Result<Option<String>
 }
 
 fn short(e: &ApiError) -> String {
-    crate::render::sanitize::one_line(&e.to_string(), 200)
+    crate::sanitize::one_line(&e.to_string(), 200)
 }
 
 /// `getBinaryUploadUrl`: where the file goes (android iff the original ends `.apk`).
@@ -187,7 +187,7 @@ fn store(
 /// The file name shown while uploading (never the input, which may be a signed URL).
 fn display_name(path: &Path) -> String {
     path.file_name()
-        .map(|n| crate::render::sanitize::one_line(&n.to_string_lossy(), 80))
+        .map(|n| crate::sanitize::one_line(&n.to_string_lossy(), 80))
         .unwrap_or_else(|| "app".to_string())
 }
 

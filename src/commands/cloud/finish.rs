@@ -132,7 +132,10 @@ fn write_json_file(
         return false;
     };
     let path = jf.name.clone().unwrap_or_else(|| {
-        PathBuf::from(format!("{}_dcd.json", crate::fsio::safe_name(upload_id)))
+        PathBuf::from(format!(
+            "{}_dcd.json",
+            crate::sanitize::safe_name(upload_id)
+        ))
     });
     let written = path
         .parent()
@@ -141,7 +144,7 @@ fn write_json_file(
         .and_then(|_| {
             crate::fsio::write_file(&path, (jsonr::pretty(doc) + "\n").as_bytes(), 0o644)
         });
-    let shown = crate::render::sanitize::clean(&path.to_string_lossy());
+    let shown = crate::sanitize::clean(&path.to_string_lossy());
     match written {
         Ok(()) => {
             ctx.out

@@ -20,7 +20,7 @@ use crate::domain::results::{Created, ResultRow};
 use crate::exit::{CliError, Stop, signal};
 use crate::output::Event;
 use crate::render::cloud::Submitted;
-use crate::render::sanitize::clean;
+use crate::sanitize::clean;
 use crate::upload::UploadError;
 use serde_json::{Map, Value};
 
