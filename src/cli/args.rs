@@ -9,9 +9,10 @@
 //! command calls at that point ([`StatusArgs::query`], [`CloudArgs::inputs`]).
 
 use super::parse::Parsed;
-use crate::domain::choice::{Orientation, RenderEngine, RunnerType};
+use crate::domain::choice::{
+    DownloadRequest, Orientation, RenderEngine, ReportKind, RunnerType, Which,
+};
 use crate::exit::CliError;
-use crate::report::{DownloadRequest, ReportKind, Which};
 use crate::term::ColorChoice;
 use std::path::PathBuf;
 use std::time::Duration;

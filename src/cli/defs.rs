@@ -7,8 +7,7 @@
 //! (the spec's api/binary/device/environment/execution/github/output groups).
 
 use super::flags::{CommandDef, FlagDef, Group, Positional, Removed};
-use crate::domain::choice::{Orientation, RenderEngine, RunnerType};
-use crate::report::{ReportKind, Which};
+use crate::domain::choice::{Orientation, RenderEngine, ReportKind, RunnerType, Which};
 use crate::term::ColorChoice;
 
 // ---------------------------------------------------------------------------------------------
