@@ -105,15 +105,6 @@ fn config_shape_detection() {
 }
 
 #[test]
-fn flows_order_names_lose_a_yaml_extension_in_any_case() {
-    assert_eq!(strip_yaml_ext("login.yaml"), "login");
-    assert_eq!(strip_yaml_ext("login.YML"), "login");
-    assert_eq!(strip_yaml_ext("login"), "login");
-    assert_eq!(strip_yaml_ext("a.yaml.yaml"), "a.yaml");
-    assert_eq!(strip_yaml_ext("é"), "é");
-}
-
-#[test]
 fn include_and_exclude_tags_combine_flags_and_config() {
     let ws = Ws::new(
         "tags",
