@@ -23,7 +23,8 @@ pub mod realtime {
     pub use dcd::realtime::socket::websocket_url;
 
     pub mod client {
-        pub use dcd::realtime::client::{Config, MAX_FAILURE_STREAK, Shared, run};
+        pub use dcd::realtime::channel::{Config, Shared};
+        pub use dcd::realtime::client::{MAX_FAILURE_STREAK, run};
     }
 }
 
