@@ -69,11 +69,11 @@ pub fn main_entry() -> std::process::ExitCode {
             Exit::Failure
         }
     };
-    finish(exit).into()
+    last_word(exit).into()
 }
 
 /// The last word: a command that succeeded but could not write its output failed.
-fn finish(exit: Exit) -> Exit {
+fn last_word(exit: Exit) -> Exit {
     fsio::remove_leftovers();
     match term::stdout_failure() {
         Some(why) => {

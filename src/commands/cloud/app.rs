@@ -106,7 +106,7 @@ pub fn upload(
     let stored = store(ctx, client, app, &slot)?;
     let body = binary::finalise_body(&stored, sha.as_deref(), app.metadata.to_json());
     let c = client.clone();
-    let (result, held) = crate::commands::post::finish(
+    let (result, held) = crate::commands::post::run_to_end(
         ctx,
         "Finishing the upload: it may already have reached the server. dcd exits as soon as it answers.",
         move || c.finalise_upload(&body),
