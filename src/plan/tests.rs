@@ -1,5 +1,5 @@
 //! Unit tests of the planning rules on small temporary workspaces (the fixture-based tests of
-//! whole workspaces are in tests/plan.rs).
+//! whole workspaces are in tests/integration/plan.rs).
 
 use super::*;
 use serde_json::json;
