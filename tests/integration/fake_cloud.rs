@@ -882,7 +882,8 @@ fn demo_scenario_is_a_believable_passing_run() {
 }
 
 // ---------------------------------------------------------------------------
-// Compatibility data, upload URLs, TUS, B2, finalise (spec D.1, D.2, H.4)
+// Compatibility data, upload URLs, TUS, B2, finalise (docs/http-api.md, "Flow zip upload
+// and submission", "App binary upload")
 // ---------------------------------------------------------------------------
 
 #[test]
@@ -1232,7 +1233,7 @@ fn finalise_needs_the_object_in_storage_then_dedup_finds_the_binary() {
 }
 
 // ---------------------------------------------------------------------------
-// Submission, estimate (spec D.1 #6–#8, H.3)
+// Submission, estimate (docs/http-api.md, "The submission payload")
 // ---------------------------------------------------------------------------
 
 #[test]
@@ -1421,7 +1422,7 @@ fn endpoint_faults_count_per_prefix() {
 }
 
 // ---------------------------------------------------------------------------
-// Artifacts and reports (spec D.4)
+// Artifacts and reports (docs/http-api.md, "Endpoints used by this build")
 // ---------------------------------------------------------------------------
 
 /// `GET` a manifest, then `POST` it to its bundle URL with these extra headers.
@@ -1587,7 +1588,7 @@ fn download_switches_not_deployed_missing_and_broken_streams() {
 }
 
 // ---------------------------------------------------------------------------
-// List uploads (spec D.7)
+// List uploads (docs/http-api.md, "Endpoints used by this build")
 // ---------------------------------------------------------------------------
 
 fn some_uploads() -> Vec<Value> {

@@ -1,4 +1,5 @@
-//! End-to-end: `dcd list` (spec A.5) and `dcd artifacts` (spec A.6, E.10, D.4) — the real
+//! End-to-end: `dcd list` and `dcd artifacts` (docs/commands.md, "`dcd list`" and "`dcd
+//! artifacts …`"; docs/http-api.md, "Endpoints used by this build") — the real
 //! binary against the loopback fake cloud: filters sent as given, output as the TS CLI
 //! prints it, bundle downloads with their fallbacks, files streamed to the right place, and
 //! credentials never sent to a bundle URL.

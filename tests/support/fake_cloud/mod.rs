@@ -1,4 +1,4 @@
-//! A loopback fake of the devicecloud.dev HTTP API (spec D.0–D.7, E.3, E.10, H.4) plus the
+//! A loopback fake of the devicecloud.dev HTTP API (docs/http-api.md) plus the
 //! storage services the CLI talks to next to it (Supabase TUS, Backblaze B2, the bundle CDN).
 //!
 //! The end-to-end tests and `make demo` need a server that plays a scripted run
