@@ -55,14 +55,14 @@ mod uploads;
 pub use account::{Accounts, TokenAnswer, org};
 pub use artifacts::Download;
 pub use compat::default_compat;
-pub use list::{listed, parse_date, wildcard_match};
+pub use list::listed;
 pub use results::latest_rows;
 pub use scenario::{
     Advance, B2Mode, DEFAULT_UPLOAD_ID, Estimate, Fault, Scenario, StreamFault, demo_scenario,
     duration, failed, retry, row, superseded,
 };
-pub use storage::{TusUpload, base64_decode, base64_encode};
-pub use submit::{Submission, parse_multipart};
+pub use storage::{TusUpload, base64_encode};
+pub use submit::Submission;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
