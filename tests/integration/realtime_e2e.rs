@@ -38,20 +38,12 @@ fn logged_in(
     scale: &str,
     extra: &[&str],
 ) -> (std::process::Command, TempDir) {
-    let (mut c, dir) = dcd();
+    let (mut c, dir) = status_watch_json(cloud.upload_id(), scale);
     write_config(
         &dir,
         &realtime_session_config(&cloud.url(), rt_url, TOKEN, ORG),
     );
-    c.env("DCD_TIME_SCALE", scale)
-        .args([
-            "status",
-            "--watch",
-            "--upload-id",
-            cloud.upload_id(),
-            "--json",
-        ])
-        .args(extra);
+    c.args(extra);
     (c, dir)
 }
 
