@@ -490,19 +490,23 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Every non-test file of `src/`, with the modules it names.
-struct Tree {
-    files: Vec<(PathBuf, Module, Names)>,
+/// A file of `src/` as the rules see it: its path (from `src/`), its module, and the modules
+/// it names.
+struct File {
+    path: String,
+    module: Module,
+    refs: BTreeSet<Module>,
 }
 
-fn tree() -> Tree {
+/// Every non-test file of `src/`.
+fn tree() -> Vec<File> {
     let mut paths = Vec::new();
     rust_files(&src(), &mut paths);
     paths.sort();
     let krate = Crate {
         modules: paths.iter().map(|p| module_path(p)).collect(),
     };
-    let mut files: Vec<(PathBuf, Module, Names)> = paths
+    let read: Vec<(PathBuf, Module, Names)> = paths
         .into_iter()
         .map(|p| {
             let me = module_path(&p);
@@ -511,7 +515,7 @@ fn tree() -> Tree {
             (p, me, n)
         })
         .collect();
-    let test_only: BTreeSet<Module> = files
+    let test_only: BTreeSet<Module> = read
         .iter()
         .flat_map(|(_, me, n)| {
             n.test_children.iter().map(move |c| {
@@ -521,8 +525,14 @@ fn tree() -> Tree {
             })
         })
         .collect();
-    files.retain(|(_, me, _)| !test_only.iter().any(|t| me.starts_with(t)));
-    Tree { files }
+    read.into_iter()
+        .filter(|(_, me, _)| !test_only.iter().any(|t| me.starts_with(t)))
+        .map(|(p, module, n)| File {
+            path: p.strip_prefix(src()).unwrap().display().to_string(),
+            module,
+            refs: n.refs,
+        })
+        .collect()
 }
 
 fn top(m: &[String]) -> &str {
@@ -538,10 +548,6 @@ fn layer_of(top: &str) -> usize {
         })
 }
 
-fn shown(file: &Path) -> String {
-    file.strip_prefix(src()).unwrap().display().to_string()
-}
-
 fn crate_path(m: &[String]) -> String {
     std::iter::once("crate")
         .chain(m.iter().map(String::as_str))
@@ -552,37 +558,35 @@ fn crate_path(m: &[String]) -> String {
 // ---------------------------------------------------------------------------------------------
 // The rules.
 
-#[test]
-fn no_module_uses_one_upstream_of_it() {
+/// Every reference from a module to one of its own layer or above.
+fn upward_imports(files: &[File]) -> Vec<String> {
     let mut wrong = Vec::new();
-    for (file, me, n) in &tree().files {
-        let mine = top(me);
-        for r in &n.refs {
+    for f in files {
+        let mine = top(&f.module);
+        for r in &f.refs {
             let other = top(r);
             if other != mine && layer_of(other) <= layer_of(mine) {
-                wrong.push(format!("src/{} uses {}", shown(file), crate_path(r)));
+                wrong.push(format!("src/{} uses {}", f.path, crate_path(r)));
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "imports that run back up (the order is LAYERS in tests/integration/architecture.rs):\n{}",
-        wrong.join("\n")
-    );
+    wrong
 }
 
-#[test]
-fn no_folder_holds_an_import_cycle() {
+/// The first folder whose children import each other in a circle, with the imports that
+/// close it.
+fn folder_cycle(files: &[File]) -> Option<String> {
     // folder → (child → child it names, with the first file that does).
     type Edges = BTreeMap<Module, BTreeMap<String, BTreeMap<String, String>>>;
     let mut edges: Edges = BTreeMap::new();
-    for (file, me, n) in &tree().files {
-        for r in &n.refs {
+    for f in files {
+        let me = &f.module;
+        for r in &f.refs {
             if r.starts_with(me) || me.starts_with(r) {
                 continue; // one ancestor line
             }
             let k = me.iter().zip(r).take_while(|(a, b)| a == b).count();
-            let why = format!("src/{} uses {}", shown(file), crate_path(r));
+            let why = format!("src/{} uses {}", f.path, crate_path(r));
             edges
                 .entry(me[..k].to_vec())
                 .or_default()
@@ -592,19 +596,35 @@ fn no_folder_holds_an_import_cycle() {
                 .or_insert(why);
         }
     }
-    for (folder, graph) in &edges {
-        if let Some(cycle) = find_cycle(graph) {
-            let steps: Vec<&str> = cycle
-                .windows(2)
-                .map(|w| graph[&w[0]][&w[1]].as_str())
-                .collect();
-            panic!(
-                "an import cycle in {}: {}\n{}",
-                crate_path(folder),
-                cycle.join(" → "),
-                steps.join("\n")
-            );
-        }
+    edges.iter().find_map(|(folder, graph)| {
+        let cycle = find_cycle(graph)?;
+        let steps: Vec<&str> = cycle
+            .windows(2)
+            .map(|w| graph[&w[0]][&w[1]].as_str())
+            .collect();
+        Some(format!(
+            "an import cycle in {}: {}\n{}",
+            crate_path(folder),
+            cycle.join(" → "),
+            steps.join("\n")
+        ))
+    })
+}
+
+#[test]
+fn no_module_uses_one_upstream_of_it() {
+    let wrong = upward_imports(&tree());
+    assert!(
+        wrong.is_empty(),
+        "imports that run back up (the order is LAYERS in tests/integration/architecture.rs):\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn no_folder_holds_an_import_cycle() {
+    if let Some(cycle) = folder_cycle(&tree()) {
+        panic!("{cycle}");
     }
 }
 
@@ -649,11 +669,7 @@ fn the_layers_name_every_top_level_module_once() {
         listed.len(),
         "a module listed twice in LAYERS"
     );
-    let present: BTreeSet<String> = tree()
-        .files
-        .iter()
-        .map(|(_, me, _)| top(me).to_string())
-        .collect();
+    let present: BTreeSet<String> = tree().iter().map(|f| top(&f.module).to_string()).collect();
     let listed: BTreeSet<String> = unique.iter().map(|s| s.to_string()).collect();
     assert_eq!(
         listed, present,
@@ -768,19 +784,63 @@ fn the_checker_skips_comments_literals_and_tests() {
 }
 
 #[test]
+fn the_rules_catch_what_they_forbid() {
+    let file = |path: &str, refs: &[&str]| File {
+        path: path.to_string(),
+        module: module_path(&src().join(path)),
+        refs: refs
+            .iter()
+            .map(|r| {
+                r.split("::")
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .collect(),
+    };
+    // A crate-root macro used below lib, and a layer naming one above it.
+    let up = upward_imports(&[
+        file("term/mod.rs", &[""]),
+        file("api/error.rs", &["commands::wait"]),
+        file("render/mod.rs", &["domain::results", "sanitize"]),
+    ]);
+    assert_eq!(
+        up,
+        [
+            "src/term/mod.rs uses crate",
+            "src/api/error.rs uses crate::commands::wait"
+        ]
+    );
+    // Two sibling folders that import each other through their files.
+    let cycle = folder_cycle(&[
+        file("commands/cloud/results.rs", &["commands::wait", "commands"]),
+        file("commands/wait/poll.rs", &["commands::cloud::payload"]),
+        file("commands/mod.rs", &["commands::cloud"]),
+    ])
+    .expect("a cycle");
+    assert!(
+        cycle.starts_with("an import cycle in crate::commands: cloud → wait → cloud"),
+        "{cycle}"
+    );
+    // A child and its parent name each other: one line, no cycle.
+    assert_eq!(
+        folder_cycle(&[
+            file("plan/mod.rs", &["plan::order"]),
+            file("plan/order.rs", &["plan"]),
+        ]),
+        None
+    );
+}
+
+#[test]
 fn the_checker_sees_the_real_tree() {
     let t = tree();
-    let of = |rel: &str| {
-        let f = src().join(rel);
-        &t.files.iter().find(|(p, _, _)| *p == f).unwrap().2.refs
-    };
+    let of = |rel: &str| &t.iter().find(|f| f.path == rel).unwrap().refs;
     let status = of("commands/status.rs");
     assert!(status.contains(&vec!["commands".to_string(), "wait".to_string()]));
     assert!(status.contains(&vec!["cli".to_string(), "args".to_string()]));
     assert!(
-        !t.files
-            .iter()
-            .any(|(p, _, _)| p.ends_with("net/testserver.rs")),
+        !t.iter().any(|f| f.path == "net/testserver.rs"),
         "a module declared under #[cfg(test)] is test code"
     );
 }
