@@ -8,7 +8,8 @@
 //! and the value of a credential-like query parameter (`?token=`, `&apikey=`, `sig=`, …:
 //! [`QUERY_SECRETS`]) become `***` (docs/http-api.md, "Credentials"). A URL is shown through
 //! [`redact_url`], which drops its `user:password@` part; [`add_url_secrets`] registers that
-//! part too, so the password is redacted even where it is echoed alone.
+//! part too, so the password is redacted even where it is echoed alone. Like every line of
+//! the output seam, a debug line is cleaned by `sanitize::for_terminal` before it is written.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -180,9 +181,12 @@ pub fn add_url_secrets(url: &str) {
     }
 }
 
-/// Writes one `[DEBUG] ` line to stderr (redacted). Use the [`debug!`](crate::debug!) macro.
+/// Writes one `[DEBUG] ` line to stderr, redacted and cleaned like every other line dcd
+/// writes (`sanitize::for_terminal`: server text logged verbatim cannot drive the terminal).
+/// Use the [`debug!`](crate::debug!) macro.
 pub fn write_line(msg: &str) {
-    let line = redact(msg);
+    let redacted = redact(msg);
+    let line = crate::sanitize::for_terminal(&redacted);
     let mut err = std::io::stderr().lock();
     for l in line.lines() {
         let _ = writeln!(err, "[DEBUG] {l}");

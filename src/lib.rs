@@ -1,12 +1,18 @@
 //! dcd: the devicecloud.dev command-line client.
 //!
-//! Data flows one way, and so do the imports (a test checks it): argv → [`cli`] (the flag
-//! table and the typed options) → [`auth`] → [`commands`] (each a short list of steps) →
-//! [`upload`], [`report`] → [`app`] (the app binary: inputs and metadata) → [`api`], [`realtime`] → [`plan`], [`watch`] (the poll loop) →
-//! [`output`] (one handle, one sink per mode) → [`term`] → [`render`] (pure text) →
-//! [`net`] → [`domain`] (types and pure rules) → [`clock`], [`debug`], [`encoding`],
-//! [`fsio`] (the one file writer and bounded reader), [`mem`] (the static build's memory copies and comparisons) →
-//! [`exit`] (the exit codes and the stop signals). See `docs/README.md`.
+//! Data flows one way: argv → [`cli`] (the flag table and the typed options) → [`auth`] (the
+//! API key or the session) → [`commands`] (each a short list of steps) → [`api`],
+//! [`realtime`] → [`watch`] (the poll loop) → [`output`] (one handle, one sink per mode) →
+//! [`render`] (pure text) → the exit code ([`exit`]).
+//!
+//! The imports follow one order, top first; a module uses only modules after its own layer
+//! (`tests/integration/architecture.rs` enforces it, and that no folder holds an import
+//! cycle): `main` → `lib` (the entry: argv to `cli`, the typed options to a command) →
+//! [`commands`] → [`cli`] → [`auth`] → [`upload`], [`report`] → [`app`] → [`api`],
+//! [`realtime`] → [`plan`], [`watch`] → [`output`] → [`term`] → [`render`] → [`net`] →
+//! [`domain`] (types and pure rules) → [`debug`] → the leaves [`clock`], [`encoding`],
+//! [`fsio`] (the one file writer and bounded reader), [`mem`], [`sanitize`] (the one
+//! sanitiser) → [`exit`] (the exit codes and the stop signals). See `docs/architecture.md`.
 
 // No function of the program is longer than 80 lines (the threshold is in clippy.toml);
 // tests are exempt.
@@ -30,6 +36,7 @@ pub mod plan;
 pub mod realtime;
 pub mod render;
 pub(crate) mod report;
+pub mod sanitize;
 pub mod term;
 pub mod upload;
 pub(crate) mod watch;
@@ -62,11 +69,11 @@ pub fn main_entry() -> std::process::ExitCode {
             Exit::Failure
         }
     };
-    finish(exit).into()
+    last_word(exit).into()
 }
 
 /// The last word: a command that succeeded but could not write its output failed.
-fn finish(exit: Exit) -> Exit {
+fn last_word(exit: Exit) -> Exit {
     fsio::remove_leftovers();
     match term::stdout_failure() {
         Some(why) => {

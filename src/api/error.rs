@@ -8,7 +8,7 @@
 use crate::clock::Timings;
 pub use crate::net::failure::NetKind;
 use crate::net::failure::{Failure, classify_through, network_cause};
-use crate::render::sanitize::one_line;
+use crate::sanitize::one_line;
 use serde_json::Value;
 use std::fmt;
 use std::time::Duration;

@@ -55,8 +55,7 @@ impl ApiClient {
                     .ok()
                     .and_then(|s| s.canonical_reason())
                     .unwrap_or("");
-                let text =
-                    crate::render::sanitize::one_line(&String::from_utf8_lossy(&reply.body), 300);
+                let text = crate::sanitize::one_line(&String::from_utf8_lossy(&reply.body), 300);
                 Claim::Failed(format!("{status} {reason} — {text}"))
             }
         })

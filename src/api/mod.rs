@@ -285,7 +285,7 @@ impl ApiClient {
         crate::debug!(
             "{op}: HTTP {} body: {}",
             reply.status,
-            crate::render::sanitize::one_line(&String::from_utf8_lossy(&reply.body), 500)
+            crate::sanitize::one_line(&String::from_utf8_lossy(&reply.body), 500)
         );
         let content_type = reply.header("content-type");
         ApiError::from_reply(op, reply.status, content_type, &reply.body, retry_after)
@@ -334,7 +334,7 @@ fn redirect_message(location: Option<&str>) -> String {
     });
     match origin {
         Some(o) => {
-            let o = crate::render::sanitize::one_line(&o, 200);
+            let o = crate::sanitize::one_line(&o, 200);
             format!("redirected to {o}; if that is the API, use --api-url {o}")
         }
         None => "redirected to another path of this server; is --api-url the API?".to_string(),

@@ -94,7 +94,7 @@ impl Download {
     /// failure messages (`Failed to download <report>: <status> <body>`).
     pub fn into_status_text(self) -> String {
         let (status, _, body) = self.error_body();
-        let text = crate::render::sanitize::one_line(&String::from_utf8_lossy(&body), 200);
+        let text = crate::sanitize::one_line(&String::from_utf8_lossy(&body), 200);
         crate::debug::redact(format!("{status} {text}").trim_end())
     }
 }

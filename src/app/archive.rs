@@ -227,7 +227,7 @@ fn describe_top(found: &[&String]) -> String {
     let mut shown: Vec<String> = found
         .iter()
         .take(5)
-        .map(|n| crate::render::sanitize::one_line(n, 80))
+        .map(|n| crate::sanitize::one_line(n, 80))
         .collect();
     if found.len() > 5 {
         shown.push(format!("and {} more", found.len() - 5));

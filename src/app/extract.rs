@@ -82,7 +82,7 @@ fn unreadable(e: io::Error) -> String {
 }
 
 fn shown(p: &Path) -> String {
-    crate::render::sanitize::one_line(&p.to_string_lossy(), 120)
+    crate::sanitize::one_line(&p.to_string_lossy(), 120)
 }
 
 /// Extension records read so far, describing the next member.

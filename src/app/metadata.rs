@@ -21,7 +21,7 @@ fn read_entry<R: Read + std::io::Seek>(
     cap: u64,
 ) -> Result<Vec<u8>, String> {
     let entry = zip.by_index(index).map_err(|e| e.to_string())?;
-    let name = crate::render::sanitize::one_line(&String::from_utf8_lossy(entry.name_raw()), 120);
+    let name = crate::sanitize::one_line(&String::from_utf8_lossy(entry.name_raw()), 120);
     let mut bytes = Vec::new();
     entry
         .take(cap + 1)

@@ -340,7 +340,7 @@ fn judge(
         ["msg", "message", "error_description", "error"]
             .iter()
             .find_map(|k| v.get(*k).and_then(Value::as_str))
-            .map(|r| crate::render::sanitize::one_line(r, 200))
+            .map(|r| crate::sanitize::one_line(r, 200))
     };
     if (200..=299).contains(&status) {
         return parse_session(v, now).map_err(|why| {

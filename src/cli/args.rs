@@ -9,9 +9,10 @@
 //! command calls at that point ([`StatusArgs::query`], [`CloudArgs::inputs`]).
 
 use super::parse::Parsed;
-use crate::domain::choice::{Orientation, RenderEngine, RunnerType};
+use crate::domain::choice::{
+    DownloadRequest, Orientation, RenderEngine, ReportKind, RunnerType, Which,
+};
 use crate::exit::CliError;
-use crate::report::{DownloadRequest, ReportKind, Which};
 use crate::term::ColorChoice;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -365,7 +366,7 @@ fn version_pin(p: &Parsed) -> Result<Option<String>, CliError> {
     if !crate::domain::update::plausible_version(v) {
         return Err(CliError::new(format!(
             "--version takes a release version such as 6.0.1, not \"{}\"",
-            crate::render::sanitize::one_line(v, 40)
+            crate::sanitize::one_line(v, 40)
         )));
     }
     Ok(Some(v.strip_prefix(['v', 'V']).unwrap_or(v).to_string()))

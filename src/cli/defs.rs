@@ -4,11 +4,10 @@
 //! port adds (`status --watch`, `--timeout`, `--no-realtime`, `--color`); see
 //! `docs/commands.md`. Flags used by several
 //! commands are declared once as `const`s and shared, either one by one or as whole groups
-//! (the spec's api/binary/device/environment/execution/github/output groups).
+//! (the help's API, binary, device, environment, execution, GitHub and output groups).
 
 use super::flags::{CommandDef, FlagDef, Group, Positional, Removed};
-use crate::domain::choice::{Orientation, RenderEngine, RunnerType};
-use crate::report::{ReportKind, Which};
+use crate::domain::choice::{Orientation, RenderEngine, ReportKind, RunnerType, Which};
 use crate::term::ColorChoice;
 
 // ---------------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ use crate::api::uploads::ListQuery;
 use crate::cli::args::ListArgs;
 use crate::exit::{CliError, Exit, signal};
 use crate::output::Event;
-use crate::render::sanitize::{clean, link};
 use crate::render::{Style, status::section, time};
+use crate::sanitize::{clean, link};
 use serde_json::Value;
 
 pub fn run(args: &ListArgs, ctx: &Ctx) -> Result<Exit, CliError> {

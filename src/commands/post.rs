@@ -7,7 +7,7 @@ use crate::exit::{Stop, signal};
 
 /// Runs `post` on its own thread to its end. A stop recorded while it runs prints
 /// `warning` and is returned beside the result, for the caller to exit with.
-pub fn finish<T: Send + 'static>(
+pub fn run_to_end<T: Send + 'static>(
     ctx: &Ctx,
     warning: &str,
     post: impl FnOnce() -> T + Send + 'static,

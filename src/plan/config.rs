@@ -4,8 +4,8 @@
 //! The TS CLI validates it with a zod schema that keeps unknown keys (the whole config is
 //! forwarded to the API as `workspaceConfig`, so `notifications` etc. work) but refuses the
 //! shapes that have no sensible reading: a config that is not a map, and a malformed
-//! `executionOrder` — which used to be silently ignored so every flow ran in parallel (TS
-//! issue #110). Unknown top-level keys are a single warning with a "did you mean" per key.
+//! `executionOrder` — which older TS releases silently ignored, so every flow ran in
+//! parallel. Unknown top-level keys are a single warning with a "did you mean" per key.
 //! The message texts are kept as the TS CLI prints them.
 
 use super::yaml::{js_truthy, scalar_string};

@@ -8,10 +8,13 @@
 //! `plan()` step by step; the error and warning texts are the TS ones, because users and CI
 //! wrappers grep for them.
 //!
-//! Submodules: [`yaml`] (YAML → JSON, header/steps split), [`config`] (workspace config
-//! validation), [`glob`] (`flows:` / `includedPaths:` patterns), [`deps`] (dependency walk and
-//! parse cache), [`confine`] (the workspace boundary every zipped file passes), [`bundle`]
-//! (common root, portable keys, the zip).
+//! This file is the orchestration: [`plan`] and its steps, in order. Submodules: [`yaml`]
+//! (YAML → JSON, header/steps split), `header` (what the plan keeps of a flow's header, and
+//! which files are workspace configs), [`config`] (workspace config validation), [`glob`]
+//! (`flows:` / `includedPaths:` patterns), [`deps`] (dependency walk and parse cache),
+//! `order` (`executionOrder`: the sequence and the parallel flows), [`confine`] (the
+//! workspace boundary every zipped file passes), [`bundle`] (common root, portable keys, the
+//! zip).
 
 pub mod bundle;
 pub mod config;
@@ -19,20 +22,25 @@ pub mod confine;
 pub mod deps;
 mod fast_hash;
 pub mod glob;
+mod header;
+mod order;
 pub mod yaml;
 mod zip_writer;
 
 pub use bundle::{Bundle, bundle, common_root, entry_name, portable_key};
+pub use header::{Header, config_shaped, flow_name, flow_tags, is_config_shaped, overrides};
+pub use order::Sequence;
 
 use confine::{Origin, Workspace};
 use deps::{Cache, is_flow_file};
 use fast_hash::{FastMap, FastSet};
 use glob::normalize;
-use serde_json::{Map, Value};
+use order::{flow_names, parallel_flows, sequence};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use yaml::{js_truthy, scalar_string};
+use yaml::scalar_string;
 
 /// What the planner needs from the command line.
 #[derive(Debug, Clone, Default)]
@@ -55,15 +63,6 @@ pub struct PlanOptions {
     /// Keep the bytes of every flow file read, for the zip (which then does not read them
     /// again); a dry run, which zips nothing, does not.
     pub keep_sources: bool,
-}
-
-/// Flows that run one after the other (`executionOrder`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sequence {
-    /// `executionOrder.continueOnFailure` (default true).
-    pub continue_on_failure: bool,
-    /// Absolute paths in execution order (may be empty when no name matched).
-    pub flows: Vec<PathBuf>,
 }
 
 /// The execution plan. Every path is absolute and normalised.
@@ -123,110 +122,6 @@ impl From<String> for PlanError {
 /// The single-file error when the file is a workspace config.
 pub const CONFIG_AS_FLOW_ERROR: &str = "If using config.yaml, pass the workspace folder path, not the config file or a custom path via --config";
 
-/// What the plan keeps of a flow's header (document 1), worked out where the file is parsed
-/// so the header's value tree is dropped there: for thousands of flows the trees were most of
-/// planning's memory and allocations.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Header {
-    /// The header map as compact JSON, keys in file order: the flow's `flowMetadata` value.
-    pub json: Box<str>,
-    /// [`flow_name`]'s header part: `name` when it is a non-empty scalar.
-    pub name: Option<String>,
-    /// [`flow_tags`].
-    pub tags: Vec<String>,
-    /// [`overrides`].
-    pub overrides: BTreeMap<String, String>,
-}
-
-impl Header {
-    pub fn of(map: &Map<String, Value>) -> Header {
-        let mut tags = flow_tags(Some(map));
-        tags.shrink_to_fit();
-        Header {
-            json: serde_json::to_string(map)
-                .unwrap_or_default()
-                .into_boxed_str(),
-            name: header_name(map),
-            tags,
-            overrides: overrides(map),
-        }
-    }
-
-    /// The header map again (what `flowMetadata` sends for the flow).
-    pub fn value(&self) -> Value {
-        serde_json::from_str(&self.json).unwrap_or(Value::Null)
-    }
-}
-
-/// The header's `name` when it is a non-empty scalar, as a string.
-fn header_name(header: &Map<String, Value>) -> Option<String> {
-    header
-        .get("name")
-        .filter(|v| js_truthy(v))
-        .and_then(scalar_string)
-}
-
-/// The flow's name: its header `name` (a non-empty scalar), else the file stem.
-pub fn flow_name(path: &Path, header: Option<&Header>) -> String {
-    header
-        .and_then(|h| h.name.clone())
-        .unwrap_or_else(|| file_stem(path))
-}
-
-fn file_stem(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// The flow's tags as strings: a list's scalar members, or a single truthy scalar.
-pub fn flow_tags(header: Option<&Map<String, Value>>) -> Vec<String> {
-    match header.and_then(|h| h.get("tags")) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| scalar_string(v).unwrap_or_else(|| v.to_string()))
-            .collect(),
-        Some(v) if js_truthy(v) => vec![scalar_string(v).unwrap_or_else(|| v.to_string())],
-        _ => Vec::new(),
-    }
-}
-
-/// `DEVICECLOUD_OVERRIDE_*` entries of the header's `env` map, prefix stripped; values as
-/// strings (maps/lists as JSON text; nulls dropped).
-pub fn overrides(header: &Map<String, Value>) -> BTreeMap<String, String> {
-    const PREFIX: &str = "DEVICECLOUD_OVERRIDE_";
-    let mut out = BTreeMap::new();
-    if let Some(Value::Object(env)) = header.get("env") {
-        for (k, v) in env {
-            if let Some(name) = k.strip_prefix(PREFIX) {
-                if v.is_null() {
-                    continue;
-                }
-                out.insert(
-                    name.to_string(),
-                    scalar_string(v).unwrap_or_else(|| v.to_string()),
-                );
-            }
-        }
-    }
-    out
-}
-
-/// A YAML file with no header whose top level is a map with at least one workspace-config
-/// key (TS `isWorkspaceConfigFile`, issue #99). Unparseable files are not config-shaped.
-pub fn is_config_shaped(parsed: &Result<yaml::FlowFile, String>) -> bool {
-    parsed.as_ref().is_ok_and(config_shaped)
-}
-
-/// [`is_config_shaped`] of a file that parsed.
-pub fn config_shaped(f: &yaml::FlowFile) -> bool {
-    f.header.is_none()
-        && f.steps.as_object().is_some_and(|m| {
-            m.keys()
-                .any(|k| config::WORKSPACE_CONFIG_KEYS.contains(&k.as_str()))
-        })
-}
-
 /// Sorts paths by plain string comparison (the TS CLI sorted path strings; `PathBuf`'s own
 /// order is per component, which puts `a/x` before `a-b/x`).
 pub fn sort_paths(paths: &mut [PathBuf]) {
@@ -240,8 +135,9 @@ fn is_config_name(path: &Path) -> bool {
     )
 }
 
-/// State shared by the planning steps.
-struct Ctx<'a> {
+/// The planning under way: the options, the parse cache, the workspace boundary, and the
+/// warnings and debug lines so far. Every step of [`plan`] takes it.
+struct Planner<'a> {
     opts: &'a PlanOptions,
     cache: Cache,
     warnings: Vec<String>,
@@ -254,7 +150,7 @@ struct Ctx<'a> {
     ws: Workspace,
 }
 
-impl Ctx<'_> {
+impl Planner<'_> {
     fn excluded(&self, file: &Path) -> bool {
         if self.excludes.is_empty() {
             return false;
@@ -378,7 +274,7 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
     } else {
         input.parent().unwrap_or(Path::new("/")).to_path_buf()
     };
-    let mut ctx = Ctx {
+    let mut planner = Planner {
         opts,
         cache: Cache::keeping_sources(opts.keep_sources),
         warnings: Vec::new(),
@@ -393,11 +289,11 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
         ws: Workspace::new(&root)?,
     };
     let mut plan = if is_dir {
-        plan_dir(&mut ctx, &input)?
+        plan_dir(&mut planner, &input)?
     } else {
-        plan_file(&mut ctx, &input)?
+        plan_file(&mut planner, &input)?
     };
-    ctx.ws.result()?;
+    planner.ws.result()?;
 
     // Without included files the bundled paths are the flows and what they reference (the
     // sequence is among the references), so the root can only differ with them.
@@ -405,28 +301,28 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
         let without_included = common_root(plan.flows_to_run.iter().chain(&plan.referenced_files));
         let root = plan.root();
         if root != without_included {
-            ctx.debug.push(format!(
+            planner.debug.push(format!(
                 "includedPaths reach outside the flows tree: common root raised from {} to {}",
                 without_included.display(),
                 root.display()
             ));
         }
     }
-    plan.warnings = ctx.warnings;
-    plan.debug = ctx.debug;
+    plan.warnings = planner.warnings;
+    plan.debug = planner.debug;
     // Only what the zip holds: not the flows the tags left out.
     let bundled: FastSet<&Path> = plan.referenced_files.iter().map(PathBuf::as_path).collect();
-    let mut sources = ctx.cache.take_sources();
+    let mut sources = planner.cache.take_sources();
     sources.retain(|p, _| bundled.contains(p.as_path()));
     plan.sources = sources;
     Ok(plan)
 }
 
-fn plan_file(ctx: &mut Ctx, file: &Path) -> Result<Plan, PlanError> {
+fn plan_file(planner: &mut Planner, file: &Path) -> Result<Plan, PlanError> {
     // Checked before it is read.
-    ctx.ws.check(file, Origin::Flow);
-    ctx.ws.result()?;
-    let parsed = ctx.cache.get(file);
+    planner.ws.check(file, Origin::Flow);
+    planner.ws.result()?;
+    let parsed = planner.cache.get(file);
     if is_config_name(file) || parsed.as_ref().as_ref().is_ok_and(|p| p.config_shaped) {
         return Err(PlanError(CONFIG_AS_FLOW_ERROR.to_string()));
     }
@@ -436,65 +332,65 @@ fn plan_file(ctx: &mut Ctx, file: &Path) -> Result<Plan, PlanError> {
         flows_to_run: vec![file.to_path_buf()],
         ..Plan::default()
     };
-    if let Some(h) = ctx.header_of(file)? {
+    if let Some(h) = planner.header_of(file)? {
         plan.flow_metadata.insert(file.to_path_buf(), h);
     }
-    plan.workspace_config = ctx.explicit_config()?.map(|(_, c)| c);
-    plan.referenced_files = ctx.walk(&[file.to_path_buf()])?;
+    plan.workspace_config = planner.explicit_config()?.map(|(_, c)| c);
+    plan.referenced_files = planner.walk(&[file.to_path_buf()])?;
     let base = plan.base_dir.clone();
-    plan.included_files = ctx.included(plan.workspace_config.as_ref(), &base)?;
+    plan.included_files = planner.included(plan.workspace_config.as_ref(), &base)?;
     Ok(plan)
 }
 
 /// Plans a workspace directory, step by step (docs/planning.md, "A workspace directory"; the
 /// step numbers here are one higher, step 1 being [`plan`]'s input path check).
-fn plan_dir(ctx: &mut Ctx, dir: &Path) -> Result<Plan, PlanError> {
+fn plan_dir(planner: &mut Planner, dir: &Path) -> Result<Plan, PlanError> {
     // 2–3. Candidates, minus --exclude-flows.
-    let candidates = dir_candidates(ctx, dir)?;
+    let candidates = dir_candidates(planner, dir)?;
     // 4. Workspace config.
-    let (active_config, cfg) = workspace_config(ctx, dir, &candidates)?;
+    let (active_config, cfg) = workspace_config(planner, dir, &candidates)?;
     // 5. `flows:` globs, or the candidates minus config files.
     let flow_globs = flow_globs(cfg.as_ref());
     let mut flows = select_flows(
-        ctx,
+        planner,
         dir,
         candidates,
         flow_globs.as_deref(),
         active_config.as_deref(),
     );
     // 6. Config-shaped files are not flows.
-    drop_config_shaped(ctx, &mut flows);
+    drop_config_shaped(planner, &mut flows);
     // 7. Nothing left (flows refused by the workspace check say so first).
-    ctx.ws.result()?;
+    planner.ws.result()?;
     if flows.is_empty() {
         return Err(no_flows_error(dir, flow_globs.as_deref()));
     }
     // 8. Headers, metadata, overrides, tag filter.
-    let all_include = all_tags(&ctx.opts.include_tags, cfg.as_ref(), "includeTags");
-    let all_exclude = all_tags(&ctx.opts.exclude_tags, cfg.as_ref(), "excludeTags");
+    let all_include = all_tags(&planner.opts.include_tags, cfg.as_ref(), "includeTags");
+    let all_exclude = all_tags(&planner.opts.exclude_tags, cfg.as_ref(), "excludeTags");
     let mut plan = Plan {
         base_dir: dir.to_path_buf(),
         total_flow_files: flows.len(),
         ..Plan::default()
     };
-    let kept = filter_by_tags(ctx, &mut plan, &flows, &all_include, &all_exclude)?;
+    let kept = filter_by_tags(planner, &mut plan, &flows, &all_include, &all_exclude)?;
     // 9. Dependencies.
     let seeds: Vec<PathBuf> = kept.iter().map(|(p, _)| p.clone()).collect();
-    plan.referenced_files = ctx.walk(&seeds)?;
+    plan.referenced_files = planner.walk(&seeds)?;
     // 10. Names and the sequence (the names only when a sequence or a debug line uses them).
     let has_order = cfg
         .as_ref()
         .is_some_and(|c| c.get("executionOrder").is_some());
-    let (names, by_name) = if has_order || ctx.opts.per_flow_debug {
-        flow_names(ctx, &kept)
+    let (names, by_name) = if has_order || planner.opts.per_flow_debug {
+        flow_names(planner, &kept)
     } else {
         Default::default()
     };
-    plan.sequence = sequence(ctx, cfg.as_ref(), &names, &by_name);
+    plan.sequence = sequence(planner, cfg.as_ref(), &names, &by_name);
     // 11. Parallel flows.
     plan.flows_to_run = parallel_flows(&seeds, plan.sequence.as_ref());
     // 12. includedPaths.
-    plan.included_files = ctx.included(cfg.as_ref(), dir)?;
+    plan.included_files = planner.included(cfg.as_ref(), dir)?;
     plan.workspace_config = cfg;
     plan.all_include_tags = all_include;
     plan.all_exclude_tags = all_exclude;
@@ -503,7 +399,7 @@ fn plan_dir(ctx: &mut Ctx, dir: &Path) -> Result<Plan, PlanError> {
 
 /// Steps 2–3: the flow files directly in `dir`, sorted (an error when there are none), minus
 /// `--exclude-flows`.
-fn dir_candidates(ctx: &mut Ctx, dir: &Path) -> Result<Vec<PathBuf>, PlanError> {
+fn dir_candidates(planner: &mut Planner, dir: &Path) -> Result<Vec<PathBuf>, PlanError> {
     let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| PlanError(format!("Failed to read {}: {e}", dir.display())))?
         .flatten()
@@ -517,7 +413,7 @@ fn dir_candidates(ctx: &mut Ctx, dir: &Path) -> Result<Vec<PathBuf>, PlanError> 
             };
             let flow = file && is_flow_file(&p);
             if flow && listed {
-                ctx.ws.listed_file(&p);
+                planner.ws.listed_file(&p);
             }
             flow.then_some(p)
         })
@@ -529,7 +425,7 @@ fn dir_candidates(ctx: &mut Ctx, dir: &Path) -> Result<Vec<PathBuf>, PlanError> 
             dir.display()
         )));
     }
-    candidates.retain(|f| !ctx.excluded(f));
+    candidates.retain(|f| !planner.excluded(f));
     Ok(candidates)
 }
 
@@ -537,11 +433,11 @@ fn dir_candidates(ctx: &mut Ctx, dir: &Path) -> Result<Vec<PathBuf>, PlanError> 
 /// candidates. Returns the `--config` path (the active config file, excluded from the flows)
 /// and the validated config.
 fn workspace_config(
-    ctx: &mut Ctx,
+    planner: &mut Planner,
     dir: &Path,
     candidates: &[PathBuf],
 ) -> Result<(Option<PathBuf>, Option<Value>), PlanError> {
-    if let Some((p, c)) = ctx.explicit_config()? {
+    if let Some((p, c)) = planner.explicit_config()? {
         return Ok((Some(p), Some(c)));
     }
     let found = ["config.yaml", "config.yml"]
@@ -549,7 +445,7 @@ fn workspace_config(
         .map(|n| dir.join(n))
         .find(|p| candidates.contains(p));
     match found {
-        Some(p) => Ok((None, Some(ctx.load_config(&p)?))),
+        Some(p) => Ok((None, Some(planner.load_config(&p)?))),
         None => Ok((None, None)),
     }
 }
@@ -577,7 +473,7 @@ fn is_excluded_config(p: &Path, active_config: Option<&Path>) -> bool {
 /// the workspace check (a refused one is recorded there and left out), and so must each
 /// pattern as written: one starting outside the workspace is refused whole.
 fn select_flows(
-    ctx: &mut Ctx,
+    planner: &mut Planner,
     dir: &Path,
     candidates: Vec<PathBuf>,
     flow_globs: Option<&[String]>,
@@ -587,13 +483,13 @@ fn select_flows(
         return candidates
             .into_iter()
             .filter(|p| !is_excluded_config(p, active_config))
-            .filter(|p| ctx.ws.check(p, Origin::Flow))
+            .filter(|p| planner.ws.check(p, Origin::Flow))
             .collect();
     };
     let mut matched: Vec<PathBuf> = Vec::new();
     for g in globs {
         if !glob::literal_base(dir, g).starts_with(dir) {
-            ctx.ws.refuse(format!(
+            planner.ws.refuse(format!(
                 "flows pattern \"{g}\" resolves outside the workspace ({})",
                 dir.display()
             ));
@@ -605,7 +501,7 @@ fn select_flows(
         };
         for p in glob::glob(dir, g) {
             let wanted = p.is_file() && !is_excluded_config(&p, active_config) && is_flow_file(&p);
-            if wanted && !ctx.excluded(&p) && ctx.ws.check(&p, origin) {
+            if wanted && !planner.excluded(&p) && planner.ws.check(&p, origin) {
                 matched.push(p);
             }
         }
@@ -617,12 +513,13 @@ fn select_flows(
 
 /// Step 6: drops config-shaped files from `flows` (parsing them all into the cache first),
 /// with a debug line naming them.
-fn drop_config_shaped(ctx: &mut Ctx, flows: &mut Vec<PathBuf>) {
-    ctx.cache.prefill(flows);
+fn drop_config_shaped(planner: &mut Planner, flows: &mut Vec<PathBuf>) {
+    planner.cache.prefill(flows);
     let shaped: Vec<PathBuf> = flows
         .iter()
         .filter(|f| {
-            ctx.cache
+            planner
+                .cache
                 .get(f)
                 .as_ref()
                 .as_ref()
@@ -633,7 +530,7 @@ fn drop_config_shaped(ctx: &mut Ctx, flows: &mut Vec<PathBuf>) {
     if shaped.is_empty() {
         return;
     }
-    ctx.debug.push(format!(
+    planner.debug.push(format!(
         "Skipping {} workspace config file(s): {}",
         shaped.len(),
         shaped
@@ -676,7 +573,7 @@ type Kept = (PathBuf, String);
 /// Step 8: reads every flow's header into the plan's metadata and overrides, and keeps the
 /// flows the include/exclude tags let through (an error when none is left).
 fn filter_by_tags(
-    ctx: &mut Ctx,
+    planner: &mut Planner,
     plan: &mut Plan,
     flows: &[PathBuf],
     all_include: &[String],
@@ -689,7 +586,7 @@ fn filter_by_tags(
     for f in flows {
         // The plan's metadata keeps the header from here on (nothing reads it from the
         // cache after this step).
-        let header = ctx.cache.take_header(f).map_err(PlanError)?;
+        let header = planner.cache.take_header(f).map_err(PlanError)?;
         let tags = header.as_ref().map_or(&[][..], |h| &h.tags[..]);
         let included = all_include.is_empty() || tags.iter().any(|t| all_include.contains(t));
         let excluded = !all_exclude.is_empty() && tags.iter().any(|t| all_exclude.contains(t));
@@ -710,109 +607,6 @@ fn filter_by_tags(
         )));
     }
     Ok(kept)
-}
-
-/// Step 10's names: each kept flow's name (debug-logged), the distinct names in order, and
-/// the flow each name maps to (the last one with it).
-fn flow_names(ctx: &mut Ctx, kept: &[Kept]) -> (Vec<String>, FastMap<String, PathBuf>) {
-    let mut names: Vec<String> = Vec::new();
-    let mut by_name: FastMap<String, PathBuf> = FastMap::default();
-    for (p, name) in kept {
-        let name = name.clone();
-        if ctx.opts.per_flow_debug {
-            ctx.debug
-                .push(format!("Flow name mapping: \"{name}\" -> {}", p.display()));
-        }
-        if by_name.insert(name.clone(), p.clone()).is_none() {
-            names.push(name);
-        }
-    }
-    (names, by_name)
-}
-
-/// Step 11: the kept flows not in the sequence, sorted.
-fn parallel_flows(seeds: &[PathBuf], sequence: Option<&Sequence>) -> Vec<PathBuf> {
-    let in_sequence: FastSet<&PathBuf> = sequence.iter().flat_map(|s| &s.flows).collect();
-    let mut flows: Vec<PathBuf> = seeds
-        .iter()
-        .filter(|p| !in_sequence.contains(p))
-        .cloned()
-        .collect();
-    sort_paths(&mut flows);
-    flows
-}
-
-/// `executionOrder.flowsOrder` → the sequence: each entry, minus a trailing `.yaml`/`.yml`, is
-/// looked up by flow name among the flows the tags kept; duplicates are dropped, and names that
-/// match no flow produce the TS warnings (they may have been filtered out on purpose).
-fn sequence(
-    ctx: &mut Ctx,
-    cfg: Option<&Value>,
-    names: &[String],
-    by_name: &FastMap<String, PathBuf>,
-) -> Option<Sequence> {
-    let eo = cfg?.get("executionOrder")?.as_object()?;
-    let order: Vec<&str> = eo
-        .get("flowsOrder")?
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    let continue_on_failure = eo
-        .get("continueOnFailure")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let mut flows: Vec<PathBuf> = Vec::new();
-    for entry in &order {
-        let name = strip_yaml_ext(entry);
-        if name != *entry {
-            ctx.debug.push(format!(
-                "Stripping trailing extension: \"{entry}\" -> \"{name}\""
-            ));
-        }
-        match by_name.get(name) {
-            Some(p) => {
-                if !flows.contains(p) {
-                    flows.push(p.clone());
-                }
-            }
-            None => ctx.warnings.push(format!(
-                "Warning: Could not find flows specified in executionOrder.flowsOrder: {name}\n\
-                 This may be intentional if flows were excluded by tags.\nAvailable flow names:\n{}",
-                names.join("\n")
-            )),
-        }
-    }
-    ctx.debug.push(format!(
-        "Sequential flows resolved: {} flow(s)",
-        flows.len()
-    ));
-    if !order.is_empty() && flows.is_empty() {
-        ctx.warnings.push(format!(
-            "Warning: executionOrder specified {} flow(s) but none were found.\nThis may be \
-             intentional if flows were excluded by tags.\n\nExpected flows: {}\nAvailable flow \
-             names: {}\n\nHint: Flow names come from either the 'name' field in the flow config \
-             or the filename without extension.",
-            order.len(),
-            order.join(", "),
-            names.join(", ")
-        ));
-    }
-    Some(Sequence {
-        continue_on_failure,
-        flows,
-    })
-}
-
-/// Drops a trailing `.yaml`/`.yml`, any case (`/\.ya?ml$/i`).
-fn strip_yaml_ext(name: &str) -> &str {
-    let lower = name.to_ascii_lowercase();
-    for ext in [".yaml", ".yml"] {
-        if lower.ends_with(ext) && name.is_char_boundary(name.len() - ext.len()) {
-            return &name[..name.len() - ext.len()];
-        }
-    }
-    name
 }
 
 #[cfg(test)]

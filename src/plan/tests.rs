@@ -1,5 +1,5 @@
 //! Unit tests of the planning rules on small temporary workspaces (the fixture-based tests of
-//! whole workspaces are in tests/plan.rs).
+//! whole workspaces are in tests/integration/plan.rs).
 
 use super::*;
 use serde_json::json;
@@ -102,15 +102,6 @@ fn config_shape_detection() {
     assert!(!shaped("appId: x\nname: y\n"));
     // Unparseable: kept so the parse error is reported.
     assert!(!shaped("flows: [unclosed\n"));
-}
-
-#[test]
-fn flows_order_names_lose_a_yaml_extension_in_any_case() {
-    assert_eq!(strip_yaml_ext("login.yaml"), "login");
-    assert_eq!(strip_yaml_ext("login.YML"), "login");
-    assert_eq!(strip_yaml_ext("login"), "login");
-    assert_eq!(strip_yaml_ext("a.yaml.yaml"), "a.yaml");
-    assert_eq!(strip_yaml_ext("é"), "é");
 }
 
 #[test]

@@ -6,6 +6,12 @@
 //! payload is never used as state, and any failure falls back to polling without a word
 //! outside `--debug`. Starting it never fails the command.
 
+/// `rt_debug!("fmt", args…)`: a `[DEBUG] [realtime] …` line (the submodules below use it).
+macro_rules! rt_debug {
+    ($($arg:tt)*) => { $crate::debug!("[realtime] {}", format!($($arg)*)) };
+}
+
+pub mod channel;
 pub mod client;
 pub mod frame;
 pub mod socket;
@@ -18,7 +24,7 @@ use std::time::Duration;
 
 /// A running subscription. Dropping it without [`Realtime::stop`] just abandons the thread.
 pub struct Realtime {
-    shared: Arc<client::Shared>,
+    shared: Arc<channel::Shared>,
     tokens: Sender<String>,
     done: Receiver<()>,
 }
@@ -68,7 +74,7 @@ impl Realtime {
             return None;
         }
         crate::debug::add_secret(&token);
-        let cfg = client::Config {
+        let cfg = channel::Config {
             url: ws_url,
             vsn,
             access_token: token,
@@ -76,7 +82,7 @@ impl Realtime {
             upload_id: upload_id.to_string(),
             timings,
         };
-        let shared = Arc::new(client::Shared::default());
+        let shared = Arc::new(channel::Shared::default());
         let (tokens_tx, tokens_rx) = std::sync::mpsc::channel();
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
         let thread_shared = shared.clone();

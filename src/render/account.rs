@@ -2,8 +2,8 @@
 //! functions of plain data.
 
 use super::Style;
-use super::sanitize::clean;
 use super::status::{fields, section};
+use crate::sanitize::clean;
 
 /// The stored login as `whoami` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 //! block. Snapshot-tested below, so a change to what users see is a reviewed change.
 
 use super::Style;
-use super::sanitize::{clean, link};
 use super::status::{fields, section};
+use crate::sanitize::{clean, link};
 use serde_json::{Value, json};
 
 /// What the "Submitting new job" block shows.

@@ -3,7 +3,7 @@
 
 use crate::net::diagnose::{Diagnosis, Step};
 use crate::net::failure::CertIssue;
-use crate::render::sanitize::one_line;
+use crate::sanitize::one_line;
 use serde_json::{Value, json};
 
 fn proxy_note(d: &Diagnosis) -> String {

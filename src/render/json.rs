@@ -148,7 +148,7 @@ pub fn status_doc(raw: &Value) -> Value {
 /// terminal could act on written as a `\uXXXX` escape (the same document).
 pub fn pretty(v: &Value) -> String {
     let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into());
-    super::sanitize::for_json(&text).into_owned()
+    crate::sanitize::for_json(&text).into_owned()
 }
 
 /// A number as JSON: a whole number stays an integer (`3`, not `3.0`), as the API sent it —

@@ -8,7 +8,6 @@ pub mod cloud;
 pub mod diagnosis;
 pub mod json;
 pub mod progress;
-pub mod sanitize;
 pub mod status;
 pub mod table;
 pub mod time;
@@ -82,7 +81,7 @@ pub fn glyph(status: &Status) -> &'static str {
 
 /// The lower-case status word, sanitised (unknown statuses come from the server).
 pub fn word(status: &Status) -> String {
-    sanitize::clean(&status.as_str().to_ascii_lowercase())
+    crate::sanitize::clean(&status.as_str().to_ascii_lowercase())
 }
 
 /// `<glyph> <word>` in the status colour.
@@ -199,5 +198,22 @@ mod tests {
             assert_eq!(f(s, "x"), "x");
         }
         assert_eq!(label(&Status::Other("WEIRD\x1b".into()), s), "? weird\\x1b");
+    }
+
+    #[test]
+    fn every_colour_passes_the_terminal_seam_as_colour() {
+        let s = Style { color: true };
+        for f in [
+            Style::bold,
+            Style::dim,
+            Style::red,
+            Style::green,
+            Style::yellow,
+            Style::blue,
+            Style::grey,
+        ] {
+            let painted = f(s, "x");
+            assert_eq!(crate::sanitize::for_terminal(&painted), painted);
+        }
     }
 }

@@ -5,9 +5,9 @@
 //! snapshots into an append-only log: one line per row whose status changed, never a redraw,
 //! and [`still_waiting_line`] for silent stretches.
 
-use super::sanitize::clean;
 use super::{Style, glyph, label, pad, time, truncate, visible_width};
 use crate::domain::results::{ResultRow, Status};
+use crate::sanitize::clean;
 use std::collections::HashMap;
 use std::time::Duration;
 

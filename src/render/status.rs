@@ -1,8 +1,8 @@
 //! `dcd status` without `--watch`: the upload's state as it is now, whatever it is.
 
-use super::sanitize::{clean, link};
 use super::{Style, glyph, pad, time, visible_width, word};
 use crate::domain::results::{Status, UploadStatus};
+use crate::sanitize::{clean, link};
 
 /// `⏺ Title`: a section header, preceded by a blank line.
 pub fn section(title: &str, style: Style) -> Vec<String> {

@@ -2,10 +2,10 @@
 //! "Completion and verdict"), plus the GitHub Actions extras: a foldable group, one
 //! `::error` annotation per failed flow, and a Markdown job summary.
 
-use super::sanitize::{clean, link};
 use super::{Style, pad, time, visible_width, word};
 use crate::domain::results::{ResultRow, Status};
 use crate::domain::verdict::Verdict;
+use crate::sanitize::{clean, link};
 
 /// Every row (retries included) with duration, status, test and — when any row failed — the
 /// fail reason. Columns are two spaces apart, widths from the visible text.

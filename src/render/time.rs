@@ -113,7 +113,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_follow_the_spec() {
+    fn durations_read_as_minutes_and_seconds_elapsed_as_hours_and_minutes() {
         assert_eq!(duration(0.0), "0s");
         assert_eq!(duration(59.4), "59s");
         assert_eq!(duration(60.0), "1m 0s");

@@ -2,9 +2,10 @@
 //!
 //! Paths follow the TS CLI: a leading `~` is the home directory, parent
 //! directories are created, an existing file is overwritten. The body is streamed through a
-//! small buffer into `<path>.part`, which is renamed over the destination only once the whole
-//! body has arrived: a download that breaks off leaves neither a half file nor a damaged
-//! previous copy behind, and a retry by another route simply starts a new `.part`.
+//! small buffer into the one file writer (`fsio::AtomicFile`): a unique temporary file beside
+//! the destination, renamed over it only once the whole body has arrived. A download that
+//! breaks off leaves neither a half file nor a damaged previous copy behind, and a retry by
+//! another route simply starts a new temporary file.
 
 use crate::fsio::AtomicFile;
 use std::fmt;
@@ -171,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn save_creates_dirs_overwrites_and_leaves_no_part_file() {
+    fn save_creates_dirs_overwrites_and_leaves_no_temporary_file() {
         let d = tmp("ok");
         let dest = d.join("x/y/out.zip");
         assert_eq!(save(&b"first version"[..], &dest).unwrap(), 13);
@@ -196,7 +197,7 @@ mod tests {
     }
 
     #[test]
-    fn a_broken_body_keeps_the_old_file_and_removes_the_part() {
+    fn a_broken_body_keeps_the_old_file_and_removes_the_temporary_file() {
         let d = tmp("broken");
         let dest = d.join("out.zip");
         std::fs::write(&dest, b"old").unwrap();
@@ -223,7 +224,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // A destination that is a directory: the rename fails, no part file is left.
+        // A destination that is a directory: the rename fails, no temporary file is left.
         let dir = d.join("is-a-dir");
         std::fs::create_dir_all(&dir).unwrap();
         assert!(matches!(

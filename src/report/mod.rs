@@ -16,63 +16,15 @@ pub mod file;
 use crate::api::reports::{BundleOf, ReportFile};
 use crate::api::transfer::Download;
 use crate::api::{ApiClient, ApiError};
+use crate::domain::choice::{DownloadRequest, ReportKind, Which};
 use crate::exit::{Stop, signal};
 use crate::output::{Event, Output};
-use crate::render::sanitize::clean;
+use crate::sanitize::clean;
 use file::SaveError;
 use serde_json::{Value, json};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-
-crate::choice! {
-    /// `--download-artifacts ALL|FAILED`.
-    pub enum Which { All = "ALL", Failed = "FAILED" }
-}
-
-crate::choice! {
-    /// `--report allure|html|html-detailed|junit`. `HtmlDetailed` is the same download as
-    /// `Html`: the server picks the detail level from the `report` value stored at submission.
-    pub enum ReportKind {
-        Allure = "allure",
-        Html = "html",
-        HtmlDetailed = "html-detailed",
-        Junit = "junit",
-    }
-}
-
-impl ReportKind {
-    /// The TYPE of the success line and warnings: `JUNIT`, `ALLURE`, `HTML`.
-    pub fn label(self) -> &'static str {
-        match self {
-            ReportKind::Junit => "JUNIT",
-            ReportKind::Allure => "ALLURE",
-            ReportKind::Html | ReportKind::HtmlDetailed => "HTML",
-        }
-    }
-
-    /// The file when its `--*-path` flag is not given (the TS CLI's defaults).
-    pub fn default_path(self) -> &'static str {
-        match self {
-            ReportKind::Junit => "./report.xml",
-            ReportKind::Allure => "./report.html",
-            ReportKind::Html | ReportKind::HtmlDetailed => "./report.zip",
-        }
-    }
-}
-
-/// What to download, and where (paths as the user gave them).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DownloadRequest {
-    pub artifacts: Option<(Which, PathBuf)>,
-    pub report: Option<(ReportKind, PathBuf)>,
-}
-
-impl DownloadRequest {
-    pub fn is_empty(&self) -> bool {
-        self.artifacts.is_none() && self.report.is_none()
-    }
-}
 
 /// Why a download failed.
 #[derive(Debug)]

@@ -13,7 +13,7 @@
 //! frame.)
 //!
 //! Every line and prompt passes the output seam's last cleaning on its way out
-//! ([`crate::render::sanitize::for_terminal`]): whatever a caller put in it, only dcd's own
+//! ([`crate::sanitize::for_terminal`]): whatever a caller put in it, only dcd's own
 //! colours and line breaks reach the terminal as such.
 //!
 //! A failed write to stdout is remembered ([`stdout_failure`]) and nothing more is written
@@ -21,7 +21,7 @@
 //! closed pipe (the reader went away, `dcd … | head`) records a stop instead, so the
 //! command ends promptly and quietly.
 
-use crate::render::sanitize::for_terminal;
+use crate::sanitize::for_terminal;
 use std::io::Write;
 use std::sync::Mutex;
 

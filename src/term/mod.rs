@@ -12,7 +12,7 @@ pub use live::{Live, err_line, out_line, out_lines, stdout_failure, warn};
 
 use crate::render::Style;
 
-crate::choice! {
+crate::domain::choice::choice! {
     /// `--color auto|always|never`.
     pub enum ColorChoice { Auto = "auto", Always = "always", Never = "never" }
 }

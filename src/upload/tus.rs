@@ -226,7 +226,7 @@ impl<'a> Transfer<'a> {
                 return Err(format!(
                     "TUS PATCH at {offset}: the server did not take the {n} bytes sent \
                      (Upload-Offset {}, expected {end})",
-                    crate::render::sanitize::one_line(&got, 40)
+                    crate::sanitize::one_line(&got, 40)
                 ));
             }
             self.offset = end;

@@ -1,7 +1,7 @@
 //! End-to-end: `dcd cloud --app-binary-id … <fixture workspace>` against the fake cloud —
 //! the zip and payload it submits, `--dry-run`, `--async`, the wait and the completed-run
 //! JSON, the multipart fallback, a submit that fails is not retried, downloads, and the
-//! validation errors of spec A.2.
+//! validation errors of docs/commands.md, "Cross-flag errors".
 
 use crate::support::fake_cloud::*;
 use crate::support::lib;

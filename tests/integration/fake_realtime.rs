@@ -1,24 +1,25 @@
-//! Tests of the fake Realtime server itself (tests/support/fake_realtime/), driven by a
-//! plain tungstenite client over loopback `ws://`.
+//! Smoke tests of the fake Realtime server itself (tests/support/fake_realtime/), driven by
+//! a plain tungstenite client over loopback `ws://`.
 //!
-//! The realtime client's end-to-end tests are only as good as the fake they run against,
-//! so every behaviour they rely on is pinned here at the wire level: frame shapes in both
-//! serializer versions, replies and their refs, the scripted misbehaviours and the live
-//! controls. (`realtime_conformance.rs` checks the same fake against the real
-//! `@supabase/realtime-js` client.)
+//! The realtime end-to-end tests run dcd against the fake, and `realtime_conformance.rs`
+//! runs the real `@supabase/realtime-js` client against it: together they prove the joins,
+//! both serializer versions, heartbeats, refused upgrades, closes, token expiry, channel
+//! errors and mismatched bindings. What stays here is one happy path at the wire level and
+//! what neither uses: a delayed join reply, the API-key check of the upgrade, `phx_error`
+//! with a payload, a duplicate join, garbage from a client, the idle timeout, `push_raw`
+//! and closing on drop.
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::support::fake_realtime::{
-    FakeRealtime, JOIN_ERROR_REASON, JoinBehaviour, RtScript, TOKEN_EXPIRED_MESSAGE, binding_id,
-};
+use crate::support::fake_realtime::{FakeRealtime, JoinBehaviour, RtScript, binding_id};
 use serde_json::{Value, json};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
-const WAIT: Duration = Duration::from_secs(2);
+/// Generous: how long a reply, a close or a recorded event may take on a loaded machine.
+const WAIT: Duration = Duration::from_secs(5);
 const TOPIC: &str = "realtime:results-cli-42";
 
 fn b0() -> Value {
@@ -321,98 +322,6 @@ fn happy_path_vsn2() {
 }
 
 #[test]
-fn happy_path_vsn1_object_frames() {
-    let fake = FakeRealtime::start(RtScript::default());
-    // No vsn at all means 1.0.0, like Phoenix.
-    for query in ["apikey=k&vsn=1.0.0", "apikey=k"] {
-        let mut c = Client::connect(&fake, query);
-        c.send(json!({"topic": TOPIC, "event": "phx_join",
-                      "payload": join_payload(vec![b0()], Some("user-jwt-1")),
-                      "ref": "6", "join_ref": "6"}));
-        let reply = c.recv();
-        let mut e0 = b0();
-        e0["id"] = json!(binding_id(&b0()));
-        assert_eq!(
-            reply,
-            json!({"topic": TOPIC, "event": "phx_reply", "ref": "6",
-                   "payload": {"status": "ok", "response": {"postgres_changes": [e0]}}})
-        );
-        assert!(reply.get("join_ref").is_none());
-        let system = c.recv();
-        assert_eq!(system["event"], "system");
-        assert_eq!(system["ref"], Value::Null);
-        assert!(system.get("join_ref").is_none());
-        assert_eq!(system["payload"]["channel"], "results-cli-42");
-
-        c.send(json!({"topic": "phoenix", "event": "heartbeat", "payload": {}, "ref": "8"}));
-        assert_eq!(
-            c.recv(),
-            json!({"topic": "phoenix", "event": "phx_reply", "ref": "8",
-                   "payload": {"status": "ok", "response": {}}})
-        );
-
-        fake.push_change(json!({"id": 1, "status": "RUNNING"}));
-        let change = c.recv();
-        assert_eq!(change["event"], "postgres_changes");
-        assert_eq!(change["ref"], Value::Null);
-        assert_eq!(change["payload"]["ids"], json!([binding_id(&b0())]));
-        assert_eq!(change["payload"]["data"]["record"]["status"], "RUNNING");
-
-        c.send(json!({"topic": TOPIC, "event": "phx_leave", "payload": {}, "ref": "9", "join_ref": "6"}));
-        assert_eq!(
-            c.recv(),
-            json!({"topic": TOPIC, "event": "phx_reply", "ref": "9",
-                   "payload": {"status": "ok", "response": {}}})
-        );
-        assert_eq!(
-            c.recv(),
-            json!({"topic": TOPIC, "event": "phx_close", "ref": "6", "payload": {}})
-        );
-        // Recorded as received/sent: the client's join_ref, none from the server.
-        assert_eq!(
-            fake.events("phx_join").last().unwrap().join_ref.as_deref(),
-            Some("6")
-        );
-        assert!(fake.sent().iter().all(|f| f.join_ref.is_none()));
-    }
-}
-
-#[test]
-fn join_error_reply_and_errors_first() {
-    let fake = FakeRealtime::start(RtScript {
-        join: JoinBehaviour::Error("Unauthorized: nope".into()),
-        ..RtScript::default()
-    });
-    let mut c = Client::v2(&fake);
-    c.send(join_v2("1", TOPIC, None));
-    assert_eq!(
-        c.recv(),
-        json!(["1", "1", TOPIC, "phx_reply", {"status": "error", "response": {"reason": "Unauthorized: nope"}}])
-    );
-    assert!(c.silent_for(Duration::from_millis(80)), "no system message");
-    assert!(fake.joined().is_empty());
-
-    // join_errors_first: the next join fails with the default reason, then ok.
-    fake.set(|s| {
-        s.join = JoinBehaviour::Ok;
-        s.join_errors_first = 1;
-    });
-    c.send(join_v2("2", TOPIC, None));
-    let r = c.recv();
-    assert_eq!(r[4]["status"], "error");
-    assert_eq!(r[4]["response"]["reason"], JOIN_ERROR_REASON);
-    c.join_ok("3");
-    assert_eq!(fake.joined(), vec![TOPIC.to_string()]);
-
-    // Topics outside `realtime:` are unmatched (null join_ref in the reply).
-    c.send(join_v2("4", "room", None));
-    assert_eq!(
-        c.recv(),
-        json!([null, "4", "room", "phx_reply", {"status": "error", "response": {"reason": "unmatched topic"}}])
-    );
-}
-
-#[test]
 fn join_withheld_and_delayed() {
     let fake = FakeRealtime::start(RtScript {
         join: JoinBehaviour::Withhold,
@@ -439,24 +348,6 @@ fn join_withheld_and_delayed() {
         "{:?}",
         t0.elapsed()
     );
-}
-
-#[test]
-fn heartbeat_withheld_then_restored() {
-    let fake = FakeRealtime::start(RtScript {
-        heartbeat_replies: false,
-        ..RtScript::default()
-    });
-    let mut c = Client::v2(&fake);
-    c.send(json!([null, "1", "phoenix", "heartbeat", {}]));
-    assert!(c.silent_for(Duration::from_millis(100)));
-    fake.set(|s| s.heartbeat_replies = true);
-    c.send(json!([null, "2", "phoenix", "heartbeat", {}]));
-    assert_eq!(
-        c.recv(),
-        json!([null, "2", "phoenix", "phx_reply", {"status": "ok", "response": {}}])
-    );
-    assert_eq!(fake.events("heartbeat").len(), 2);
 }
 
 #[test]
@@ -511,77 +402,6 @@ fn upgrades_rejected_with_http_errors() {
 }
 
 #[test]
-fn reject_first_upgrades_then_accept() {
-    let fake = FakeRealtime::start(RtScript {
-        reject_upgrades: 2,
-        ..RtScript::default()
-    });
-    for _ in 0..2 {
-        let (status, body) =
-            Client::try_connect(&fake, "/realtime/v1/websocket", "apikey=k&vsn=2.0.0")
-                .err()
-                .unwrap();
-        assert_eq!(status, 401);
-        assert!(body.contains("Token has expired"), "{body}");
-    }
-    let mut c = Client::v2(&fake);
-    c.join_ok("1");
-    let statuses: Vec<u16> = fake.upgrades().iter().map(|u| u.status).collect();
-    assert_eq!(statuses, [401, 401, 101]);
-    assert_eq!(fake.connections(), 1);
-}
-
-#[test]
-fn close_all_sends_the_code() {
-    let fake = FakeRealtime::start(RtScript::default());
-    let mut a = Client::v2(&fake);
-    let mut b = Client::connect(&fake, "apikey=k&vsn=1.0.0");
-    a.join_ok("1");
-    assert_eq!(fake.open_connections(), 2);
-    fake.close_all(1011, "boom");
-    assert_eq!(a.expect_close(), Some((1011, "boom".to_string())));
-    assert_eq!(b.expect_close(), Some((1011, "boom".to_string())));
-    assert!(fake.wait_until("both closed", WAIT, |f| f.open_connections() == 0));
-    assert!(fake.joined().is_empty());
-    // The clients' answers to our close are not "client closes".
-    assert!(fake.closes().is_empty());
-
-    // 1006: no close frame, just a dropped connection.
-    let mut c = Client::v2(&fake);
-    fake.close_all(1006, "");
-    assert_eq!(c.expect_close(), None);
-}
-
-#[test]
-fn expire_token_frames() {
-    let fake = FakeRealtime::start(RtScript {
-        system_delay: None,
-        ..RtScript::default()
-    });
-    let mut c = Client::v2(&fake);
-    c.join_ok("6");
-    fake.expire_token();
-    assert_eq!(
-        c.recv(),
-        json!(["6", null, TOPIC, "system", {"extension": "system", "status": "error",
-               "message": TOKEN_EXPIRED_MESSAGE, "channel": "results-cli-42"}])
-    );
-    assert_eq!(c.recv(), json!(["6", "6", TOPIC, "phx_close", {}]));
-    assert!(fake.joined().is_empty());
-    assert_eq!(fake.open_connections(), 1, "the socket stays up");
-
-    // Scripted: after each ok join.
-    fake.set(|s| s.expire_token_after = Some(Duration::from_millis(80)));
-    let t0 = Instant::now();
-    c.join_ok("7");
-    let sys = c.recv();
-    assert_eq!(sys[3], "system");
-    assert_eq!(sys[4]["message"], TOKEN_EXPIRED_MESSAGE);
-    assert_eq!(c.recv(), json!(["7", "7", TOPIC, "phx_close", {}]));
-    assert!(t0.elapsed() >= Duration::from_millis(70));
-}
-
-#[test]
 fn phx_error_frame() {
     let fake = FakeRealtime::start(RtScript {
         system_delay: None,
@@ -624,20 +444,6 @@ fn duplicate_join_closes_the_old_one() {
 }
 
 #[test]
-fn mismatched_bindings() {
-    let fake = FakeRealtime::start(RtScript {
-        join: JoinBehaviour::Mismatch,
-        ..RtScript::default()
-    });
-    let mut c = Client::v2(&fake);
-    c.send(join_v2("1", TOPIC, None));
-    let pcs = c.recv()[4]["response"]["postgres_changes"].clone();
-    assert_eq!(pcs[0]["filter"], "org_id=eq.42-mismatch");
-    assert_eq!(pcs[1]["filter"], "id=eq.mismatch");
-    assert!(pcs[0]["id"].is_u64());
-}
-
-#[test]
 fn garbage_is_tolerated() {
     let fake = FakeRealtime::start(RtScript::default());
     let mut c = Client::v2(&fake);
@@ -676,24 +482,24 @@ fn garbage_is_tolerated() {
 
 #[test]
 fn idle_timeout_closes_with_1000() {
+    let idle = Duration::from_secs(1);
     let fake = FakeRealtime::start(RtScript {
-        idle_timeout: Some(Duration::from_millis(150)),
+        idle_timeout: Some(idle),
         ..RtScript::default()
     });
     let mut c = Client::v2(&fake);
-    // Inbound traffic keeps it alive.
-    for i in 0..3 {
-        std::thread::sleep(Duration::from_millis(80));
+    // Inbound traffic keeps it alive: two idle periods pass in all.
+    let t0 = Instant::now();
+    let mut i = 0;
+    while t0.elapsed() < idle * 2 {
+        std::thread::sleep(idle / 10);
         c.send(json!([null, i.to_string(), "phoenix", "heartbeat", {}]));
         c.recv();
+        i += 1;
     }
     let t0 = Instant::now();
     assert_eq!(c.expect_close(), Some((1000, String::new())));
-    let waited = t0.elapsed();
-    assert!(
-        waited >= Duration::from_millis(100) && waited < Duration::from_millis(400),
-        "{waited:?}"
-    );
+    assert!(t0.elapsed() >= idle / 2, "{:?}", t0.elapsed());
     assert!(fake.wait_until("closed", WAIT, |f| f.open_connections() == 0));
 }
 

@@ -163,16 +163,8 @@ fn plan(seed: u64) -> Plan {
 fn play(seed: u64) -> Result<(), String> {
     let p = plan(seed);
     let cloud = FakeCloud::start(p.scenario);
-    let (mut c, dir) = dcd();
-    c.env("DCD_TIME_SCALE", "0.002")
-        .args([
-            "status",
-            "--watch",
-            "--upload-id",
-            cloud.upload_id(),
-            "--json",
-        ])
-        .args(["--api-url", &cloud.url()]);
+    let (mut c, dir) = status_watch_json(cloud.upload_id(), "0.002");
+    c.args(["--api-url", &cloud.url()]);
     let mut rt_keep = None;
     let mut closer = None;
     match p.realtime {

@@ -1,4 +1,5 @@
-//! End-to-end: `dcd list` (spec A.5) and `dcd artifacts` (spec A.6, E.10, D.4) — the real
+//! End-to-end: `dcd list` and `dcd artifacts` (docs/commands.md, "`dcd list`" and "`dcd
+//! artifacts …`"; docs/http-api.md, "Endpoints used by this build") — the real
 //! binary against the loopback fake cloud: filters sent as given, output as the TS CLI
 //! prints it, bundle downloads with their fallbacks, files streamed to the right place, and
 //! credentials never sent to a bundle URL.
@@ -314,13 +315,16 @@ fn assert_no_credentials_sent_to_bundles(cloud: &FakeCloud) {
     }
 }
 
-fn no_part_files(dir: &Path) {
+/// Nothing of the one file writer's temporary files (`.<name>.<pid>-<n>-<nanos>.tmp` beside
+/// the target) is left anywhere under `dir`.
+fn no_temporary_files(dir: &Path) {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap().flatten() {
             let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
             assert!(
-                !p.to_string_lossy().ends_with(".part"),
+                !(name.starts_with('.') && name.ends_with(".tmp")),
                 "left behind: {}",
                 p.display()
             );
@@ -360,7 +364,7 @@ fn artifacts_come_from_the_bundle_without_credentials() {
     assert_eq!(body["manifest"]["results"], "ALL");
     assert!(body["sig"].as_str().unwrap().starts_with("sig-"));
     assert_no_credentials_sent_to_bundles(&cloud);
-    no_part_files(dir.path());
+    no_temporary_files(dir.path());
 }
 
 #[test]
@@ -449,7 +453,7 @@ fn every_bundle_failure_falls_back_inline() {
             got.len()
         );
         assert_eq!(cloud.count(&format!("/results/{id}/download")), 1, "{what}");
-        no_part_files(dir.path());
+        no_temporary_files(dir.path());
         assert!(start.elapsed() < Duration::from_secs(10), "{what}");
         assert_no_credentials_sent_to_bundles(&cloud);
     }
@@ -507,7 +511,7 @@ fn artifacts_not_found_is_a_warning_and_exit_0() {
         )
     );
     assert!(!dir.path().join("artifacts.zip").exists());
-    no_part_files(dir.path());
+    no_temporary_files(dir.path());
 }
 
 #[test]
@@ -624,7 +628,7 @@ fn each_report_lands_at_its_default_path() {
         assert_eq!(o.stderr, "", "{kind}");
         let got = std::fs::read(dir.path().join(file)).unwrap();
         assert!(got == cloud.expected(&d), "{kind}");
-        no_part_files(dir.path());
+        no_temporary_files(dir.path());
     }
     let id = DEFAULT_UPLOAD_ID;
     let paths: Vec<String> = cloud.requests().into_iter().map(|r| r.path).collect();
@@ -729,7 +733,7 @@ fn missing_and_failing_reports_are_warnings() {
                  results.\n"
             )
         );
-        no_part_files(dir.path());
+        no_temporary_files(dir.path());
     }
     let cloud = art_cloud(Scenario::default().endpoint_fault(
         &format!("/results/{id}/report"),

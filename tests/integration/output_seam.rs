@@ -1,8 +1,9 @@
 //! End-to-end: text that came from a server never drives the terminal, wherever it lands —
-//! a prompt, a list to choose from, an error, a note — because the output seam cleans
-//! everything it writes (docs/architecture.md, "Server text"). Each test plants escape
-//! sequences in what the fake cloud answers (org names, the user's email, a binary id) and
-//! checks that none reaches the screen or the log raw, while dcd's own colours still do.
+//! a prompt, a list to choose from, an error, a note, a `--debug` line — because the output
+//! seam cleans everything it writes (docs/architecture.md, "Server text"). Each test plants
+//! escape sequences in what the fake cloud answers (org names, the user's email, a binary id)
+//! or in a path, and checks that none reaches the screen or the log raw, while dcd's own
+//! colours still do.
 
 use crate::support::fake_cloud::*;
 use crate::support::*;
@@ -241,4 +242,34 @@ fn a_binary_id_chosen_by_the_server_is_cleaned_in_upload_output() {
     assert!(!raw_escape(&o.stdout), "{o}");
     let doc: Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(doc["appBinaryId"], EVIL, "the same data");
+}
+
+#[test]
+fn debug_lines_are_cleaned_like_every_other_line() {
+    // A workspace whose folder name carries EVIL: `--debug` names its config file.
+    let fc = FakeCloud::start(Scenario::new(vec![]).api_key("key-123456"));
+    let (mut c, dir) = dcd();
+    let ws = dir.path().join(EVIL);
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("config.yaml"), "flows:\n  - '*'\n").unwrap();
+    std::fs::write(ws.join("login.yaml"), "appId: x\n---\n- launchApp\n").unwrap();
+    c.env("DEVICE_CLOUD_API_KEY", "key-123456").args([
+        "cloud",
+        "--api-url",
+        &fc.url(),
+        "--app-binary-id",
+        "bin-1",
+        "--dry-run",
+        "--debug",
+        ws.to_str().unwrap(),
+    ]);
+    let o = run(c, LIMIT);
+    o.assert_code(0);
+    let line = o
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("[DEBUG] Using workspace config: "))
+        .unwrap_or_else(|| panic!("no debug line names the config\n{o}"));
+    assert!(line.contains(SHOWN), "{o}");
+    assert!(!raw_escape(&o.stderr), "{o}");
 }

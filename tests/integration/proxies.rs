@@ -248,18 +248,11 @@ fn ipv6_loopback(test: &str) -> Option<SocketAddr> {
 
 /// A logged-in `dcd status --watch --json` whose realtime socket goes to `rt_url`.
 fn watch_logged_in(cloud: &FakeCloud, rt_url: &str, env: &[(&str, &str)]) -> (Child, TempDir) {
-    let (mut c, dir) = dcd();
-    let mut cfg: Value =
-        serde_json::from_str(&session_config(&cloud.url(), TOKEN, ORG, unix_now() + 3600)).unwrap();
-    cfg["supabase_url"] = json!(rt_url);
-    write_config(&dir, &cfg.to_string());
-    c.env("DCD_TIME_SCALE", "0.05").args([
-        "status",
-        "--watch",
-        "--upload-id",
-        cloud.upload_id(),
-        "--json",
-    ]);
+    let (mut c, dir) = status_watch_json(cloud.upload_id(), "0.05");
+    write_config(
+        &dir,
+        &realtime_session_config(&cloud.url(), rt_url, TOKEN, ORG),
+    );
     for (k, v) in env {
         c.env(k, v);
     }

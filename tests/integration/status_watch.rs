@@ -107,7 +107,8 @@ fn every_terminal_state_maps_to_its_exit_code_and_json_status() {
         let v = json_of(&o);
         assert_eq!(v["status"], status, "{o}");
         assert_eq!(v["uploadId"], cloud.upload_id());
-        // The FAILED document is the bare polling result: no notices key (spec A.2).
+        // The FAILED document is the bare polling result: no notices key (docs/json.md,
+        // "Completed run").
         assert_eq!(v.get("notices").is_some(), status != "FAILED", "{o}");
     }
 }

@@ -23,7 +23,8 @@ pub mod realtime {
     pub use dcd::realtime::socket::websocket_url;
 
     pub mod client {
-        pub use dcd::realtime::client::{Config, MAX_FAILURE_STREAK, Shared, run};
+        pub use dcd::realtime::channel::{Config, Shared};
+        pub use dcd::realtime::client::{MAX_FAILURE_STREAK, run};
     }
 }
 
@@ -33,9 +34,9 @@ pub mod parsers {
     pub use dcd::cli::parse as parse_args;
     pub use dcd::domain::results::{ResultRow, UploadStatus, parse_results};
     pub use dcd::domain::verdict::{latest_tries, verdict};
-    pub use dcd::render::sanitize::clean;
     pub use dcd::render::time::{iso_utc, parse_iso};
     pub use dcd::render::{truncate, visible_width};
+    pub use dcd::sanitize::clean;
 }
 
 /// Parsers of an app input, and the extraction of an Expo build, fed hostile input

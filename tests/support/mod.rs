@@ -82,6 +82,16 @@ pub fn dcd() -> (Command, TempDir) {
     (c, dir)
 }
 
+/// `dcd status --watch --upload-id <upload_id> --json` at `DCD_TIME_SCALE` `scale`, in a
+/// home of its own: the wait, with its one JSON document on stdout. Credentials are the
+/// caller's (a session through [`write_config`], or an API key).
+pub fn status_watch_json(upload_id: &str, scale: &str) -> (Command, TempDir) {
+    let (mut c, dir) = dcd();
+    c.env("DCD_TIME_SCALE", scale)
+        .args(["status", "--watch", "--upload-id", upload_id, "--json"]);
+    (c, dir)
+}
+
 /// [`dcd`] with `home` as its home directory (configuration in `home/config`), for a command
 /// that outlives the function that makes it: the caller's own [`TempDir`] removes it.
 pub fn dcd_in(home: &Path) -> Command {

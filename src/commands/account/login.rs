@@ -88,7 +88,7 @@ pub fn run(args: &LoginArgs, ctx: &Ctx) -> Result<Exit, CliError> {
         .emit(Event::Info("Waiting for login to complete..."));
     let anonymous = client(ctx, &api_url, vec![]);
     let session = claim(ctx, &anonymous, &pkce)?;
-    finish(ctx, &api_url, env, session)
+    store_session(ctx, &api_url, env, session)
 }
 
 /// An existing session: on a terminal, ask whether to replace it (default No); without one,
@@ -217,7 +217,12 @@ fn claim(ctx: &Ctx, client: &ApiClient, pkce: &Pkce) -> Result<Value, CliError> 
 }
 
 /// The claimed session, the org, `config.json`, and what to tell the user.
-fn finish(ctx: &Ctx, api_url: &str, env: Environment, claimed: Value) -> Result<Exit, CliError> {
+fn store_session(
+    ctx: &Ctx,
+    api_url: &str,
+    env: Environment,
+    claimed: Value,
+) -> Result<Exit, CliError> {
     let session = Session {
         access_token: str_field(claimed.get("access_token"))
             .ok_or("Login failed: the claimed session has no access_token")?,

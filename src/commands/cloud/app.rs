@@ -107,7 +107,7 @@ pub fn upload(
     let stored = store(ctx, client, app, &slot)?;
     let body = binary::finalise_body(&stored, sha.as_deref(), app.metadata.to_json());
     let c = client.clone();
-    let (result, held) = crate::commands::post::finish(
+    let (result, held) = crate::commands::post::run_to_end(
         ctx,
         "Finishing the upload: it may already have reached the server. dcd exits as soon as it answers.",
         move || c.finalise_upload(&body),
@@ -144,7 +144,7 @@ fn existing(ctx: &Ctx, client: &ApiClient, sha: String) -> Result<Option<String>
 }
 
 fn short(e: &ApiError) -> String {
-    crate::render::sanitize::one_line(&e.to_string(), 200)
+    crate::sanitize::one_line(&e.to_string(), 200)
 }
 
 /// `getBinaryUploadUrl`: where the file goes (android iff the original ends `.apk`).
@@ -189,7 +189,7 @@ fn store(
 /// The file name shown while uploading (never the input, which may be a signed URL).
 fn display_name(path: &Path) -> String {
     path.file_name()
-        .map(|n| crate::render::sanitize::one_line(&n.to_string_lossy(), 80))
+        .map(|n| crate::sanitize::one_line(&n.to_string_lossy(), 80))
         .unwrap_or_else(|| "app".to_string())
 }
 

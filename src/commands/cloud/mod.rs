@@ -7,10 +7,10 @@
 
 pub mod app;
 mod devices;
-mod finish;
 pub mod payload;
 mod planning;
 mod preflight;
+mod results;
 mod submit;
 
 use super::Ctx;
@@ -39,7 +39,7 @@ pub fn run(args: &CloudArgs, ctx: &Ctx) -> Result<Exit, CliError> {
     let run = submit::submit(args, ctx, &conn, &checked, &planned, &binary_id)?;
     conn.update.give_up(ctx);
     if args.async_ {
-        return finish::async_done(args, ctx, &run, &checked, &planned);
+        return results::pending(args, ctx, &run, &checked, &planned);
     }
-    finish::wait_and_finish(args, ctx, &conn, &run, &checked, &planned)
+    results::wait_and_download(args, ctx, &conn, &run, &checked, &planned)
 }

@@ -20,7 +20,7 @@ use crate::domain::results::{Created, ResultRow};
 use crate::exit::{CliError, Stop, signal};
 use crate::output::Event;
 use crate::render::cloud::Submitted;
-use crate::render::sanitize::clean;
+use crate::sanitize::clean;
 use crate::upload::UploadError;
 use serde_json::{Map, Value};
 
@@ -137,7 +137,7 @@ fn send(
                     .collect();
                 body.extend(s);
             }
-            let ((answer, mut body), held) = finish_post(ctx, move || {
+            let ((answer, mut body), held) = post_to_end(ctx, move || {
                 let answer = c.submit_flow_test(&body).map_err(UploadError::Api);
                 (answer, body)
             });
@@ -160,7 +160,7 @@ fn send(
             );
             let (ct, body) = payload::multipart(&fields, &zip, &boundary);
             let c = client.clone();
-            match finish_post(ctx, move || c.submit_multipart(&ct, &body)) {
+            match post_to_end(ctx, move || c.submit_multipart(&ct, &body)) {
                 (Ok(v), held) => Ok((v, held)),
                 (Err(e), held) => Err(failed(CliError::new(e.to_string()), held)),
             }
@@ -171,11 +171,11 @@ fn send(
 }
 
 /// The submitting POST, finished even through a signal.
-fn finish_post<T: Send + 'static>(
+fn post_to_end<T: Send + 'static>(
     ctx: &Ctx,
     post: impl FnOnce() -> T + Send + 'static,
 ) -> (T, Option<Stop>) {
-    crate::commands::post::finish(
+    crate::commands::post::run_to_end(
         ctx,
         "Finishing the submission: it may already have reached the server. dcd exits as soon as it answers.",
         post,

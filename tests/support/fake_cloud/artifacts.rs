@@ -1,4 +1,4 @@
-//! Downloads (spec D.4, E.10): artifacts and HTML reports through signed bundle URLs (which
+//! Downloads (docs/http-api.md, "Endpoints used by this build"): artifacts and HTML reports through signed bundle URLs (which
 //! must never see credentials) or inline, JUnit and Allure reports; bodies generated in
 //! chunks, optionally cut or stalled part-way.
 

@@ -1,4 +1,4 @@
-//! `GET /results/compatibility/data` (spec D.2): the devices, OS versions and Maestro
+//! `GET /results/compatibility/data` (docs/http-api.md, "Endpoints used by this build"): the devices, OS versions and Maestro
 //! versions `dcd cloud` validates against.
 
 use serde_json::{Value, json};
@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::http::Response;
 
-/// The compatibility data of spec D.2 the fake serves unless told otherwise.
+/// The compatibility data the fake serves unless told otherwise.
 pub fn default_compat() -> Value {
     json!({
         "android": {

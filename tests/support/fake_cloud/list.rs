@@ -1,4 +1,4 @@
-//! `GET /uploads/list` (spec D.7): name wildcards, date bounds, newest first, pages.
+//! `GET /uploads/list` (docs/http-api.md, "Endpoints used by this build"): name wildcards, date bounds, newest first, pages.
 
 use serde_json::{Value, json};
 

@@ -1,4 +1,4 @@
-//! A loopback fake of the devicecloud.dev HTTP API (spec D.0–D.7, E.3, E.10, H.4) plus the
+//! A loopback fake of the devicecloud.dev HTTP API (docs/http-api.md) plus the
 //! storage services the CLI talks to next to it (Supabase TUS, Backblaze B2, the bundle CDN).
 //!
 //! The end-to-end tests and `make demo` need a server that plays a scripted run
@@ -55,14 +55,14 @@ mod uploads;
 pub use account::{Accounts, TokenAnswer, org};
 pub use artifacts::Download;
 pub use compat::default_compat;
-pub use list::{listed, parse_date, wildcard_match};
+pub use list::listed;
 pub use results::latest_rows;
 pub use scenario::{
     Advance, B2Mode, DEFAULT_UPLOAD_ID, Estimate, Fault, Scenario, StreamFault, demo_scenario,
     duration, failed, retry, row, superseded,
 };
-pub use storage::{TusUpload, base64_decode, base64_encode};
-pub use submit::{Submission, parse_multipart};
+pub use storage::{TusUpload, base64_encode};
+pub use submit::Submission;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;

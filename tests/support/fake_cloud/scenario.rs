@@ -119,7 +119,7 @@ pub struct Scenario {
     pub files: Vec<(String, Vec<u8>)>,
 }
 
-/// The Backblaze strategy offered by `getBinaryUploadUrl` / `getFlowUploadUrl` (spec D.1).
+/// The Backblaze strategy offered by `getBinaryUploadUrl` / `getFlowUploadUrl` (docs/http-api.md, "Flow zip upload and submission").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum B2Mode {
     /// No `b2` member: the CLI uploads through TUS only.

@@ -1,6 +1,6 @@
-//! The storage services beside the API, on the same host: Supabase TUS resumable uploads
-//! (spec H.4 step 9, L) and Backblaze B2 upload URLs (spec H.4 step 8: simple, S3
-//! pre-signed, large-file parts).
+//! The storage services beside the API, on the same host: Supabase TUS resumable uploads and
+//! Backblaze B2 upload URLs (simple, S3 pre-signed, large-file parts) (docs/http-api.md,
+//! "Flow zip upload and submission").
 
 use serde_json::json;
 
@@ -9,7 +9,7 @@ use super::{Shared, empty, percent_decode, sha1_hex};
 
 pub(super) const TUS_PATH: &str = "/storage/v1/upload/resumable";
 
-/// One TUS upload (spec H.4 step 9) as the fake holds it.
+/// One TUS upload as the fake holds it.
 #[derive(Clone, Debug)]
 pub struct TusUpload {
     pub id: String,
@@ -32,7 +32,7 @@ impl TusUpload {
 }
 
 // ---------------------------------------------------------------------------
-// TUS resumable uploads (Supabase storage, spec H.4 step 9, L)
+// TUS resumable uploads (Supabase storage)
 // ---------------------------------------------------------------------------
 
 fn tus_response(status: u16) -> Response {
@@ -222,7 +222,7 @@ pub fn base64_encode(data: &[u8]) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// Backblaze B2 upload URLs (spec H.4 step 8)
+// Backblaze B2 upload URLs
 // ---------------------------------------------------------------------------
 
 fn b2_error(status: u16, code: &str, message: &str) -> Response {

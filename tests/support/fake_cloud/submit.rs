@@ -204,7 +204,7 @@ pub(super) fn estimate_matrix(shared: &Shared, req: &Request) -> Response {
     };
     let mut flows = string_list(body.get("testFileNames"));
     flows.extend(string_list(body.get("sequentialFlows")));
-    // Flows that name their own device are left out of the matrix (spec H.7).
+    // Flows that name their own device are left out of the matrix.
     let overrides = json_field(body.get("testFileOverrides")).unwrap_or(Value::Null);
     let (excluded, included): (Vec<String>, Vec<String>) = flows.into_iter().partition(|f| {
         overrides

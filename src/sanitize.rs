@@ -1,4 +1,5 @@
-//! Server text made safe for a terminal or a CI log.
+//! Text from outside made safe for a terminal, a CI log or a file name: the one sanitiser,
+//! a leaf every layer may use (docs/architecture.md, "One mechanism per concern").
 //!
 //! Test names, fail reasons and messages come from the server (and from whoever wrote the
 //! flow). Before they reach a terminal they lose everything that could drive it: escape
@@ -9,12 +10,15 @@
 //! The output seam applies the same rule once more to everything it writes, so text that
 //! reached a message, a prompt or an error without its own cleaning still cannot drive a
 //! terminal: [`for_terminal`] for human streams (it keeps line breaks and the colour
-//! sequences of dcd's own [`super::Style`]), [`for_json`] for JSON documents (the same
+//! sequences dcd's own renderers paint with), [`for_json`] for JSON documents (the same
 //! characters as `\uXXXX` escapes: the same data, nothing a terminal acts on).
 //!
 //! CI wrappers find the run by the first `upload=<id>` in the output (docs/ci.md), so only
 //! the links dcd prints through [`link`] carry that marker: anywhere else — a `--name` that
 //! is a PR title, a flow name, a server message — it is shown as `upload =`.
+//!
+//! A file name made from server text goes through [`safe_name`], so it can only name a file
+//! in the directory it is joined to.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -117,7 +121,7 @@ fn is_unsafe(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t') || is_invisible(c)
 }
 
-/// The colour sequences [`super::Style`] paints with: `ESC [ <code> m`.
+/// The colour sequences dcd's renderers paint with (`render::Style`): `ESC [ <code> m`.
 const OWN_SGR: [&str; 8] = [
     "\x1b[0m", "\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[34m", "\x1b[90m",
 ];
@@ -173,6 +177,34 @@ pub fn for_json(doc: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// A file name made from text that came from a server: path separators, `..`, control
+/// and invisible characters become `_`, so the name can only ever name a file in the
+/// directory it is joined to. Never empty.
+pub fn safe_name(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c == '/'
+                || c == '\\'
+                || c.is_control()
+                || c == '\u{0}'
+                || !c.is_ascii() && !c.is_alphanumeric()
+            {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    while out.contains("..") {
+        out = out.replace("..", "_");
+    }
+    if out.is_empty() || out == "." {
+        out = "_".into();
+    }
+    out
 }
 
 /// Bidi controls, zero-width characters, tag characters and other invisible format marks.
@@ -231,7 +263,7 @@ mod tests {
 
     #[test]
     fn the_terminal_seam_keeps_lines_and_own_colours_and_shows_everything_else() {
-        let own = crate::render::Style { color: true }.red("✗ Error:");
+        let own = "\x1b[31m✗ Error:\x1b[0m";
         let line = format!("{own} org \x1b]0;pwned\x07\x1b[2J\u{9b}31m \u{202e}x\r\nnext\tcol");
         assert_eq!(
             for_terminal(&line),
@@ -283,5 +315,15 @@ mod tests {
         assert_eq!(clean("::error::pwned"), " ::error::pwned");
         assert_eq!(clean("\n::set-env name=x::y"), "  ::set-env name=x::y");
         assert_eq!(clean("a ::b"), "a ::b");
+    }
+
+    #[test]
+    fn names_from_server_data_stay_in_their_directory() {
+        assert_eq!(safe_name("../../x/PWNED"), "____x_PWNED");
+        assert_eq!(safe_name("a\u{1b}[2Jb"), "a_[2Jb");
+        assert_eq!(safe_name("0f3c-42"), "0f3c-42");
+        assert_eq!(safe_name(""), "_");
+        assert_eq!(safe_name(".."), "_");
+        assert_eq!(safe_name("a\u{202e}b"), "a_b");
     }
 }

@@ -1,6 +1,7 @@
-//! The last steps of `dcd cloud`: `--async` returns right after the submission; otherwise
-//! the shared wait, the downloads (also after a FAILED verdict; their failures only warn),
-//! the `--json-file` and the `--json` document, and the exit code of the verdict.
+//! The run's results, the last step of `dcd cloud`: `--async` reports them pending right
+//! after the submission; otherwise the shared wait, the downloads (also after a FAILED
+//! verdict; their failures only warn), the `--json-file` and the `--json` document, and the
+//! exit code of the verdict.
 
 use super::devices::Checked;
 use super::planning::Planned;
@@ -17,7 +18,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 
 /// `--async`: the run's JSON with every test PENDING; exit 0.
-pub fn async_done(
+pub fn pending(
     args: &CloudArgs,
     ctx: &Ctx,
     run: &Run,
@@ -53,7 +54,7 @@ pub fn async_done(
 }
 
 /// The wait, the downloads, the JSON, the verdict's exit code.
-pub fn wait_and_finish(
+pub fn wait_and_download(
     args: &CloudArgs,
     ctx: &Ctx,
     conn: &Connected,
@@ -132,7 +133,10 @@ fn write_json_file(
         return false;
     };
     let path = jf.name.clone().unwrap_or_else(|| {
-        PathBuf::from(format!("{}_dcd.json", crate::fsio::safe_name(upload_id)))
+        PathBuf::from(format!(
+            "{}_dcd.json",
+            crate::sanitize::safe_name(upload_id)
+        ))
     });
     let written = path
         .parent()
@@ -141,7 +145,7 @@ fn write_json_file(
         .and_then(|_| {
             crate::fsio::write_file(&path, (jsonr::pretty(doc) + "\n").as_bytes(), 0o644)
         });
-    let shown = crate::render::sanitize::clean(&path.to_string_lossy());
+    let shown = crate::sanitize::clean(&path.to_string_lossy());
     match written {
         Ok(()) => {
             ctx.out
