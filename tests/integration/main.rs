@@ -40,6 +40,7 @@ mod stops;
 mod tus_conformance;
 mod upgrade;
 mod upload;
+mod workflows;
 mod wrappers;
 
 // The helpers live beside the other test assets (`tests/conformance/`, `tests/scripts/`) and
