@@ -33,6 +33,7 @@ pub mod mem;
 pub(crate) mod net;
 pub(crate) mod output;
 pub mod plan;
+pub(crate) mod platform;
 pub mod realtime;
 pub mod render;
 pub(crate) mod report;

@@ -130,7 +130,6 @@ fn add_dir(
     depth: usize,
     names: &mut Vec<String>,
 ) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
     if depth > MAX_DEPTH {
         return Err(format!("{} nests too deeply", dir.display()));
     }
@@ -170,7 +169,7 @@ fn add_dir(
                 entry.as_str(),
                 f,
                 len,
-                meta.permissions().mode(),
+                crate::platform::zip_mode(&meta),
                 dir,
                 &path,
             )?;

@@ -24,7 +24,6 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use tar::EntryType as T;
 
@@ -205,6 +204,17 @@ fn confined(rel: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
+/// A member's name or link target as a path: UTF-8 on every platform (the bundle's zip
+/// needs UTF-8 names anyway, and Windows paths are not bytes).
+fn utf8_name(bytes: &[u8]) -> Result<&OsStr, String> {
+    std::str::from_utf8(bytes).map(OsStr::new).map_err(|_| {
+        format!(
+            "the entry {} has a name that is not UTF-8",
+            crate::sanitize::one_line(&String::from_utf8_lossy(bytes), 120)
+        )
+    })
+}
+
 impl Extraction {
     /// Extracts one member.
     fn entry<R: Read>(
@@ -212,7 +222,7 @@ impl Extraction {
         entry: &mut tar::Entry<'_, R>,
         names: &Names,
     ) -> Result<(), String> {
-        let raw = Path::new(OsStr::from_bytes(&names.path));
+        let raw = Path::new(utf8_name(&names.path)?);
         let Some(rel) = confined(raw) else {
             return Err(format!(
                 "the entry {} would be written outside the extraction directory",
@@ -243,8 +253,8 @@ impl Extraction {
                 .link
                 .as_deref()
                 .filter(|l| !l.is_empty())
-                .map(|l| PathBuf::from(OsStr::from_bytes(l)))
                 .ok_or_else(|| format!("the link {} has no target", shown(&rel)))
+                .and_then(|l| utf8_name(l).map(PathBuf::from))
         };
         match kind {
             T::Directory => match std::fs::symlink_metadata(&dest) {
@@ -296,13 +306,11 @@ impl Extraction {
         rel: &Path,
         dest: &Path,
     ) -> Result<(), String> {
-        use std::os::unix::fs::OpenOptionsExt;
         let werr = |e: io::Error| format!("cannot extract {}: {e}", shown(rel));
         let mode = entry.header().mode().unwrap_or(0o644) & 0o755 | 0o600;
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        let mut out = crate::platform::set_create_mode(&mut options, mode)
             .open(dest)
             .map_err(werr)?;
         let n = io::copy(&mut entry.take(self.budget + 1), &mut out).map_err(werr)?;
@@ -326,7 +334,7 @@ impl Extraction {
             ));
         }
         self.check_link(rel, target)?;
-        std::os::unix::fs::symlink(target, dest)
+        crate::platform::symlink(target, dest)
             .map_err(|e| format!("cannot extract {}: {e}", shown(rel)))?;
         self.links.push(rel.to_path_buf());
         Ok(())

@@ -55,7 +55,7 @@ pub fn config_dir() -> Option<PathBuf> {
     if let Some(x) = non_blank("XDG_CONFIG_HOME") {
         return Some(PathBuf::from(x).join("dcd"));
     }
-    non_blank("HOME").map(|h| PathBuf::from(h).join(".dcd"))
+    crate::platform::home_dir().map(|h| h.join(".dcd"))
 }
 
 pub fn config_path() -> Option<PathBuf> {

@@ -22,7 +22,6 @@ use crate::exit::{Stop, signal};
 use serde_json::{Map, Value, json};
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Sender, channel};
 use std::thread::JoinHandle;
@@ -96,7 +95,6 @@ pub fn path() -> io::Result<PathBuf> {
 /// and owner untouched); a missing one is created, with every directory created on the way
 /// private to the user (0700).
 fn ensure_dir(config: &Path) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
     let dir = config.parent().unwrap_or(Path::new("."));
     match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => Ok(()),
@@ -104,30 +102,22 @@ fn ensure_dir(config: &Path) -> io::Result<()> {
             io::ErrorKind::NotADirectory,
             format!("{} is not a directory", dir.display()),
         )),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            crate::platform::private_dir(std::fs::DirBuilder::new().recursive(true)).create(dir)
+        }
         Err(e) => Err(e),
     }
 }
 
 /// What a path that is not a regular file is, for messages.
 fn kind(m: &Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
     let t = m.file_type();
     if t.is_dir() {
         "a directory"
     } else if t.is_symlink() {
         "a symbolic link"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() || t.is_block_device() {
-        "a device"
     } else {
-        "not a regular file"
+        crate::platform::non_regular_kind(m).unwrap_or("not a regular file")
     }
 }
 
@@ -169,7 +159,7 @@ pub fn save(c: &StoredConfig) -> io::Result<Option<String>> {
 
 /// A warning when `config` can be read by users other than its owner.
 fn exposure(config: &Path) -> Option<String> {
-    let mode = std::fs::metadata(config).ok()?.permissions().mode() & 0o777;
+    let mode = crate::platform::file_mode(&std::fs::metadata(config).ok()?)? & 0o777;
     (mode & 0o044 != 0).then(|| {
         format!(
             "{} can be read by other users (mode {mode:04o}), and it holds your session's tokens. Make it private: chmod 600 {}",
@@ -213,15 +203,16 @@ impl Drop for Lock {
         }
         // Only the file this holder locked goes; one another process has put there since
         // stays. The advisory lock goes with the descriptor, after the file is unlinked.
-        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| same_file(&m, &self.file)) {
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| same_file(&m, &self.file, &self.path)) {
             let _ = std::fs::remove_file(&self.path);
         }
     }
 }
 
-fn same_file(m: &Metadata, file: &File) -> bool {
+fn same_file(m: &Metadata, file: &File, path: &Path) -> bool {
+    use crate::platform::file_id;
     file.metadata()
-        .is_ok_and(|f| f.dev() == m.dev() && f.ino() == m.ino())
+        .is_ok_and(|f| file_id(&f, path) == file_id(m, path))
 }
 
 fn lock_path(config: &Path) -> PathBuf {
@@ -267,12 +258,9 @@ enum Attempt {
 
 /// One try: create the lock, or look at the one there and take it over if it is stale.
 fn attempt(path: &Path) -> Result<Attempt, LockError> {
-    let created = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path);
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    let created = crate::platform::set_create_mode(&mut options, 0o600).open(path);
     match created {
         Ok(file) => {
             // A waiter that found the file an instant ago may be looking at it (it lets go at
@@ -314,7 +302,7 @@ fn attempt(path: &Path) -> Result<Attempt, LockError> {
         return Ok(Attempt::Busy);
     }
     match std::fs::symlink_metadata(path) {
-        Ok(now) if same_file(&now, &file) => {}
+        Ok(now) if same_file(&now, &file, path) => {}
         _ => return Ok(Attempt::Again),
     }
     let age = file

@@ -18,7 +18,6 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use std::collections::HashSet;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -200,7 +199,7 @@ struct Scan {
     read: bool,
     /// `(device, inode)` of every file visited: a bundle linked from a directory, or the
     /// hash-named links of `openssl rehash`, are read once.
-    seen: HashSet<(u64, u64)>,
+    seen: HashSet<crate::platform::FileId>,
     budget: u64,
     certs: Vec<CertificateDer<'static>>,
     problems: Vec<String>,
@@ -221,7 +220,7 @@ impl Scan {
     fn file(&mut self, path: &Path, label: &str) {
         if let Ok(m) = std::fs::metadata(path)
             && m.is_file()
-            && !self.seen.insert((m.dev(), m.ino()))
+            && !self.seen.insert(crate::platform::file_id(&m, path))
         {
             return;
         }
@@ -298,15 +297,12 @@ pub fn env_warnings() -> Vec<String> {
         .collect()
 }
 
-/// The system store, read the same bounded way as the environment's files. On macOS the
-/// keychain is asked too, but only when neither variable is set: its loader would otherwise
-/// read them itself, unbounded.
+/// The system store, read the same bounded way as the environment's files: the first of the
+/// known bundle files (`/etc/ssl/cert.pem` is macOS's, kept current by the system from its
+/// keychain's roots) and the known directories. On Windows the certificate store is asked
+/// ([`crate::platform::system_roots`]): there a TLS-inspecting proxy's root is installed.
 fn system_store(scan: &mut Scan) {
-    #[cfg(target_os = "macos")]
-    if env_file().is_none() && env_dirs().is_empty() {
-        scan.certs
-            .extend(rustls_native_certs::load_native_certs().certs);
-    }
+    scan.certs.extend(crate::platform::system_roots());
     if let Some(f) = SYSTEM_FILES.iter().map(Path::new).find(|p| p.exists()) {
         scan.file(f, "system store");
     }

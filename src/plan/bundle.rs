@@ -91,12 +91,17 @@ fn entry_name_by_components(root: &Path, path: &Path) -> String {
 /// and a UTF-8 rest that its components would give back unchanged (no empty or `.` segment).
 /// `None` sends the caller the long way.
 fn plain_rest<'a>(root: &Path, path: &'a Path) -> Option<&'a str> {
-    use std::os::unix::ffi::OsStrExt;
-    let (root, path) = (root.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    let (root, path) = (
+        root.as_os_str().as_encoded_bytes(),
+        path.as_os_str().as_encoded_bytes(),
+    );
     let rest = path.strip_prefix(root)?.strip_prefix(b"/")?;
     let rest = std::str::from_utf8(rest).ok()?;
+    // Windows also separates with `\`: a rest holding one goes the long way, which joins
+    // every component with `/` (the same key on every platform).
     let clean = !root.is_empty()
         && !rest.is_empty()
+        && !rest.contains(|c| c != '/' && std::path::is_separator(c))
         && rest.split('/').all(|seg| !seg.is_empty() && seg != ".");
     clean.then_some(rest)
 }

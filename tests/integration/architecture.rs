@@ -42,6 +42,7 @@ const LAYERS: &[&[&str]] = &[
     &["debug"],
     &["clock", "encoding", "fsio", "mem", "sanitize"],
     &["exit"],
+    &["platform"],
 ];
 
 /// A module path: `["commands", "wait"]`; the crate root is `[]`.

@@ -162,18 +162,7 @@ fn frontend_url(args: &LoginArgs, api_url: &str, env: Environment) -> String {
 
 /// Starts the platform's opener on `url`, detached. False when it cannot be started.
 fn open_browser(url: &str) -> bool {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    std::process::Command::new(opener)
-        .arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .is_ok()
+    crate::platform::open_browser(url)
 }
 
 fn client(ctx: &Ctx, api_url: &str, auth_headers: Vec<(String, String)>) -> ApiClient {
