@@ -5,7 +5,7 @@
 //! [`upload`], [`report`] → [`app`] (the app binary: inputs and metadata) → [`api`], [`realtime`] → [`plan`], [`watch`] (the poll loop) →
 //! [`output`] (one handle, one sink per mode) → [`term`] → [`render`] (pure text) →
 //! [`net`] → [`domain`] (types and pure rules) → [`clock`], [`debug`], [`encoding`],
-//! [`fsio`] (the one file writer and bounded reader), [`mem`] (the static build's memory copies and comparisons) →
+//! [`fsio`] (the one file writer and bounded reader) →
 //! [`exit`] (the exit codes and the stop signals). See `docs/README.md`.
 
 // No function of the program is longer than 80 lines (the threshold is in clippy.toml);
@@ -23,7 +23,6 @@ pub mod domain;
 pub(crate) mod encoding;
 pub(crate) mod exit;
 pub(crate) mod fsio;
-pub mod mem;
 pub(crate) mod net;
 pub(crate) mod output;
 pub mod plan;

@@ -23,7 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &["render"],
     &["net"],
     &["domain"],
-    &["clock", "debug", "encoding", "fsio", "mem"],
+    &["clock", "debug", "encoding", "fsio"],
     &["exit"],
 ];
 
