@@ -17,7 +17,6 @@ pub mod bundle;
 pub mod config;
 pub mod confine;
 pub mod deps;
-mod fast_hash;
 pub mod glob;
 pub mod yaml;
 mod zip_writer;
@@ -26,7 +25,7 @@ pub use bundle::{Bundle, bundle, common_root, entry_name, portable_key};
 
 use confine::{Origin, Workspace};
 use deps::{Cache, is_flow_file};
-use fast_hash::{FastMap, FastSet};
+use foldhash::{HashMap, HashSet};
 use glob::normalize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -99,7 +98,7 @@ pub struct Plan {
     pub(crate) root: std::sync::OnceLock<PathBuf>,
     /// With [`PlanOptions::keep_sources`]: the bytes of the flow files planning read, by path
     /// (valid UTF-8 ones only: the parser saw those bytes unchanged).
-    pub(crate) sources: FastMap<PathBuf, Box<[u8]>>,
+    pub(crate) sources: HashMap<PathBuf, Box<[u8]>>,
 }
 
 /// A planning failure; `Display` is the exact user-facing message.
@@ -415,7 +414,7 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
     plan.warnings = ctx.warnings;
     plan.debug = ctx.debug;
     // Only what the zip holds: not the flows the tags left out.
-    let bundled: FastSet<&Path> = plan.referenced_files.iter().map(PathBuf::as_path).collect();
+    let bundled: HashSet<&Path> = plan.referenced_files.iter().map(PathBuf::as_path).collect();
     let mut sources = ctx.cache.take_sources();
     sources.retain(|p, _| bundled.contains(p.as_path()));
     plan.sources = sources;
@@ -642,7 +641,7 @@ fn drop_config_shaped(ctx: &mut Ctx, flows: &mut Vec<PathBuf>) {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let shaped: FastSet<PathBuf> = shaped.into_iter().collect();
+    let shaped: HashSet<PathBuf> = shaped.into_iter().collect();
     flows.retain(|f| !shaped.contains(f));
 }
 
@@ -714,9 +713,9 @@ fn filter_by_tags(
 
 /// Step 10's names: each kept flow's name (debug-logged), the distinct names in order, and
 /// the flow each name maps to (the last one with it).
-fn flow_names(ctx: &mut Ctx, kept: &[Kept]) -> (Vec<String>, FastMap<String, PathBuf>) {
+fn flow_names(ctx: &mut Ctx, kept: &[Kept]) -> (Vec<String>, HashMap<String, PathBuf>) {
     let mut names: Vec<String> = Vec::new();
-    let mut by_name: FastMap<String, PathBuf> = FastMap::default();
+    let mut by_name: HashMap<String, PathBuf> = HashMap::default();
     for (p, name) in kept {
         let name = name.clone();
         if ctx.opts.per_flow_debug {
@@ -732,7 +731,7 @@ fn flow_names(ctx: &mut Ctx, kept: &[Kept]) -> (Vec<String>, FastMap<String, Pat
 
 /// Step 11: the kept flows not in the sequence, sorted.
 fn parallel_flows(seeds: &[PathBuf], sequence: Option<&Sequence>) -> Vec<PathBuf> {
-    let in_sequence: FastSet<&PathBuf> = sequence.iter().flat_map(|s| &s.flows).collect();
+    let in_sequence: HashSet<&PathBuf> = sequence.iter().flat_map(|s| &s.flows).collect();
     let mut flows: Vec<PathBuf> = seeds
         .iter()
         .filter(|p| !in_sequence.contains(p))
@@ -749,7 +748,7 @@ fn sequence(
     ctx: &mut Ctx,
     cfg: Option<&Value>,
     names: &[String],
-    by_name: &FastMap<String, PathBuf>,
+    by_name: &HashMap<String, PathBuf>,
 ) -> Option<Sequence> {
     let eo = cfg?.get("executionOrder")?.as_object()?;
     let order: Vec<&str> = eo
