@@ -7,7 +7,7 @@ use super::event::Event;
 use super::{Sink, human};
 use crate::clock::Timings;
 use crate::domain::results::ResultRow;
-use crate::render::progress::{Frame, FrameCache, Next};
+use crate::render::progress::{self, Frame, Next};
 use crate::render::upload;
 use crate::term::{Caps, Live, out_line};
 use std::sync::Arc;
@@ -27,8 +27,6 @@ pub struct Interactive {
     next_redraw: Duration,
     realtime: Option<Arc<AtomicBool>>,
     upload: Option<Transfer>,
-    /// The frame's parts as last drawn: a tick renders only what changed.
-    cache: FrameCache,
 }
 
 /// The transfer whose progress line is on screen.
@@ -56,7 +54,6 @@ impl Interactive {
             next_redraw: Duration::ZERO,
             realtime: None,
             upload: None,
-            cache: FrameCache::default(),
         }
     }
 
@@ -87,7 +84,7 @@ impl Interactive {
         u.drawn_at = now;
         let columns = crate::term::size(1).map_or(self.caps.width, |(w, _)| w);
         let line = upload::progress_line(what, sent, total, elapsed, self.caps.out);
-        u.live.draw(&[&line], columns);
+        u.live.draw(&[line], columns);
     }
 
     fn redraw(&mut self, now: Duration) {
@@ -118,9 +115,7 @@ impl Interactive {
             }
             None => self.caps.width,
         };
-        let lines = self
-            .cache
-            .lines(&frame, self.caps.out, self.caps.width, self.caps.height);
+        let lines = progress::tty_frame(&frame, self.caps.out, self.caps.width, self.caps.height);
         if let Some(live) = self.live.as_mut() {
             live.draw(&lines, columns);
         }
@@ -153,7 +148,6 @@ impl Sink for Interactive {
                 self.failures = 0;
                 self.next_at = Some(*next_at);
                 self.rows = Some(rows.to_vec());
-                self.cache.rows_changed();
                 self.redraw(now);
             }
             Event::PollFailed {
