@@ -420,14 +420,7 @@ mod tests {
     fn a_file_is_read_to_its_end_within_the_cap_whatever_its_size_when_opened() {
         let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
         let read = |bytes: &[u8], chunk: usize, len: u64, cap: u64| {
-            read_to_cap(
-                Chunks {
-                    data: bytes,
-                    chunk,
-                },
-                len,
-                cap,
-            )
+            read_to_cap(Chunks { data: bytes, chunk }, len, cap)
         };
         assert_eq!(read(&data, usize::MAX, 1000, 4096).unwrap(), data);
         assert_eq!(read(&[], usize::MAX, 0, 4096).unwrap(), Vec::<u8>::new());
@@ -441,7 +434,10 @@ mod tests {
         ));
         assert_eq!(read(&data, 3, 600, 1000).unwrap(), data);
         // Shrunk since: what is there.
-        assert_eq!(read(&data[..10], usize::MAX, 1000, 4096).unwrap(), &data[..10]);
+        assert_eq!(
+            read(&data[..10], usize::MAX, 1000, 4096).unwrap(),
+            &data[..10]
+        );
     }
 
     /// The registry of temporaries is process-wide: these tests take turns.

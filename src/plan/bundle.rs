@@ -10,8 +10,8 @@
 //! which is what the server's dedup keys on.
 
 use super::confine::{Origin, Workspace};
-use foldhash::HashSet;
 use super::{Plan, PlanError};
+use foldhash::HashSet;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};

@@ -10,9 +10,9 @@
 //! visited set, so shared sub-flows are parsed once and cycles terminate.
 
 use super::confine::{Origin, Workspace};
-use foldhash::{HashMap, HashSet};
 use super::glob::normalize;
 use super::yaml::{FlowFile, js_truthy, parse_flow_text};
+use foldhash::{HashMap, HashSet};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
