@@ -2,7 +2,7 @@
 //!
 //! Data flows one way, and so do the imports (a test checks it): argv → [`cli`] (the flag
 //! table and the typed options) → [`auth`] → [`commands`] (each a short list of steps) →
-//! [`upload`], [`report`] → [`app`] (the app binary: inputs and metadata) → [`api`], [`realtime`] → [`plan`], [`watch`] (the poll loop) →
+//! [`upload`], [`report`] → [`app`] (the app binary: inputs and metadata) → [`api`], [`realtime`] → [`plan`], [`poll`] (the poll loop of the wait) →
 //! [`output`] (one handle, one sink per mode) → [`term`] → [`render`] (pure text) →
 //! [`net`] → [`domain`] (types and pure rules) → [`clock`], [`debug`], [`encoding`],
 //! [`fsio`] (the one file writer and bounded reader) →
@@ -26,12 +26,12 @@ pub(crate) mod fsio;
 pub(crate) mod net;
 pub(crate) mod output;
 pub mod plan;
+pub(crate) mod poll;
 pub mod realtime;
 pub mod render;
 pub(crate) mod report;
 pub mod term;
 pub mod upload;
-pub(crate) mod watch;
 
 use exit::{CliError, Exit};
 

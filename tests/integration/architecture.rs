@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["upload", "report"],
     &["app"],
     &["api", "realtime"],
-    &["plan", "watch"],
+    &["plan", "poll"],
     &["output"],
     &["term"],
     &["render"],

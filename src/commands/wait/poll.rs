@@ -1,5 +1,6 @@
-//! The polling step of the wait: the backstop period for the auth mode, `--timeout`, the
-//! fetch (interruptible, with the ETag cache), and the loop's failures in words.
+//! The polling step of the wait, around the loop in `crate::poll`: the backstop period for
+//! the auth mode, `--timeout`, the fetch (interruptible, with the ETag cache), and the loop's
+//! failures in words.
 
 use super::Request;
 use crate::api::{ApiClient, ApiError, EtagCache, NetKind};
@@ -11,13 +12,14 @@ use crate::domain::results::ResultRow;
 use crate::exit::{CliError, signal};
 use crate::net::diagnose;
 use crate::output::Event;
+use crate::poll::{self, Fetch, Inputs, Pace, PollError, WaitError};
 use crate::realtime::Realtime;
 use crate::render::{self, diagnosis};
-use crate::watch::{self, Fetch, Inputs, Pace, WaitError};
-use std::sync::mpsc::Receiver;
+use crossbeam_channel::Receiver;
+use std::time::Duration;
 
 /// Polls until every row is terminal; returns that snapshot (every row, retries included).
-pub fn until_done(
+pub fn run(
     ctx: &Ctx,
     auth: &AuthContext,
     client: &ApiClient,
@@ -59,11 +61,12 @@ pub fn until_done(
         fetcher: &mut fetcher,
         clock: ctx.out.clock(),
         pokes,
+        stops: signal::stops(),
         stopped: &signal::pending,
     };
     let waited = {
         let mut sink = ctx.out.sink();
-        watch::wait(&pace, input, sink.as_mut())
+        poll::until_done(&pace, input, sink.as_mut())
     };
     // What the refreshes had to say, once the wait's frame is gone (a warning cannot be
     // printed while the wait drives the sink).
@@ -196,5 +199,18 @@ impl Fetch for ResultsFetcher<'_> {
                 detail: format!("stopped by {}", stop.name()),
             }),
         }
+    }
+}
+
+/// What the loop asks of a failed fetch, answered by the API error.
+impl PollError for ApiError {
+    fn is_transient(&self) -> bool {
+        ApiError::is_transient(self)
+    }
+    fn status(&self) -> Option<u16> {
+        ApiError::status(self)
+    }
+    fn retry_after(&self) -> Option<Duration> {
+        ApiError::retry_after(self)
     }
 }
