@@ -11,8 +11,7 @@
 use crossbeam_channel::{Receiver, Sender, select};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// A reason to stop, with its exit code.
@@ -148,11 +147,9 @@ impl<R> Reporter<R> {
 /// cut off at any point without harm (no request that may have reached the server).
 pub fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Stop> {
     check()?;
-    let (thread, ended) = spawn(work);
-    select! {
-        recv(ended) -> _ => joined(thread),
-        recv(stops()) -> _ => Err(stopped()),
-    }
+    let (result, ended) = spawn(work);
+    until_ended(&ended)?;
+    taken(&result)
 }
 
 /// Like [`run`], for work that reports as it goes: `work` gets a [`Reporter`], and every
@@ -164,7 +161,7 @@ pub fn run_reporting<T: Send + 'static, R: Send + 'static>(
 ) -> Result<T, Stop> {
     check()?;
     let (tx, reports) = crossbeam_channel::unbounded();
-    let (thread, ended) = spawn(move || work(Reporter(tx)));
+    let (result, ended) = spawn(move || work(Reporter(tx)));
     let no_more = crossbeam_channel::never();
     let mut open = true;
     loop {
@@ -177,7 +174,7 @@ pub fn run_reporting<T: Send + 'static, R: Send + 'static>(
             recv(ended) -> _ => {
                 // The work sent every report before it ended.
                 reports.try_iter().for_each(&mut on);
-                return joined(thread);
+                return taken(&result);
             }
             recv(stops()) -> _ => return Err(stopped()),
         }
@@ -191,31 +188,56 @@ pub fn hold<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
     on_stop: impl FnOnce(),
 ) -> Result<(T, Option<Stop>), Stop> {
-    let (thread, ended) = spawn(work);
-    select! {
-        recv(ended) -> _ => {}
-        recv(stops()) -> _ => on_stop(),
+    let (result, ended) = spawn(work);
+    if until_ended(&ended).is_err() {
+        on_stop();
+        // Finished all the same: the channel only closes when the work has ended.
+        let _ = ended.recv();
     }
-    Ok((joined(thread)?, pending()))
+    Ok((taken(&result)?, pending()))
 }
 
-/// Starts `work` on a thread of its own. The channel returned closes when the work has
-/// ended, returned or panicked; the thread's result is then ready to join.
+/// Where a work's thread leaves its result.
+type Slot<T> = Arc<Mutex<Option<T>>>;
+
+/// Starts `work` on a thread of its own. It leaves its result in the slot returned, and the
+/// channel returned closes when it has ended (returned or panicked).
 fn spawn<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-) -> (JoinHandle<T>, Receiver<Infallible>) {
+) -> (Slot<T>, Receiver<Infallible>) {
+    let result = Arc::new(Mutex::new(None));
+    let slot = Arc::clone(&result);
+    let ended = start(Box::new(move || {
+        let value = work();
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+    }));
+    (result, ended)
+}
+
+/// Runs `job` on a new thread; the channel returned closes when the job has ended. (The job
+/// is boxed so that the thread's start-up is built once, not once per result type: ~28 KB.)
+fn start(job: Box<dyn FnOnce() + Send>) -> Receiver<Infallible> {
     let (end, ended) = crossbeam_channel::bounded::<Infallible>(0);
-    let thread = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         let _end = end;
-        work()
+        job();
     });
-    (thread, ended)
+    ended
+}
+
+/// Waits until `ended` closes (the work has ended), or until a stop is recorded: `Err` then.
+fn until_ended(ended: &Receiver<Infallible>) -> Result<(), Stop> {
+    select! {
+        recv(ended) -> _ => Ok(()),
+        recv(stops()) -> _ => Err(stopped()),
+    }
 }
 
 /// The result of a work that has ended. One that panicked (only in tests: the shipped build
-/// aborts on a panic) reads as a stop, as a work that never answered would.
-fn joined<T>(thread: JoinHandle<T>) -> Result<T, Stop> {
-    thread.join().map_err(|_| stopped())
+/// aborts on a panic) left none, and reads as a stop, as a work that never answered would.
+fn taken<T>(result: &Slot<T>) -> Result<T, Stop> {
+    let value = result.lock().unwrap_or_else(|e| e.into_inner()).take();
+    value.ok_or_else(stopped)
 }
 
 /// Sleeps for `d`, or until a stop is recorded (then `Err` at once).
@@ -274,16 +296,13 @@ mod tests {
         assert!(stops().recv().is_err(), "closed for later waits too");
         assert_eq!(run(|| 1), Err(Stop::Hangup));
         assert_eq!(sleep(Duration::from_secs(30)), Err(Stop::Hangup));
-        // A held request is finished all the same, announced, and the stop handed back.
-        let mut announced = 0;
+        // A held request is announced, finished all the same (here it only ends once the
+        // announcement was made), and the stop handed back.
+        let (announce, announced) = crossbeam_channel::bounded(1);
         let held = hold(
-            || {
-                std::thread::sleep(Duration::from_millis(20));
-                3
-            },
-            || announced += 1,
+            move || announced.recv_timeout(Duration::from_secs(30)).is_ok(),
+            move || announce.send(()).unwrap(),
         );
-        assert_eq!(held, Ok((3, Some(Stop::Hangup))));
-        assert!(announced <= 1);
+        assert_eq!(held, Ok((true, Some(Stop::Hangup))));
     }
 }
