@@ -227,8 +227,14 @@ fn start(job: Box<dyn FnOnce() + Send>) -> Receiver<Infallible> {
 
 /// Waits until `ended` closes (the work has ended), or until a stop is recorded: `Err` then.
 fn until_ended(ended: &Receiver<Infallible>) -> Result<(), Stop> {
+    recv(ended).map(|_| ())
+}
+
+/// The next message on `rx` (`None` once it is closed and empty), or `Err` as soon as a stop
+/// is recorded: for a step that waits on a thread of its own, as [`run`] does.
+pub fn recv<T>(rx: &Receiver<T>) -> Result<Option<T>, Stop> {
     select! {
-        recv(ended) -> _ => Ok(()),
+        recv(rx) -> message => Ok(message.ok()),
         recv(stops()) -> _ => Err(stopped()),
     }
 }

@@ -15,7 +15,7 @@ use crate::output::Event;
 use crate::poll::{self, Fetch, Inputs, Pace, PollError, WaitError};
 use crate::realtime::Realtime;
 use crate::render::{self, diagnosis};
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use std::time::Duration;
 
 /// Polls until every row is terminal; returns that snapshot (every row, retries included).
@@ -48,10 +48,11 @@ pub fn run(
     ctx.out.emit(Event::WaitStarted {
         realtime: subscription.map(Realtime::connected),
     });
+    let (asks, answers) = fetch_thread(client.clone(), req.upload_id.to_string());
     let mut fetcher = ResultsFetcher {
         client: client.clone(),
-        upload_id: req.upload_id.to_string(),
-        cache: Some(EtagCache::default()),
+        asks,
+        answers,
         auth: auth.clone(),
         timings: t,
         subscription,
@@ -100,14 +101,15 @@ fn wait_error(e: WaitError<ApiError>, client: &ApiClient, ctx: &Ctx, hint: &str)
     }
 }
 
-/// `GET /results/{id}?view=summary` with the ETag cache, on a worker thread so that a stop
-/// does not wait for a slow answer; a login session is refreshed first when it expires
-/// within a minute, and the new token goes to the client and the realtime channel.
+/// The poll's fetch: `GET /results/{id}?view=summary` on the wait's fetch thread
+/// ([`fetch_thread`]); a login session is refreshed first when it expires within a minute,
+/// and the new token goes to the client (which the fetch thread's copy shares) and the
+/// realtime channel.
 struct ResultsFetcher<'a> {
     client: ApiClient,
-    upload_id: String,
-    /// `None` only while a fetch that was abandoned by a stop holds it.
-    cache: Option<EtagCache>,
+    /// One ask, one fetch, one answer.
+    asks: Sender<()>,
+    answers: Receiver<Result<Vec<ResultRow>, ApiError>>,
     auth: AuthContext,
     timings: Timings,
     subscription: Option<&'a Realtime>,
@@ -180,26 +182,49 @@ impl Fetch for ResultsFetcher<'_> {
 
     fn fetch(&mut self) -> Result<Vec<ResultRow>, ApiError> {
         self.keep_fresh()?;
-        let (client, id) = (self.client.clone(), self.upload_id.clone());
-        let mut cache = self.cache.take().unwrap_or_default();
-        let worked = signal::run(move || {
-            let r = client.results_summary(&id, &mut cache);
-            (r, cache)
-        });
-        match worked {
-            Ok((r, cache)) => {
-                self.cache = Some(cache);
-                r
-            }
+        let answer = match self.asks.send(()) {
+            Ok(()) => signal::recv(&self.answers),
+            Err(_) => Ok(None),
+        };
+        let detail = match answer {
+            Ok(Some(rows)) => return rows,
+            // Only a fetch that panicked (in tests: the shipped build aborts) ends the thread.
+            Ok(None) => "the fetch ended without an answer".to_string(),
             // The loop sees the stop right after this and ends the wait.
-            Err(stop) => Err(ApiError::Network {
-                op: "Fetching results".into(),
-                host: String::new(),
-                kind: NetKind::Other,
-                detail: format!("stopped by {}", stop.name()),
-            }),
-        }
+            Err(stop) => format!("stopped by {}", stop.name()),
+        };
+        Err(ApiError::Network {
+            op: "Fetching results".into(),
+            host: String::new(),
+            kind: NetKind::Other,
+            detail,
+        })
     }
+}
+
+/// Starts the wait's fetch thread: for each ask, one `GET /results` with the wait's ETag
+/// cache, its answer sent back; it ends when the wait drops its end of the channels. One
+/// thread for the whole wait, not one per poll (a wait polls for hours, and a thread's start
+/// and end cost more CPU than the poll itself); the wait receives the answers through
+/// `exit::signal::recv`, so a stop never waits for a slow answer.
+fn fetch_thread(
+    client: ApiClient,
+    upload_id: String,
+) -> (Sender<()>, Receiver<Result<Vec<ResultRow>, ApiError>>) {
+    let (asks, asked) = crossbeam_channel::bounded::<()>(1);
+    let (answer, answers) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let mut cache = EtagCache::default();
+        for () in asked {
+            if answer
+                .send(client.results_summary(&upload_id, &mut cache))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (asks, answers)
 }
 
 /// What the loop asks of a failed fetch, answered by the API error.
