@@ -27,6 +27,9 @@ pub struct Interactive {
     next_redraw: Duration,
     realtime: Option<Arc<AtomicBool>>,
     upload: Option<Transfer>,
+    /// The rows' lines of the frame and the terminal size they were cut to: rendered again
+    /// for a new snapshot or size, while each tick redraws the title and footer around them.
+    body: Option<((usize, usize), Vec<String>)>,
 }
 
 /// The transfer whose progress line is on screen.
@@ -54,6 +57,7 @@ impl Interactive {
             next_redraw: Duration::ZERO,
             realtime: None,
             upload: None,
+            body: None,
         }
     }
 
@@ -115,7 +119,13 @@ impl Interactive {
             }
             None => self.caps.width,
         };
-        let lines = progress::tty_frame(&frame, self.caps.out, self.caps.width, self.caps.height);
+        let size = (self.caps.width, self.caps.height);
+        if self.body.as_ref().is_none_or(|(cut_to, _)| *cut_to != size) {
+            let body = progress::tty_body(frame.rows, self.quiet, self.caps.out, size.0, size.1);
+            self.body = Some((size, body));
+        }
+        let body = self.body.as_ref().map_or(&[][..], |(_, lines)| lines);
+        let lines = progress::frame_around(body, &frame, self.caps.out, self.caps.width);
         if let Some(live) = self.live.as_mut() {
             live.draw(&lines, columns);
         }
@@ -148,6 +158,7 @@ impl Sink for Interactive {
                 self.failures = 0;
                 self.next_at = Some(*next_at);
                 self.rows = Some(rows.to_vec());
+                self.body = None;
                 self.redraw(now);
             }
             Event::PollFailed {

@@ -115,8 +115,17 @@ pub struct Frame<'a> {
 /// quiet), and a footer. Lines are cut to `width` columns and the row list to `height`
 /// lines, so the frame never wraps (a wrapped line would break the in-place redraw).
 pub fn tty_frame(f: &Frame<'_>, style: Style, width: usize, height: usize) -> Vec<String> {
-    let mut lines = vec![tty_title(f.spinner, style, width)];
-    lines.extend(tty_body(f.rows, f.quiet, style, width, height));
+    let body = tty_body(f.rows, f.quiet, style, width, height);
+    frame_around(&body, f, style, width)
+}
+
+/// The frame around `body`, the rows' lines of [`tty_body`]: the title above, the footer
+/// below. The rows change only with a new snapshot or terminal size; the title's spinner and
+/// the footer's countdown at every tick.
+pub fn frame_around(body: &[String], f: &Frame<'_>, style: Style, width: usize) -> Vec<String> {
+    let mut lines = Vec::with_capacity(body.len() + 2);
+    lines.push(tty_title(f.spinner, style, width));
+    lines.extend_from_slice(body);
     lines.extend(tty_footer(f, style, width));
     lines
 }
@@ -140,7 +149,7 @@ fn tty_title(spinner: usize, style: Style, width: usize) -> String {
 
 /// The frame's middle: one line per result (cut to `height`), the summary line when quiet,
 /// or "Initializing" before the first fetch.
-fn tty_body(
+pub fn tty_body(
     rows: Option<&[ResultRow]>,
     quiet: bool,
     style: Style,
