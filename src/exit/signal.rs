@@ -279,6 +279,11 @@ mod tests {
         assert_eq!(hold(|| 5, || announced += 1), Ok((5, None)));
         assert_eq!(announced, 0);
         assert_eq!(stops().try_recv().ok(), None, "open, and nothing on it");
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        tx.send(4).unwrap();
+        assert_eq!(recv(&rx), Ok(Some(4)));
+        drop(tx);
+        assert_eq!(recv(&rx), Ok(None), "closed and empty");
 
         // A stop ends a running work, a sleep and a wait on the channel, each at once.
         let t = Instant::now();
@@ -288,10 +293,13 @@ mod tests {
         });
         let sleeper = std::thread::spawn(|| sleep(Duration::from_secs(30)));
         let listener = std::thread::spawn(|| stops().recv().is_err());
+        let (_quiet, nothing) = crossbeam_channel::bounded::<u8>(1);
+        let receiver = std::thread::spawn(move || recv(&nothing));
         let r = run(|| std::thread::sleep(Duration::from_secs(30)));
         assert_eq!(r, Err(Stop::Hangup));
         assert_eq!(sleeper.join().unwrap(), Err(Stop::Hangup));
         assert!(listener.join().unwrap(), "the channel closed");
+        assert_eq!(receiver.join().unwrap(), Err(Stop::Hangup));
         assert!(t.elapsed() < Duration::from_secs(20));
         stopper.join().unwrap();
 
