@@ -361,37 +361,47 @@ fn a_run_already_finished_returns_after_one_fetch() {
 }
 
 #[test]
-fn a_stop_while_waiting_ends_the_wait_at_once() {
-    // Fetch at 0, next backstop at 60: the stop at 25 s ends the sleep then, not at 60.
-    let r = run_with_stop(vec![running(), passed()], &[], 0.0, None, Some(25.0));
-    assert!(matches!(r.result, Err(WaitError::Stopped(Stop::Terminate))));
-    assert_eq!(r.starts, vec![0.0]);
-    assert_eq!(r.ended, 25.0);
-}
-
-#[test]
-fn a_stop_while_backing_off_ends_the_wait_at_once() {
-    // The failed fetch at 0 backs off to 10 s; pokes are not waited for then, a stop is.
-    let r = run_with_stop(vec![http(502), passed()], &[2.0], 0.0, None, Some(4.0));
-    assert!(matches!(r.result, Err(WaitError::Stopped(Stop::Terminate))));
-    assert_eq!(r.starts, vec![0.0]);
-    assert_eq!(r.ended, 4.0);
-}
-
-#[test]
-fn a_stop_during_a_fetch_ends_the_wait_when_it_returns() {
-    // The fetch runs from 0 to 5 s; the stop at 3 s is seen as soon as it returns.
-    let r = run_with_stop(vec![running(), passed()], &[], 5.0, None, Some(3.0));
-    assert!(matches!(r.result, Err(WaitError::Stopped(Stop::Terminate))));
-    assert_eq!(r.starts, vec![0.0]);
-    assert_eq!(r.ended, 5.0);
-}
-
-#[test]
-fn a_poke_and_a_stop_together_end_the_wait_without_another_fetch() {
-    // The poke would fetch at the floor (1 s after the fetch at 0); the stop comes first.
-    let r = run_with_stop(vec![running(), passed()], &[0.5], 0.0, None, Some(0.7));
-    assert!(matches!(r.result, Err(WaitError::Stopped(Stop::Terminate))));
-    assert_eq!(r.starts, vec![0.0]);
-    assert_eq!(r.ended, 0.7);
+fn a_stop_ends_the_wait_at_once_whatever_it_was_waiting_for() {
+    // (what, answers, pokes, fetch latency, stop at, wait ended at): one fetch at 0 each time.
+    type Case = (
+        &'static str,
+        Vec<Result<Vec<ResultRow>, ApiError>>,
+        Vec<f64>,
+        f64,
+        f64,
+        f64,
+    );
+    let cases: Vec<Case> = vec![
+        // The next backstop is at 60: the stop ends the sleep at 25, not 60.
+        (
+            "waiting",
+            vec![running(), passed()],
+            vec![],
+            0.0,
+            25.0,
+            25.0,
+        ),
+        // The failed fetch backs off to 10 s; pokes are not waited for then, a stop is.
+        (
+            "backing off",
+            vec![http(502), passed()],
+            vec![2.0],
+            0.0,
+            4.0,
+            4.0,
+        ),
+        // The fetch runs from 0 to 5 s; the stop is seen as soon as it returns.
+        ("fetching", vec![running(), passed()], vec![], 5.0, 3.0, 5.0),
+        // The poke brings the fetch to the floor (1 s); the stop comes first.
+        ("poked", vec![running(), passed()], vec![0.5], 0.0, 0.7, 0.7),
+    ];
+    for (what, answers, pokes, latency, stop_at, ended) in cases {
+        let r = run_with_stop(answers, &pokes, latency, None, Some(stop_at));
+        assert!(
+            matches!(r.result, Err(WaitError::Stopped(Stop::Terminate))),
+            "{what}: {:?}",
+            r.result
+        );
+        assert_eq!((r.starts, r.ended), (vec![0.0], ended), "{what}");
+    }
 }
