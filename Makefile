@@ -49,9 +49,13 @@ test:
 		cargo test --locked --no-fail-fast; \
 	fi
 
+# Without .eh_frame_hdr no unwinder finds a frame, so the unwind tables rustc emits for every
+# function on x86-64 Linux whatever the panic strategy (.eh_frame, ~320 KB) are never read:
+# they are removed after the link (docs/building.md, "What keeps it small").
 static: musl-toolchain
 	CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="$(STATIC_RUSTFLAGS)" \
 		cargo build --release --locked --target $(MUSL_TARGET)
+	@objcopy --remove-section=.eh_frame $(STATIC_BIN)
 	@file $(STATIC_BIN)
 	@ls -l $(STATIC_BIN)
 

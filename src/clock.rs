@@ -7,26 +7,27 @@
 //! microseconds; end-to-end tests set `DCD_TIME_SCALE=0.01` so the real binary runs 100×
 //! faster.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, select};
+use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-/// Why a [`Clock::wait_poke`] returned.
+/// What ended a [`Clock::wait`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
-    /// The deadline passed.
-    Deadline,
-    /// A poke arrived on the channel (it has been consumed).
+    /// A poke arrived on the poke channel (it has been taken off the channel).
     Poke,
+    /// The stop channel closed: a stop was recorded.
+    Stop,
+    /// The time waited for came.
+    Deadline,
 }
 
 /// The loop's view of time. `now` is monotonic, measured from an arbitrary origin.
 pub trait Clock {
     fn now(&self) -> Duration;
-    /// Sleeps until `until` (no-op if already past).
-    fn sleep_until(&self, until: Duration);
-    /// Waits until `until` or until a poke arrives on `pokes`, whichever comes first.
-    /// A disconnected channel behaves like one that never receives.
-    fn wait_poke(&self, pokes: &Receiver<()>, until: Duration) -> Wake;
+    /// Waits until `until`, a poke on `pokes` or the closing of `stops`, whichever comes
+    /// first, and says which it was. A poke channel with no sender left never pokes.
+    fn wait(&self, pokes: &Receiver<()>, stops: &Receiver<Infallible>, until: Duration) -> Wake;
 }
 
 /// Wall-clock time.
@@ -53,25 +54,15 @@ impl Clock for RealClock {
         self.origin.elapsed()
     }
 
-    fn sleep_until(&self, until: Duration) {
-        let now = self.now();
-        if until > now {
-            std::thread::sleep(until - now);
-        }
-    }
-
-    fn wait_poke(&self, pokes: &Receiver<()>, until: Duration) -> Wake {
-        let now = self.now();
-        if now >= until {
-            return Wake::Deadline;
-        }
-        match pokes.recv_timeout(until - now) {
-            Ok(()) => Wake::Poke,
-            Err(RecvTimeoutError::Timeout) => Wake::Deadline,
-            Err(RecvTimeoutError::Disconnected) => {
-                self.sleep_until(until);
-                Wake::Deadline
-            }
+    /// One `select!` over both channels, with the time left as its timeout.
+    fn wait(&self, pokes: &Receiver<()>, stops: &Receiver<Infallible>, until: Duration) -> Wake {
+        select! {
+            recv(pokes) -> poke => match poke {
+                Ok(()) => Wake::Poke,
+                Err(_) => self.wait(&crossbeam_channel::never(), stops, until),
+            },
+            recv(stops) -> _ => Wake::Stop,
+            default(until.saturating_sub(self.now())) => Wake::Deadline,
         }
     }
 }
@@ -221,20 +212,33 @@ mod tests {
     }
 
     #[test]
-    fn real_clock_wait_returns_on_poke_or_deadline() {
+    fn real_clock_wait_says_what_woke_it() {
         let c = RealClock::new();
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        tx.try_send(()).unwrap();
+        let (poke_tx, pokes) = crossbeam_channel::bounded(1);
+        let (stop_tx, stops) = crossbeam_channel::bounded::<Infallible>(0);
+        let later = |ms| c.now() + Duration::from_millis(ms);
+        poke_tx.try_send(()).unwrap();
+        assert!(poke_tx.try_send(()).is_err(), "a second poke coalesces");
+        assert_eq!(c.wait(&pokes, &stops, later(60_000)), Wake::Poke);
+        let until = later(20);
+        assert_eq!(c.wait(&pokes, &stops, until), Wake::Deadline);
+        assert!(c.now() >= until);
+        // With no poker left the wait goes on to its deadline.
+        drop(poke_tx);
+        let until = later(20);
+        assert_eq!(c.wait(&pokes, &stops, until), Wake::Deadline);
+        assert!(c.now() >= until);
+        // A stop closes the stop channel, from another thread, long before the deadline.
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            drop(stop_tx);
+        });
+        assert_eq!(c.wait(&pokes, &stops, later(60_000)), Wake::Stop);
+        stopper.join().unwrap();
         assert_eq!(
-            c.wait_poke(&rx, c.now() + Duration::from_secs(5)),
-            Wake::Poke
+            c.wait(&pokes, &stops, later(60_000)),
+            Wake::Stop,
+            "and stays closed"
         );
-        let until = c.now() + Duration::from_millis(20);
-        assert_eq!(c.wait_poke(&rx, until), Wake::Deadline);
-        assert!(c.now() >= until);
-        drop(tx);
-        let until = c.now() + Duration::from_millis(20);
-        assert_eq!(c.wait_poke(&rx, until), Wake::Deadline);
-        assert!(c.now() >= until);
     }
 }

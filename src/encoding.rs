@@ -1,51 +1,28 @@
 //! Base64, hex and digests: the small encodings dcd needs (TUS metadata, proxy credentials,
-//! hash digests), and the one way it hashes (SHA-256 for dedup, the flow zip and PKCE; SHA-1
-//! for Backblaze), with ring's digests — the assembly TLS already links.
+//! hash digests; base64 is the `base64` crate ureq already links), random bytes, and the one
+//! way it hashes (SHA-256 for dedup, the flow zip and PKCE; SHA-1 for Backblaze), with
+//! ring's digests and random source — what TLS already links.
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 /// Standard base64 with padding (RFC 4648 §4).
 pub fn base64(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    STANDARD.encode(data)
 }
 
 /// base64url without padding (RFC 4648 §5), as PKCE uses it.
 pub fn base64url(data: &[u8]) -> String {
-    base64(data)
-        .trim_end_matches('=')
-        .replace('+', "-")
-        .replace('/', "_")
+    URL_SAFE_NO_PAD.encode(data)
 }
 
-/// `n` bytes from the operating system's random source.
+/// `n` bytes from the operating system's random source (ring's, as TLS uses it).
 pub fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
+    use ring::rand::SecureRandom;
     let mut buf = vec![0u8; n];
-    let mut filled = 0;
-    while filled < n {
-        // SAFETY: getrandom writes at most `n - filled` bytes into our buffer.
-        let got = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), n - filled, 0) };
-        if got < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        filled += got as usize;
-    }
+    ring::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| std::io::Error::other("the system's random source failed"))?;
     Ok(buf)
 }
 

@@ -297,7 +297,7 @@ fn human_size(bytes: u64) -> String {
 /// Opens a regular file of at most `cap` bytes for reading, without reading it. The open is
 /// non-blocking, so a FIFO nobody writes to is refused at once instead of hanging the open.
 pub fn open_capped(path: &Path, cap: u64) -> Result<(File, u64), ReadError> {
-    let file = open_read_nonblocking(path).map_err(ReadError::Io)?;
+    let file = open_nonblocking(path, 0).map_err(ReadError::Io)?;
     regular(file, cap)
 }
 
@@ -305,15 +305,20 @@ pub fn open_capped(path: &Path, cap: u64) -> Result<(File, u64), ReadError> {
 /// followed (`O_NOFOLLOW`): for a walk that saw a regular file at `path` and must read that
 /// file, never what a link put in its place points at.
 pub fn open_capped_nofollow(path: &Path, cap: u64) -> Result<(File, u64), ReadError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => ReadError::NotAFile,
-            _ => ReadError::Io(e),
-        })?;
+    let file = open_nonblocking(path, libc::O_NOFOLLOW).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => ReadError::NotAFile,
+        _ => ReadError::Io(e),
+    })?;
     regular(file, cap)
+}
+
+/// Opens `path` for reading with `O_NONBLOCK` (and `extra`): opening a FIFO then returns at
+/// once instead of waiting for a writer. (`OpenOptions` adds `O_CLOEXEC` itself.)
+fn open_nonblocking(path: &Path, extra: i32) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | extra)
+        .open(path)
 }
 
 /// `file` when it is a regular file of at most `cap` bytes, with its length.
@@ -328,54 +333,19 @@ fn regular(file: File, cap: u64) -> Result<(File, u64), ReadError> {
     Ok((file, meta.len()))
 }
 
-/// `open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)` as `openat` from the working directory:
-/// musl's `open` follows every close-on-exec open with an `fcntl` (for kernels older than
-/// 2.6.23), one syscall more per file for a planner that opens thousands.
-fn open_read_nonblocking(path: &Path) -> std::io::Result<File> {
-    use std::os::fd::FromRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC;
-    loop {
-        // SAFETY: `c` is a NUL-terminated path; a descriptor it returns is ours alone.
-        let fd = unsafe { libc::openat(libc::AT_FDCWD, c.as_ptr(), flags) };
-        if fd >= 0 {
-            // SAFETY: `fd` was just opened and is owned by nothing else.
-            return Ok(unsafe { File::from_raw_fd(fd) });
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
 /// Reads a regular file of at most `cap` bytes.
 pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
     let (file, len) = open_capped(path, cap)?;
-    read_sized(file, len, cap)
+    read_to_cap(file, len, cap)
 }
 
-/// Reads `r`, a file `len` bytes long when it was opened, to its end, at most `cap` bytes.
-/// The first read asks for one byte more than `len`: getting exactly `len` back is the whole
-/// file, with no second read to see the end (a planner reads thousands of small files). Any
-/// other count (a file that grew or shrank since, a short read) reads on to the end.
-fn read_sized(mut r: impl Read, len: u64, cap: u64) -> Result<Vec<u8>, ReadError> {
-    let mut bytes = vec![0u8; len as usize + 1];
-    let n = loop {
-        match r.read(&mut bytes) {
-            Ok(n) => break n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(ReadError::Io(e)),
-        }
-    };
-    bytes.truncate(n);
-    if n as u64 != len {
-        r.take((cap + 1).saturating_sub(n as u64))
-            .read_to_end(&mut bytes)
-            .map_err(ReadError::Io)?;
-    }
+/// Reads `r` to its end, at most `cap` bytes: a file that grew past the cap since it was
+/// opened is too large. `len`, its size when opened, sizes the buffer.
+fn read_to_cap(r: impl Read, len: u64, cap: u64) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::with_capacity(len.min(cap) as usize);
+    r.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
     if bytes.len() as u64 > cap {
         return Err(ReadError::TooLarge { cap });
     }
@@ -433,12 +403,10 @@ mod tests {
     struct Chunks<'a> {
         data: &'a [u8],
         chunk: usize,
-        reads: usize,
     }
 
     impl Read for Chunks<'_> {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            self.reads += 1;
             let n = buf.len().min(self.chunk).min(self.data.len());
             buf[..n].copy_from_slice(&self.data[..n]);
             self.data = &self.data[n..];
@@ -447,35 +415,27 @@ mod tests {
     }
 
     #[test]
-    fn a_file_of_its_opened_size_is_one_read_and_any_other_is_read_to_the_end() {
+    fn a_file_is_read_to_its_end_within_the_cap_whatever_its_size_when_opened() {
         let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
         let read = |bytes: &[u8], chunk: usize, len: u64, cap: u64| {
-            let mut r = Chunks {
-                data: bytes,
-                chunk,
-                reads: 0,
-            };
-            let got = read_sized(&mut r, len, cap);
-            (got, r.reads)
+            read_to_cap(Chunks { data: bytes, chunk }, len, cap)
         };
-        // The size it had: one read.
-        let (got, reads) = read(&data, usize::MAX, 1000, 4096);
-        assert_eq!((got.unwrap(), reads), (data.clone(), 1));
-        let (got, reads) = read(&[], usize::MAX, 0, 4096);
-        assert_eq!((got.unwrap(), reads), (Vec::new(), 1));
+        assert_eq!(read(&data, usize::MAX, 1000, 4096).unwrap(), data);
+        assert_eq!(read(&[], usize::MAX, 0, 4096).unwrap(), Vec::<u8>::new());
         // Short reads: read on to the end.
-        let (got, _) = read(&data, 7, 1000, 4096);
-        assert_eq!(got.unwrap(), data);
+        assert_eq!(read(&data, 7, 1000, 4096).unwrap(), data);
         // Grown since it was opened: all of it, or too large past the cap.
-        let (got, _) = read(&data, usize::MAX, 600, 4096);
-        assert_eq!(got.unwrap(), data);
-        let (got, _) = read(&data, usize::MAX, 600, 999);
-        assert!(matches!(got, Err(ReadError::TooLarge { cap: 999 })));
-        let (got, _) = read(&data, 3, 600, 1000);
-        assert_eq!(got.unwrap(), data);
+        assert_eq!(read(&data, usize::MAX, 600, 4096).unwrap(), data);
+        assert!(matches!(
+            read(&data, usize::MAX, 600, 999),
+            Err(ReadError::TooLarge { cap: 999 })
+        ));
+        assert_eq!(read(&data, 3, 600, 1000).unwrap(), data);
         // Shrunk since: what is there.
-        let (got, _) = read(&data[..10], usize::MAX, 1000, 4096);
-        assert_eq!(got.unwrap(), &data[..10]);
+        assert_eq!(
+            read(&data[..10], usize::MAX, 1000, 4096).unwrap(),
+            &data[..10]
+        );
     }
 
     /// The registry of temporaries is process-wide: these tests take turns.

@@ -2,16 +2,16 @@
 //!
 //! Data flows one way: argv → [`cli`] (the flag table and the typed options) → [`auth`] (the
 //! API key or the session) → [`commands`] (each a short list of steps) → [`api`],
-//! [`realtime`] → [`watch`] (the poll loop) → [`output`] (one handle, one sink per mode) →
+//! [`realtime`] → [`poll`] (the wait's poll loop) → [`output`] (one handle, one sink per mode) →
 //! [`render`] (pure text) → the exit code ([`exit`]).
 //!
 //! The imports follow one order, top first; a module uses only modules after its own layer
 //! (`tests/integration/architecture.rs` enforces it, and that no folder holds an import
 //! cycle): `main` → `lib` (the entry: argv to `cli`, the typed options to a command) →
 //! [`commands`] → [`cli`] → [`auth`] → [`upload`], [`report`] → [`app`] → [`api`],
-//! [`realtime`] → [`plan`], [`watch`] → [`output`] → [`term`] → [`render`] → [`net`] →
+//! [`realtime`] → [`plan`], [`poll`] → [`output`] → [`term`] → [`render`] → [`net`] →
 //! [`domain`] (types and pure rules) → [`debug`] → the leaves [`clock`], [`encoding`],
-//! [`fsio`] (the one file writer and bounded reader), [`mem`], [`sanitize`] (the one
+//! [`fsio`] (the one file writer and bounded reader), [`sanitize`] (the one
 //! sanitiser) → [`exit`] (the exit codes and the stop signals). See `docs/architecture.md`.
 
 // No function of the program is longer than 80 lines (the threshold is in clippy.toml);
@@ -29,18 +29,17 @@ pub mod domain;
 pub(crate) mod encoding;
 pub(crate) mod exit;
 pub(crate) mod fsio;
-pub mod mem;
 pub(crate) mod net;
 pub(crate) mod output;
 pub mod plan;
 pub(crate) mod platform;
+pub(crate) mod poll;
 pub mod realtime;
 pub mod render;
 pub(crate) mod report;
 pub mod sanitize;
 pub mod term;
 pub mod upload;
-pub(crate) mod watch;
 
 use exit::{CliError, Exit};
 

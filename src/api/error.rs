@@ -301,18 +301,6 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl crate::watch::PollError for ApiError {
-    fn is_transient(&self) -> bool {
-        ApiError::is_transient(self)
-    }
-    fn status(&self) -> Option<u16> {
-        ApiError::status(self)
-    }
-    fn retry_after(&self) -> Option<Duration> {
-        ApiError::retry_after(self)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -482,7 +482,7 @@ mod tests {
              \"id\" that is null"
         );
         // The poll loop retries it, and never from the snapshot cached before it.
-        assert!(crate::watch::PollError::is_transient(&e));
+        assert!(e.is_transient());
         assert_eq!(cache.etag(), None);
         c.results_summary("u", &mut cache).unwrap();
         let _ = srv.requests.recv().unwrap();

@@ -6,7 +6,7 @@ use super::{Ctx, connect};
 use crate::api::{ApiClient, ApiError, StatusQuery};
 use crate::auth::AuthContext;
 use crate::cli::args::{StatusArgs, UploadRef};
-use crate::clock::{Clock, RealClock, STATUS_ATTEMPTS};
+use crate::clock::STATUS_ATTEMPTS;
 use crate::domain::results::UploadStatus;
 use crate::exit::{CliError, Exit, signal};
 use crate::net::diagnose;
@@ -38,7 +38,6 @@ fn fetch_status(
     which: &UploadRef,
     ctx: &Ctx,
 ) -> Result<UploadStatus, CliError> {
-    let clock = RealClock::new();
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -70,8 +69,7 @@ fn fetch_status(
         ctx.out.warn(&format!(
             "{what} on attempt {attempt}/{STATUS_ATTEMPTS}. Retrying... ({err})"
         ));
-        clock.sleep_until(clock.now() + ctx.timings.status_retry_base * attempt);
-        signal::check()?;
+        signal::sleep(ctx.timings.status_retry_base * attempt)?;
     }
 }
 

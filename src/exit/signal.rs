@@ -1,17 +1,18 @@
 //! Why the command must stop early: SIGINT, SIGTERM, SIGHUP, or a closed stdout.
 //!
 //! A thread waits for the signals and only *records* the first reason ([`record`]); it
-//! never prints and never exits. The main flow acts on it: steps check [`check`] between
-//! pieces of work, blocking work runs through [`run`] (which returns as soon as a stop is
-//! recorded, leaving the abandoned work to die with the process), and the wait loop
-//! registers a [`waker`] so a stop ends its sleep at once. Every stop then leaves through
-//! the one exit path as [`super::Exit::Stopped`].
+//! never prints and never exits. Recording a stop closes the stop channel ([`stops`]):
+//! nothing is ever sent on it, and a closed channel is ready for every receiver at once and
+//! for good, so every blocking wait that selects on it returns — [`run`], [`sleep`] and the
+//! wait's sleep alike, however many there are and whenever they start. Steps check [`check`]
+//! between pieces of work. Every stop then leaves through the one exit path as
+//! [`super::Exit::Stopped`].
 
-use std::any::Any;
-use std::marker::PhantomData;
-use std::sync::Mutex;
+use crossbeam_channel::{Receiver, Sender, select};
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::mpsc::{Sender, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 /// A reason to stop, with its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,10 +67,30 @@ impl Stop {
 }
 
 static STOP: AtomicU8 = AtomicU8::new(0);
-/// What to call when a stop is recorded, by registration id.
-type Wake = Box<dyn Fn() + Send>;
-static WAKERS: Mutex<Vec<(u64, Wake)>> = Mutex::new(Vec::new());
-static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The stop channel: its one sender (dropped when a stop is recorded) and its receiver.
+struct StopChannel {
+    tx: Mutex<Option<Sender<Infallible>>>,
+    rx: Receiver<Infallible>,
+}
+
+fn stop_channel() -> &'static StopChannel {
+    static CHANNEL: OnceLock<StopChannel> = OnceLock::new();
+    CHANNEL.get_or_init(|| {
+        let (tx, rx) = crossbeam_channel::bounded(0);
+        StopChannel {
+            tx: Mutex::new(Some(tx)),
+            rx,
+        }
+    })
+}
+
+/// The stop channel, for a blocking wait to `select!` on beside what it waits for: no
+/// message ever arrives on it, and from the moment a stop is recorded every receive on it
+/// returns at once (with the error of a closed channel). Which stop it was: [`pending`].
+pub fn stops() -> &'static Receiver<Infallible> {
+    &stop_channel().rx
+}
 
 /// Starts the thread that records SIGINT, SIGTERM and SIGHUP. Called once, first thing.
 pub fn install() {
@@ -88,13 +109,12 @@ pub fn install() {
     });
 }
 
-/// Records a reason to stop (the first one wins) and wakes every registered waiter.
+/// Records a reason to stop (the first one wins) and closes the stop channel, which wakes
+/// every blocking wait.
 pub fn record(stop: Stop) {
     let _ = STOP.compare_exchange(0, stop.to_u8(), Ordering::SeqCst, Ordering::SeqCst);
-    let wakers = WAKERS.lock().unwrap_or_else(|e| e.into_inner());
-    for (_, wake) in wakers.iter() {
-        wake();
-    }
+    let mut tx = stop_channel().tx.lock().unwrap_or_else(|e| e.into_inner());
+    drop(tx.take());
 }
 
 /// The recorded reason to stop, if any.
@@ -107,61 +127,18 @@ pub fn check() -> Result<(), Stop> {
     pending().map_or(Ok(()), Err)
 }
 
-/// A registration that is called when a stop is recorded; dropped, it is removed.
-pub struct Waker {
-    id: u64,
-}
-
-impl Drop for Waker {
-    fn drop(&mut self) {
-        let mut wakers = WAKERS.lock().unwrap_or_else(|e| e.into_inner());
-        wakers.retain(|(id, _)| *id != self.id);
-    }
-}
-
-/// Registers `tx` to receive `()` (with `try_send`) when a stop is recorded. If one already
-/// was, `tx` receives it at once.
-pub fn waker(tx: SyncSender<()>) -> Waker {
-    on_stop(Box::new(move || {
-        let _ = tx.try_send(());
-    }))
-}
-
-/// Registers `wake` to be called when a stop is recorded — at once if one already was.
-fn on_stop(wake: Wake) -> Waker {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let mut wakers = WAKERS.lock().unwrap_or_else(|e| e.into_inner());
-    if pending().is_some() {
-        wake();
-    }
-    wakers.push((id, wake));
-    Waker { id }
-}
-
-/// A value of any type, crossing to the waiting thread: one channel and one thread body
-/// serve every [`run`] and [`run_reporting`], whatever their types (each distinct type
-/// would otherwise bring its own copy of the channel and thread code into the binary).
-type Erased = Box<dyn Any + Send>;
-
-/// What the waiting thread receives, in order.
-enum Msg {
-    Report(Erased),
-    Done(Erased),
-    Stopped,
-    /// The work's thread ended without a result.
-    Gone,
+/// The recorded stop, for a wait the stop channel ended.
+fn stopped() -> Stop {
+    pending().unwrap_or(Stop::Interrupt)
 }
 
 /// Hands reports of type `R` from the work to the waiting thread ([`run_reporting`]).
-pub struct Reporter<R> {
-    tx: Sender<Msg>,
-    _type: PhantomData<fn(R)>,
-}
+pub struct Reporter<R>(Sender<R>);
 
-impl<R: Send + 'static> Reporter<R> {
+impl<R> Reporter<R> {
     /// Sends one report; `Err` when the waiting side has gone (a stop ended the wait).
     pub fn send(&self, report: R) -> Result<(), ()> {
-        self.tx.send(Msg::Report(Box::new(report))).map_err(|_| ())
+        self.0.send(report).map_err(|_| ())
     }
 }
 
@@ -169,7 +146,10 @@ impl<R: Send + 'static> Reporter<R> {
 /// recorded — the work is then abandoned and ends with the process. For work that may be
 /// cut off at any point without harm (no request that may have reached the server).
 pub fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Stop> {
-    run_reporting::<T, ()>(move |_| work(), |()| {})
+    check()?;
+    let (result, ended) = spawn(work);
+    until_ended(&ended)?;
+    taken(&result)
 }
 
 /// Like [`run`], for work that reports as it goes: `work` gets a [`Reporter`], and every
@@ -180,149 +160,111 @@ pub fn run_reporting<T: Send + 'static, R: Send + 'static>(
     mut on: impl FnMut(R),
 ) -> Result<T, Stop> {
     check()?;
-    let mut on_erased = |r: Erased| {
-        if let Ok(r) = r.downcast::<R>() {
-            on(*r);
+    let (tx, reports) = crossbeam_channel::unbounded();
+    let (result, ended) = spawn(move || work(Reporter(tx)));
+    let no_more = crossbeam_channel::never();
+    let mut open = true;
+    loop {
+        select! {
+            recv(if open { &reports } else { &no_more }) -> report => match report {
+                Ok(r) => on(r),
+                // The work dropped its reporter: only its end is left to wait for.
+                Err(_) => open = false,
+            },
+            recv(ended) -> _ => {
+                // The work sent every report before it ended.
+                reports.try_iter().for_each(&mut on);
+                return taken(&result);
+            }
+            recv(stops()) -> _ => return Err(stopped()),
         }
-    };
-    let done = run_erased(erase(work), &mut on_erased, None)?;
-    unerase(done)
+    }
 }
 
 /// Runs `work` — a request that may reach the server — on its own thread to its end, even
-/// through a stop: the first stop recorded meanwhile calls `on_stop` (to announce that the
-/// request is being finished) and is returned beside the result, for the caller to exit with.
+/// through a stop: a stop recorded meanwhile calls `on_stop` (to announce that the request is
+/// being finished) and is returned beside the result, for the caller to exit with.
 pub fn hold<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-    mut on_stop: impl FnMut(),
+    on_stop: impl FnOnce(),
 ) -> Result<(T, Option<Stop>), Stop> {
-    let done = run_erased(
-        erase::<T, ()>(move |_| work()),
-        &mut |_| {},
-        Some(&mut on_stop),
-    )?;
-    Ok((unerase(done)?, pending()))
-}
-
-/// `work` with its types erased, for [`run_erased`].
-fn erase<T: Send + 'static, R: Send + 'static>(
-    work: impl FnOnce(Reporter<R>) -> T + Send + 'static,
-) -> Box<dyn FnOnce(Sender<Msg>) -> Erased + Send> {
-    Box::new(move |tx| {
-        Box::new(work(Reporter {
-            tx,
-            _type: PhantomData,
-        }))
-    })
-}
-
-/// The work's result, back as its own type (it cannot be another).
-fn unerase<T: 'static>(done: Erased) -> Result<T, Stop> {
-    done.downcast::<T>()
-        .map(|v| *v)
-        .map_err(|_| pending().unwrap_or(Stop::Interrupt))
-}
-
-/// The one body of every [`run`], [`run_reporting`] and [`hold`]: the work runs on a thread
-/// that sends its reports and then its result down one channel, which a stop's waker feeds
-/// too. A stop ends the wait at once, unless `held`: then its callback runs once and the
-/// wait goes on to the result.
-fn run_erased(
-    work: Box<dyn FnOnce(Sender<Msg>) -> Erased + Send>,
-    on: &mut dyn FnMut(Erased),
-    mut held: Option<&mut dyn FnMut()>,
-) -> Result<Erased, Stop> {
-    let (tx, msgs) = std::sync::mpsc::channel::<Msg>();
-    let stop_tx = tx.clone();
-    let _waker = on_stop(Box::new(move || {
-        let _ = stop_tx.send(Msg::Stopped);
-    }));
-    on_worker(Box::new(move || {
-        // Sent after the result, or instead of it if the work panics (unwinding, in tests).
-        struct Gone(Sender<Msg>);
-        impl Drop for Gone {
-            fn drop(&mut self) {
-                let _ = self.0.send(Msg::Gone);
-            }
-        }
-        let _gone = Gone(tx.clone());
-        let _ = tx.send(Msg::Done(work(tx.clone())));
-    }));
-    let mut announced = false;
-    loop {
-        match msgs.recv() {
-            Ok(Msg::Report(r)) => on(r),
-            Ok(Msg::Done(v)) => return Ok(v),
-            Ok(Msg::Stopped) => match held.as_mut() {
-                Some(f) if !announced => {
-                    announced = true;
-                    f();
-                }
-                Some(_) => {}
-                None => return Err(pending().unwrap_or(Stop::Interrupt)),
-            },
-            Ok(Msg::Gone) | Err(_) => return Err(pending().unwrap_or(Stop::Interrupt)),
-        }
+    let (result, ended) = spawn(work);
+    if until_ended(&ended).is_err() {
+        on_stop();
+        // Finished all the same: the channel only closes when the work has ended.
+        let _ = ended.recv();
     }
+    Ok((taken(&result)?, pending()))
 }
 
-/// A piece of work for a worker thread.
-type Job = Box<dyn FnOnce() + Send>;
-/// Worker threads waiting for a job, newest last.
-static IDLE: Mutex<Vec<SyncSender<Job>>> = Mutex::new(Vec::new());
-/// Most idle workers kept; more finish when their job does.
-const MAX_IDLE: usize = 2;
+/// Where a work's thread leaves its result.
+type Slot<T> = Arc<Mutex<Option<T>>>;
 
-/// Runs `job` on an idle worker thread, or on a new one when none is idle (the first step,
-/// or one whose worker is still busy with abandoned work). A wait polls every few seconds
-/// for hours: reusing the thread saves each poll a thread's creation and its stack's
-/// mapping and unmapping.
-fn on_worker(job: Job) {
-    let mut job = job;
-    loop {
-        let idle = IDLE.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let Some(worker) = idle else { break };
-        match worker.send(job) {
-            Ok(()) => return,
-            // That worker is gone; the job comes back for the next.
-            Err(std::sync::mpsc::SendError(back)) => job = back,
-        }
-    }
-    let (tx, jobs) = sync_channel::<Job>(1);
+/// Starts `work` on a thread of its own. It leaves its result in the slot returned, and the
+/// channel returned closes when it has ended (returned or panicked).
+fn spawn<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> (Slot<T>, Receiver<Infallible>) {
+    let result = Arc::new(Mutex::new(None));
+    let slot = Arc::clone(&result);
+    let ended = start(Box::new(move || {
+        let value = work();
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+    }));
+    (result, ended)
+}
+
+/// Runs `job` on a new thread; the channel returned closes when the job has ended. (The job
+/// is boxed so that the thread's start-up is built once, not once per result type: ~28 KB.)
+fn start(job: Box<dyn FnOnce() + Send>) -> Receiver<Infallible> {
+    let (end, ended) = crossbeam_channel::bounded::<Infallible>(0);
     std::thread::spawn(move || {
-        let mut next = Some(job);
-        while let Some(job) = next.take() {
-            job();
-            {
-                let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
-                if idle.len() >= MAX_IDLE {
-                    return;
-                }
-                idle.push(tx.clone());
-            }
-            next = jobs.recv().ok();
-        }
+        let _end = end;
+        job();
     });
+    ended
+}
+
+/// Waits until `ended` closes (the work has ended), or until a stop is recorded: `Err` then.
+fn until_ended(ended: &Receiver<Infallible>) -> Result<(), Stop> {
+    recv(ended).map(|_| ())
+}
+
+/// The next message on `rx` (`None` once it is closed and empty), or `Err` as soon as a stop
+/// is recorded: for a step that waits on a thread of its own, as [`run`] does.
+pub fn recv<T>(rx: &Receiver<T>) -> Result<Option<T>, Stop> {
+    select! {
+        recv(rx) -> message => Ok(message.ok()),
+        recv(stops()) -> _ => Err(stopped()),
+    }
+}
+
+/// The result of a work that has ended. One that panicked (only in tests: the shipped build
+/// aborts on a panic) left none, and reads as a stop, as a work that never answered would.
+fn taken<T>(result: &Slot<T>) -> Result<T, Stop> {
+    let value = result.lock().unwrap_or_else(|e| e.into_inner()).take();
+    value.ok_or_else(stopped)
 }
 
 /// Sleeps for `d`, or until a stop is recorded (then `Err` at once).
-pub fn sleep(d: std::time::Duration) -> Result<(), Stop> {
+pub fn sleep(d: Duration) -> Result<(), Stop> {
     check()?;
-    let (tx, rx) = sync_channel::<()>(1);
-    let _waker = waker(tx);
-    let _ = rx.recv_timeout(d);
+    select! {
+        recv(stops()) -> _ => {}
+        default(d) => {}
+    }
     check()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     // The stop state is process-wide; one test covers its whole life so that tests running
     // in parallel threads cannot see each other's stops.
     #[test]
-    fn work_runs_until_a_stop_then_everything_returns_at_once() {
+    fn work_runs_until_a_stop_then_every_wait_returns_at_once() {
         assert_eq!(run(|| 7), Ok(7));
         let mut seen = Vec::new();
         let r = run_reporting(
@@ -333,22 +275,48 @@ mod tests {
             |i| seen.push(i),
         );
         assert_eq!((r, seen), (Ok(9), vec![1, 2, 3]));
-        let (tx, rx) = sync_channel(1);
-        let w = waker(tx);
+        let mut announced = 0;
+        assert_eq!(hold(|| 5, || announced += 1), Ok((5, None)));
+        assert_eq!(announced, 0);
+        assert_eq!(stops().try_recv().ok(), None, "open, and nothing on it");
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        tx.send(4).unwrap();
+        assert_eq!(recv(&rx), Ok(Some(4)));
+        drop(tx);
+        assert_eq!(recv(&rx), Ok(None), "closed and empty");
+
+        // A stop ends a running work, a sleep and a wait on the channel, each at once.
         let t = Instant::now();
         let stopper = std::thread::spawn(|| {
             std::thread::sleep(Duration::from_millis(50));
             record(Stop::Hangup);
         });
+        let sleeper = std::thread::spawn(|| sleep(Duration::from_secs(30)));
+        let listener = std::thread::spawn(|| stops().recv().is_err());
+        let (_quiet, nothing) = crossbeam_channel::bounded::<u8>(1);
+        let receiver = std::thread::spawn(move || recv(&nothing));
         let r = run(|| std::thread::sleep(Duration::from_secs(30)));
         assert_eq!(r, Err(Stop::Hangup));
-        assert!(t.elapsed() < Duration::from_secs(5));
-        assert!(rx.try_recv().is_ok(), "the waker was woken");
-        drop(w);
+        assert_eq!(sleeper.join().unwrap(), Err(Stop::Hangup));
+        assert!(listener.join().unwrap(), "the channel closed");
+        assert_eq!(receiver.join().unwrap(), Err(Stop::Hangup));
+        assert!(t.elapsed() < Duration::from_secs(20));
         stopper.join().unwrap();
+
+        // From then on: the first stop wins, every new wait returns at once.
         record(Stop::Interrupt);
         assert_eq!(pending(), Some(Stop::Hangup), "the first stop wins");
         assert_eq!(check(), Err(Stop::Hangup));
+        assert!(stops().recv().is_err(), "closed for later waits too");
         assert_eq!(run(|| 1), Err(Stop::Hangup));
+        assert_eq!(sleep(Duration::from_secs(30)), Err(Stop::Hangup));
+        // A held request is announced, finished all the same (here it only ends once the
+        // announcement was made), and the stop handed back.
+        let (announce, announced) = crossbeam_channel::bounded(1);
+        let held = hold(
+            move || announced.recv_timeout(Duration::from_secs(30)).is_ok(),
+            move || announce.send(()).unwrap(),
+        );
+        assert_eq!(held, Ok((true, Some(Stop::Hangup))));
     }
 }

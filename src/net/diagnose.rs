@@ -11,8 +11,8 @@ use super::failure::{CertIssue, Failure, NetKind, classify, network_cause};
 use super::proxy::{Kind, Server};
 use crate::clock::Timings;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, mpsc};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One step of the diagnosis.
@@ -180,7 +180,7 @@ fn diagnose_with(
     d
 }
 
-/// DNS, on a helper thread: getaddrinfo can hang far beyond any timeout of ours.
+/// DNS, within the connect timeout (`net::dns`).
 fn dns_step(
     d: &mut Diagnosis,
     host: &str,
@@ -188,27 +188,13 @@ fn dns_step(
     timings: &Timings,
 ) -> Option<Vec<SocketAddr>> {
     let start = Instant::now();
-    let (tx, rx) = mpsc::channel();
-    let h = host.to_string();
-    std::thread::spawn(move || {
-        let _ = tx.send(
-            (h.as_str(), port)
-                .to_socket_addrs()
-                .map(|a| a.collect::<Vec<_>>()),
-        );
-    });
-    let (addrs, detail) = match rx.recv_timeout(timings.http_connect) {
-        Ok(Ok(a)) if !a.is_empty() => {
+    let (addrs, detail) = match super::dns::lookup(host, port, timings.http_connect) {
+        Ok(a) => {
             let shown: Vec<String> = a.iter().take(3).map(|a| a.ip().to_string()).collect();
             let detail = format!("{host} → {}", shown.join(", "));
             (Some(a), detail)
         }
-        Ok(Err(e)) => (None, e.to_string()),
-        Ok(Ok(_)) => (None, "no addresses".into()),
-        Err(_) => (
-            None,
-            format!("no answer within {} ms", timings.http_connect.as_millis()),
-        ),
+        Err(e) => (None, e.to_string()),
     };
     let result = if addrs.is_some() {
         Ok(detail)

@@ -42,21 +42,17 @@ const SYSTEM_FILES: &[&str] = &[
 /// The system certificate directories, each read when it exists.
 const SYSTEM_DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
 
-/// The ring crypto provider (ureq is built with `rustls-no-provider`).
-///
-/// ring's algorithms, trimmed to what a client without a certificate of its own uses:
-/// - cipher suites: AES-GCM only, TLS 1.3 and 1.2 (every x86_64 and ARMv8 CPU has AES
-///   instructions, and every server and TLS-inspecting proxy offers AES-GCM); leaving out
-///   ChaCha20-Poly1305 keeps its ~50 KiB of assembly out of the binary;
-/// - key exchange and signature checks: ring's full sets (X25519, P-256, P-384; ECDSA,
-///   Ed25519, RSA), so any server certificate that validates elsewhere validates here;
-/// - private keys: none — dcd never presents a client certificate, so loading one is refused
-///   and ring's signing code is not linked.
+/// The crypto provider (ureq is built with `rustls-no-provider`): rustls's own ring provider
+/// with the cipher suites narrowed to AES-GCM, TLS 1.3 and 1.2. Every server and
+/// TLS-inspecting proxy offers AES-GCM, and every x86_64 and ARMv8 CPU runs it in hardware.
+/// Key exchange (X25519, P-256, P-384), the signatures a server may use (ECDSA, Ed25519, RSA)
+/// and the random source are the provider's own. dcd never presents a client certificate, so
+/// it loads no private key ([`NoClientKeys`]; ring's signing code stays out of the binary).
 fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
         .get_or_init(|| {
-            use rustls::crypto::ring::{ALL_KX_GROUPS, cipher_suite as cs};
+            use rustls::crypto::ring::{cipher_suite as cs, default_provider};
             Arc::new(CryptoProvider {
                 cipher_suites: vec![
                     cs::TLS13_AES_256_GCM_SHA384,
@@ -66,78 +62,11 @@ fn provider() -> Arc<CryptoProvider> {
                     cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
                     cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
                 ],
-                kx_groups: ALL_KX_GROUPS.to_vec(),
-                signature_verification_algorithms: SIGNATURE_ALGORITHMS,
-                secure_random: &OsRandom,
                 key_provider: &NoClientKeys,
+                ..default_provider()
             })
         })
         .clone()
-}
-
-/// The signatures a server's certificate chain and handshake may use: ring's full set, as
-/// rustls's own ring provider lists it (built here so that provider, with the cipher suites
-/// left out above, is never linked).
-static SIGNATURE_ALGORITHMS: rustls::crypto::WebPkiSupportedAlgorithms = {
-    use rustls::SignatureScheme as S;
-    use webpki::ring as alg;
-    rustls::crypto::WebPkiSupportedAlgorithms {
-        all: &[
-            alg::ECDSA_P256_SHA256,
-            alg::ECDSA_P256_SHA384,
-            alg::ECDSA_P384_SHA256,
-            alg::ECDSA_P384_SHA384,
-            alg::ED25519,
-            alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-            alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-            alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
-            alg::RSA_PKCS1_2048_8192_SHA256,
-            alg::RSA_PKCS1_2048_8192_SHA384,
-            alg::RSA_PKCS1_2048_8192_SHA512,
-            alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
-            alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
-            alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
-        ],
-        mapping: &[
-            (
-                S::ECDSA_NISTP384_SHA384,
-                &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
-            ),
-            (
-                S::ECDSA_NISTP256_SHA256,
-                &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
-            ),
-            (S::ED25519, &[alg::ED25519]),
-            (
-                S::RSA_PSS_SHA512,
-                &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
-            ),
-            (
-                S::RSA_PSS_SHA384,
-                &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
-            ),
-            (
-                S::RSA_PSS_SHA256,
-                &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
-            ),
-            (S::RSA_PKCS1_SHA512, &[alg::RSA_PKCS1_2048_8192_SHA512]),
-            (S::RSA_PKCS1_SHA384, &[alg::RSA_PKCS1_2048_8192_SHA384]),
-            (S::RSA_PKCS1_SHA256, &[alg::RSA_PKCS1_2048_8192_SHA256]),
-        ],
-    }
-};
-
-/// TLS randomness from the operating system (the same source as every other random value).
-#[derive(Debug)]
-struct OsRandom;
-
-impl rustls::crypto::SecureRandom for OsRandom {
-    fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
-        let bytes = crate::encoding::random_bytes(buf.len())
-            .map_err(|_| rustls::crypto::GetRandomFailed)?;
-        buf.copy_from_slice(&bytes);
-        Ok(())
-    }
 }
 
 /// A key provider that loads no key: dcd authenticates with tokens, never a certificate.

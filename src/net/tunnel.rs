@@ -6,7 +6,7 @@
 
 use super::proxy::{Kind, Server, authority};
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// Connects to `host:port` (an IPv6 host without brackets) through `server`. Reads and
@@ -27,7 +27,7 @@ pub fn open(
     let result = match server.kind() {
         Kind::Http => http_connect(&mut s, server, host, port),
         Kind::Socks5 => {
-            resolve(host, port).and_then(|ip| socks5(&mut s, server, &Addr::Ip(ip), port))
+            resolve(host, port, timeout).and_then(|ip| socks5(&mut s, server, &Addr::Ip(ip), port))
         }
         _ => {
             let target = host.parse().map_or(Addr::Name(host), Addr::Ip);
@@ -52,24 +52,28 @@ pub fn refusal(server: &Server) -> String {
     )
 }
 
-/// TCP to the first address of `host:port` that accepts.
+/// TCP to the first address of `host:port` that accepts; the lookup and each connection
+/// attempt get `timeout`.
 pub fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host} did not resolve"));
-    for addr in (host, port).to_socket_addrs()? {
+    let addrs = super::dns::lookup(host, port, timeout)
+        .map_err(|e| io::Error::new(e.kind(), format!("resolving {host}: {e}")))?;
+    let mut last = None;
+    for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
             Ok(s) => return Ok(s),
-            Err(e) => last = e,
+            Err(e) => last = Some(e),
         }
     }
-    Err(last)
+    Err(last.unwrap_or_else(|| io::Error::other(format!("{host} did not resolve"))))
 }
 
-fn resolve(host: &str, port: u16) -> Result<IpAddr, String> {
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("resolving {host}: {e}"))?
-        .next()
-        .map(|a: SocketAddr| a.ip())
+/// The first address of `host`, for a `socks5://` proxy (which is sent addresses, not names).
+fn resolve(host: &str, port: u16, timeout: Duration) -> Result<IpAddr, String> {
+    let addrs =
+        super::dns::lookup(host, port, timeout).map_err(|e| format!("resolving {host}: {e}"))?;
+    addrs
+        .first()
+        .map(SocketAddr::ip)
         .ok_or_else(|| format!("{host} did not resolve"))
 }
 

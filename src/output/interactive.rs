@@ -7,7 +7,7 @@ use super::event::{Direction, Event};
 use super::{Sink, human};
 use crate::clock::Timings;
 use crate::domain::results::ResultRow;
-use crate::render::progress::{Frame, FrameCache, Next};
+use crate::render::progress::{self, Frame, Next};
 use crate::render::upload;
 use crate::term::{Caps, Live, out_line};
 use std::sync::Arc;
@@ -27,8 +27,9 @@ pub struct Interactive {
     next_redraw: Duration,
     realtime: Option<Arc<AtomicBool>>,
     upload: Option<Transfer>,
-    /// The frame's parts as last drawn: a tick renders only what changed.
-    cache: FrameCache,
+    /// The rows' lines of the frame and the terminal size they were cut to: rendered again
+    /// for a new snapshot or size, while each tick redraws the title and footer around them.
+    body: Option<((usize, usize), Vec<String>)>,
 }
 
 /// The transfer whose progress line is on screen.
@@ -56,7 +57,7 @@ impl Interactive {
             next_redraw: Duration::ZERO,
             realtime: None,
             upload: None,
-            cache: FrameCache::default(),
+            body: None,
         }
     }
 
@@ -87,7 +88,7 @@ impl Interactive {
         u.drawn_at = now;
         let columns = crate::term::size(1).map_or(self.caps.width, |(w, _)| w);
         let line = upload::progress_line(dir, what, sent, total, elapsed, self.caps.out);
-        u.live.draw(&[&line], columns);
+        u.live.draw(&[line], columns);
     }
 
     fn redraw(&mut self, now: Duration) {
@@ -118,9 +119,13 @@ impl Interactive {
             }
             None => self.caps.width,
         };
-        let lines = self
-            .cache
-            .lines(&frame, self.caps.out, self.caps.width, self.caps.height);
+        let size = (self.caps.width, self.caps.height);
+        if self.body.as_ref().is_none_or(|(cut_to, _)| *cut_to != size) {
+            let body = progress::tty_body(frame.rows, self.quiet, self.caps.out, size.0, size.1);
+            self.body = Some((size, body));
+        }
+        let body = self.body.as_ref().map_or(&[][..], |(_, lines)| lines);
+        let lines = progress::frame_around(body, &frame, self.caps.out, self.caps.width);
         if let Some(live) = self.live.as_mut() {
             live.draw(&lines, columns);
         }
@@ -153,7 +158,7 @@ impl Sink for Interactive {
                 self.failures = 0;
                 self.next_at = Some(*next_at);
                 self.rows = Some(rows.to_vec());
-                self.cache.rows_changed();
+                self.body = None;
                 self.redraw(now);
             }
             Event::PollFailed {

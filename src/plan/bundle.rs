@@ -10,8 +10,8 @@
 //! which is what the server's dedup keys on.
 
 use super::confine::{Origin, Workspace};
-use super::fast_hash::FastSet;
 use super::{Plan, PlanError};
+use foldhash::HashSet;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -217,7 +217,7 @@ impl Plan {
     /// (parallel, then sequential in order), then every other bundled file (sub-flows,
     /// scripts, media, included files), sorted.
     pub fn zip_entries(&self, root: &Path) -> Vec<String> {
-        let mut seen: FastSet<String> = FastSet::default();
+        let mut seen: HashSet<String> = HashSet::default();
         let mut names: Vec<String> = Vec::new();
         for p in self.running() {
             let name = entry_name(root, p);

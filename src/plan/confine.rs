@@ -10,7 +10,7 @@
 //! every path again as it reads it.
 
 use super::PlanError;
-use super::fast_hash::{FastMap, FastSet};
+use foldhash::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -87,14 +87,14 @@ pub struct Workspace {
     real: PathBuf,
     /// Directories with symlinks followed, so a file costs one `lstat` when its directory was
     /// seen before.
-    dirs: FastMap<PathBuf, Option<PathBuf>>,
+    dirs: HashMap<PathBuf, Option<PathBuf>>,
     /// Every path's answer, so a sub-flow that 5,000 flows reference is looked at once (a
     /// planning pass takes microseconds between the checks; the zip builder's own
     /// [`Workspace`] looks again as it reads).
     /// `Ok(None)`: admitted, and its real path is the path itself (no link on the way).
-    answers: FastMap<PathBuf, Result<Option<PathBuf>, Refusal>>,
+    answers: HashMap<PathBuf, Result<Option<PathBuf>, Refusal>>,
     refused: Vec<String>,
-    seen: FastSet<String>,
+    seen: HashSet<String>,
 }
 
 impl Workspace {
@@ -105,10 +105,10 @@ impl Workspace {
         Ok(Workspace {
             root: root.to_path_buf(),
             real,
-            dirs: FastMap::default(),
-            answers: FastMap::default(),
+            dirs: HashMap::default(),
+            answers: HashMap::default(),
             refused: Vec::new(),
-            seen: FastSet::default(),
+            seen: HashSet::default(),
         })
     }
 

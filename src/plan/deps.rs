@@ -10,9 +10,9 @@
 //! visited set, so shared sub-flows are parsed once and cycles terminate.
 
 use super::confine::{Origin, Workspace};
-use super::fast_hash::{FastMap, FastSet};
 use super::glob::normalize;
 use super::yaml::{FlowFile, js_truthy, parse_flow_text};
+use foldhash::{HashMap, HashSet};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -74,7 +74,7 @@ impl Parsed {
 /// is cached too, as the full user-facing message (`Error parsing YAML file <path>: <err>`).
 #[derive(Default)]
 pub struct Cache {
-    map: FastMap<PathBuf, Arc<Result<Parsed, String>>>,
+    map: HashMap<PathBuf, Arc<Result<Parsed, String>>>,
     keep_sources: bool,
 }
 
@@ -89,8 +89,8 @@ impl Cache {
     }
 
     /// The kept bytes of every file read, by path, moved out of the cache.
-    pub fn take_sources(&mut self) -> FastMap<PathBuf, Box<[u8]>> {
-        let mut out = FastMap::default();
+    pub fn take_sources(&mut self) -> HashMap<PathBuf, Box<[u8]>> {
+        let mut out = HashMap::default();
         for (path, entry) in &mut self.map {
             if let Some(Ok(parsed)) = Arc::get_mut(entry)
                 && let Some(bytes) = parsed.source.take()
@@ -389,7 +389,7 @@ thread_local! {
     /// While a [`walk`] or a parse pass ([`Cache::prefill`]) runs on this thread: whether
     /// each referenced path exists, so a sub-flow that thousands of flows reference is
     /// looked up once per pass.
-    static EXISTS: std::cell::RefCell<Option<FastMap<PathBuf, bool>>> =
+    static EXISTS: std::cell::RefCell<Option<HashMap<PathBuf, bool>>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -408,7 +408,7 @@ struct WalkScope;
 
 impl WalkScope {
     fn start() -> WalkScope {
-        EXISTS.with(|known| *known.borrow_mut() = Some(FastMap::default()));
+        EXISTS.with(|known| *known.borrow_mut() = Some(HashMap::default()));
         WalkScope
     }
 }
@@ -433,9 +433,9 @@ pub fn walk(
     let _scope = WalkScope::start();
     let mut queue: VecDeque<PathBuf> = VecDeque::new();
     // Every flow queued (each once) and every other file referenced.
-    let mut found: FastSet<PathBuf> = FastSet::default();
+    let mut found: HashSet<PathBuf> = HashSet::default();
     let mut missing: Vec<String> = Vec::new();
-    let mut seen_missing: FastSet<String> = FastSet::default();
+    let mut seen_missing: HashSet<String> = HashSet::default();
     for s in seeds {
         if found.insert(s.clone()) {
             queue.push_back(s.clone());

@@ -9,7 +9,7 @@
 //! relative to a base directory; `..` segments and absolute patterns are allowed and resolved
 //! lexically, so the caller can refuse results that leave the workspace.
 
-use super::fast_hash::FastMap;
+use foldhash::HashMap;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -291,7 +291,7 @@ pub fn literal_base(base: &Path, pattern: &str) -> PathBuf {
 type Listing = Vec<(String, bool, bool)>;
 
 struct Walker {
-    listings: FastMap<PathBuf, std::rc::Rc<Listing>>,
+    listings: HashMap<PathBuf, std::rc::Rc<Listing>>,
     out: BTreeSet<PathBuf>,
 }
 
@@ -379,7 +379,7 @@ impl Walker {
 /// absolute, normalised, sorted, without duplicates.
 pub fn glob(base: &Path, pattern: &str) -> Vec<PathBuf> {
     let mut w = Walker {
-        listings: FastMap::default(),
+        listings: HashMap::default(),
         out: BTreeSet::new(),
     };
     for p in expand_braces(pattern) {

@@ -20,7 +20,6 @@ pub mod bundle;
 pub mod config;
 pub mod confine;
 pub mod deps;
-mod fast_hash;
 pub mod glob;
 mod header;
 mod order;
@@ -33,7 +32,7 @@ pub use order::Sequence;
 
 use confine::{Origin, Workspace};
 use deps::{Cache, is_flow_file};
-use fast_hash::{FastMap, FastSet};
+use foldhash::{HashMap, HashSet};
 use glob::normalize;
 use order::{flow_names, parallel_flows, sequence};
 use serde_json::Value;
@@ -98,7 +97,7 @@ pub struct Plan {
     pub(crate) root: std::sync::OnceLock<PathBuf>,
     /// With [`PlanOptions::keep_sources`]: the bytes of the flow files planning read, by path
     /// (valid UTF-8 ones only: the parser saw those bytes unchanged).
-    pub(crate) sources: FastMap<PathBuf, Box<[u8]>>,
+    pub(crate) sources: HashMap<PathBuf, Box<[u8]>>,
 }
 
 /// A planning failure; `Display` is the exact user-facing message.
@@ -311,7 +310,7 @@ pub fn plan(opts: &PlanOptions) -> Result<Plan, PlanError> {
     plan.warnings = planner.warnings;
     plan.debug = planner.debug;
     // Only what the zip holds: not the flows the tags left out.
-    let bundled: FastSet<&Path> = plan.referenced_files.iter().map(PathBuf::as_path).collect();
+    let bundled: HashSet<&Path> = plan.referenced_files.iter().map(PathBuf::as_path).collect();
     let mut sources = planner.cache.take_sources();
     sources.retain(|p, _| bundled.contains(p.as_path()));
     plan.sources = sources;
@@ -539,7 +538,7 @@ fn drop_config_shaped(planner: &mut Planner, flows: &mut Vec<PathBuf>) {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let shaped: FastSet<PathBuf> = shaped.into_iter().collect();
+    let shaped: HashSet<PathBuf> = shaped.into_iter().collect();
     flows.retain(|f| !shaped.contains(f));
 }
 

@@ -1,7 +1,7 @@
 //! The execution order: `executionOrder.flowsOrder` turned into the flows that run one after
 //! the other, and the flows left to run in parallel (docs/planning.md, "`executionOrder`").
 
-use super::fast_hash::{FastMap, FastSet};
+use foldhash::{HashMap, HashSet};
 use super::{Kept, Planner, sort_paths};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -20,9 +20,9 @@ pub struct Sequence {
 pub(super) fn flow_names(
     planner: &mut Planner,
     kept: &[Kept],
-) -> (Vec<String>, FastMap<String, PathBuf>) {
+) -> (Vec<String>, HashMap<String, PathBuf>) {
     let mut names: Vec<String> = Vec::new();
-    let mut by_name: FastMap<String, PathBuf> = FastMap::default();
+    let mut by_name: HashMap<String, PathBuf> = HashMap::default();
     for (p, name) in kept {
         let name = name.clone();
         if planner.opts.per_flow_debug {
@@ -39,7 +39,7 @@ pub(super) fn flow_names(
 
 /// Step 11: the kept flows not in the sequence, sorted.
 pub(super) fn parallel_flows(seeds: &[PathBuf], sequence: Option<&Sequence>) -> Vec<PathBuf> {
-    let in_sequence: FastSet<&PathBuf> = sequence.iter().flat_map(|s| &s.flows).collect();
+    let in_sequence: HashSet<&PathBuf> = sequence.iter().flat_map(|s| &s.flows).collect();
     let mut flows: Vec<PathBuf> = seeds
         .iter()
         .filter(|p| !in_sequence.contains(p))
@@ -56,7 +56,7 @@ pub(super) fn sequence(
     planner: &mut Planner,
     cfg: Option<&Value>,
     names: &[String],
-    by_name: &FastMap<String, PathBuf>,
+    by_name: &HashMap<String, PathBuf>,
 ) -> Option<Sequence> {
     let eo = cfg?.get("executionOrder")?.as_object()?;
     let order: Vec<&str> = eo

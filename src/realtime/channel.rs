@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender as Sender};
+use crossbeam_channel::Sender;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};
 

@@ -11,7 +11,8 @@ use super::socket;
 use crate::clock::Timings;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, SyncSender as Sender};
+use crossbeam_channel::Sender;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// Connection attempts in a row without reaching SUBSCRIBED before realtime is abandoned.

@@ -17,9 +17,10 @@ pub mod frame;
 pub mod socket;
 
 use crate::clock::Timings;
+use crossbeam_channel::Sender as PokeSender;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, SyncSender};
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
 /// A running subscription. Dropping it without [`Realtime::stop`] just abandons the thread.
@@ -51,7 +52,7 @@ impl Realtime {
         target: Target,
         upload_id: &str,
         timings: Timings,
-        pokes: SyncSender<()>,
+        pokes: PokeSender<()>,
     ) -> Option<Realtime> {
         let Target {
             url,

@@ -115,89 +115,19 @@ pub struct Frame<'a> {
 /// quiet), and a footer. Lines are cut to `width` columns and the row list to `height`
 /// lines, so the frame never wraps (a wrapped line would break the in-place redraw).
 pub fn tty_frame(f: &Frame<'_>, style: Style, width: usize, height: usize) -> Vec<String> {
-    FrameCache::default().frame(f, style, width, height)
+    let body = tty_body(f.rows, f.quiet, style, width, height);
+    frame_around(&body, f, style, width)
 }
 
-/// The interactive frame's parts as last rendered, by what they show. Most ticks change only
-/// the spinner frame and the countdown's seconds, so most lines are reused; the terminal
-/// sink keeps one and calls [`FrameCache::rows_changed`] when a new snapshot arrives.
-#[derive(Debug, Default)]
-pub struct FrameCache {
-    /// The middle, and the width and height it was cut to.
-    body: Option<(usize, usize, Vec<String>)>,
-    /// The title for each spinner frame, at one width.
-    titles: Option<(usize, Vec<String>)>,
-    footer: Option<(FooterKey, Option<String>)>,
-}
-
-/// Everything the footer line depends on: the width, realtime state, and which countdown
-/// at which second.
-type FooterKey = (usize, Option<bool>, u8, u64, u32);
-
-impl FrameCache {
-    /// The rows are new: the middle is rendered again at the next frame.
-    pub fn rows_changed(&mut self) {
-        self.body = None;
-    }
-
-    /// The whole frame for `f`, as [`tty_frame`] draws it.
-    pub fn frame(
-        &mut self,
-        f: &Frame<'_>,
-        style: Style,
-        width: usize,
-        height: usize,
-    ) -> Vec<String> {
-        self.lines(f, style, width, height)
-            .into_iter()
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// [`frame`](Self::frame), its lines borrowed from the cache: a tick copies nothing.
-    pub fn lines(&mut self, f: &Frame<'_>, style: Style, width: usize, height: usize) -> Vec<&str> {
-        if self
-            .body
-            .as_ref()
-            .is_none_or(|(w, h, _)| (*w, *h) != (width, height))
-        {
-            self.body = Some((
-                width,
-                height,
-                tty_body(f.rows, f.quiet, style, width, height),
-            ));
-        }
-        if self.titles.as_ref().is_none_or(|(w, _)| *w != width) {
-            let all = (0..SPINNER.len())
-                .map(|i| tty_title(i, style, width))
-                .collect();
-            self.titles = Some((width, all));
-        }
-        let footer_key = footer_key(f, width);
-        if self.footer.as_ref().is_none_or(|(k, _)| *k != footer_key) {
-            self.footer = Some((footer_key, tty_footer(f, style, width)));
-        }
-        let (Some((_, _, body)), Some((_, titles)), Some((_, footer))) =
-            (&self.body, &self.titles, &self.footer)
-        else {
-            return Vec::new();
-        };
-        let mut lines = Vec::with_capacity(body.len() + 2);
-        lines.push(titles[f.spinner % SPINNER.len()].as_str());
-        lines.extend(body.iter().map(String::as_str));
-        lines.extend(footer.as_deref());
-        lines
-    }
-}
-
-fn footer_key(f: &Frame<'_>, width: usize) -> FooterKey {
-    let secs = |d: Duration| d.as_secs_f64().ceil() as u64;
-    let (kind, at, n) = match f.next {
-        Next::Refreshing => (0, 0, 0),
-        Next::In(d) => (1, secs(d), 0),
-        Next::RetryIn(d, n) => (2, secs(d), n),
-    };
-    (width, f.realtime, kind, at, n)
+/// The frame around `body`, the rows' lines of [`tty_body`]: the title above, the footer
+/// below. The rows change only with a new snapshot or terminal size; the title's spinner and
+/// the footer's countdown at every tick.
+pub fn frame_around(body: &[String], f: &Frame<'_>, style: Style, width: usize) -> Vec<String> {
+    let mut lines = Vec::with_capacity(body.len() + 2);
+    lines.push(tty_title(f.spinner, style, width));
+    lines.extend_from_slice(body);
+    lines.extend(tty_footer(f, style, width));
+    lines
 }
 
 /// Cuts a frame line to the width the frame may use.
@@ -218,9 +148,8 @@ fn tty_title(spinner: usize, style: Style, width: usize) -> String {
 }
 
 /// The frame's middle: one line per result (cut to `height`), the summary line when quiet,
-/// or "Initializing" before the first fetch. It changes only with the rows, the width or the
-/// height ([`FrameCache`] keeps it between ticks).
-fn tty_body(
+/// or "Initializing" before the first fetch.
+pub fn tty_body(
     rows: Option<&[ResultRow]>,
     quiet: bool,
     style: Style,
@@ -363,87 +292,6 @@ mod tests {
 
     pub(crate) fn row(id: i64, file: &str, status: Status) -> ResultRow {
         ResultRow::new(id, file, status)
-    }
-
-    /// A cache kept across frames draws exactly what a fresh render of each frame draws:
-    /// spinner, countdown, retry state, realtime, width, height and new rows all show.
-    #[test]
-    fn a_cached_frame_is_the_fresh_frame() {
-        let first = sample();
-        let mut second = sample();
-        second[2].status = Status::Passed;
-        let mut cache = FrameCache::default();
-        type Step<'a> = (
-            Option<&'a [ResultRow]>,
-            Next,
-            Option<bool>,
-            usize,
-            usize,
-            usize,
-        );
-        let in_s = |n| Next::In(Duration::from_secs(n));
-        // Each step changes one thing from the one before, so a cache key that missed it
-        // would show a stale part.
-        let steps: [Step; 11] = [
-            (None, Next::Refreshing, None, 0, 80, 40),
-            (Some(&first), Next::Refreshing, None, 0, 80, 40),
-            (Some(&first), in_s(19), None, 0, 80, 40),
-            (Some(&first), in_s(19), Some(false), 0, 80, 40),
-            (Some(&first), in_s(19), Some(true), 0, 80, 40),
-            (Some(&first), in_s(18), Some(true), 0, 80, 40),
-            (Some(&first), in_s(18), Some(true), 1, 80, 40),
-            (
-                Some(&first),
-                Next::RetryIn(Duration::from_secs(18), 1),
-                Some(true),
-                1,
-                80,
-                40,
-            ),
-            (
-                Some(&first),
-                Next::RetryIn(Duration::from_secs(18), 1),
-                Some(true),
-                1,
-                30,
-                40,
-            ),
-            (
-                Some(&first),
-                Next::RetryIn(Duration::from_secs(18), 1),
-                Some(true),
-                1,
-                30,
-                6,
-            ),
-            (
-                Some(&second),
-                Next::RetryIn(Duration::from_secs(18), 1),
-                Some(true),
-                1,
-                30,
-                6,
-            ),
-        ];
-        let mut last_rows = None;
-        for (rows, next, realtime, spinner, width, height) in steps {
-            if rows.map(<[_]>::as_ptr) != last_rows {
-                cache.rows_changed();
-                last_rows = rows.map(<[_]>::as_ptr);
-            }
-            let f = Frame {
-                rows,
-                quiet: false,
-                realtime,
-                next,
-                spinner,
-            };
-            assert_eq!(
-                cache.frame(&f, Style { color: true }, width, height),
-                tty_frame(&f, Style { color: true }, width, height),
-                "{next:?} {spinner} {width}x{height}"
-            );
-        }
     }
 
     fn sample() -> Vec<ResultRow> {

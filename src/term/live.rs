@@ -175,8 +175,7 @@ impl Live {
     /// as the old one, only the lines that changed are rewritten (usually the spinner and the
     /// countdown): a tick costs a few dozen bytes instead of the whole frame. Otherwise the
     /// old frame is erased (by its rows at `width`) and the new one drawn whole.
-    /// Only the lines that changed are copied (the frame is the caller's, borrowed).
-    pub fn draw(&mut self, lines: &[&str], width: usize) {
+    pub fn draw(&mut self, lines: &[String], width: usize) {
         use std::fmt::Write;
         let mut st = lock();
         let mut buf = String::new();

@@ -11,6 +11,7 @@ pub mod prompt;
 pub use live::{Live, err_line, out_line, out_lines, stdout_failure, warn};
 
 use crate::render::Style;
+use std::io::IsTerminal;
 
 crate::domain::choice::choice! {
     /// `--color auto|always|never`.
@@ -85,11 +86,6 @@ pub struct Caps {
     pub github_actions: bool,
 }
 
-pub fn isatty(fd: i32) -> bool {
-    // SAFETY: isatty only inspects the descriptor.
-    unsafe { libc::isatty(fd) == 1 }
-}
-
 /// Columns and rows of the terminal on `fd`, if it is one.
 pub fn size(fd: i32) -> Option<(usize, usize)> {
     // SAFETY: TIOCGWINSZ fills a winsize struct we own.
@@ -103,7 +99,7 @@ pub fn size(fd: i32) -> Option<(usize, usize)> {
 impl Caps {
     pub fn detect(choice: ColorChoice) -> Caps {
         let env = |k: &str| std::env::var(k).ok();
-        let stdout_tty = isatty(1);
+        let stdout_tty = std::io::stdout().is_terminal();
         let ci = is_ci(&env, stdout_tty);
         let cols_env = env("COLUMNS").and_then(|c| c.trim().parse::<usize>().ok());
         let (width, height) = size(1)
@@ -117,7 +113,7 @@ impl Caps {
                 color: use_color(choice, &env, stdout_tty),
             },
             err: Style {
-                color: use_color(choice, &env, isatty(2)),
+                color: use_color(choice, &env, std::io::stderr().is_terminal()),
             },
             width: width.max(20),
             height: height.max(5),

@@ -5,11 +5,11 @@
 //! terminal's mode is never changed, so nothing needs restoring; the caller then finds the
 //! stop with `exit::signal::check`.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 
 /// Whether a question can be asked: stdin and stdout are both a terminal.
 pub fn can_prompt() -> bool {
-    super::isatty(0) && super::isatty(1)
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
 /// One line from stdin; `None` when stdin closes or a stop is recorded (the abandoned read

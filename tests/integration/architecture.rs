@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 /// (`main`, `lib`) reads argv, asks `cli` for the typed options and hands them to a command;
 /// a command is a short list of steps over the session (`auth`) and everything below it —
 /// the transfers, the app, the server (`api`, `realtime`), the plan and the wait's poll loop
-/// (`watch`) — and says what happened through `output`, whose sinks write to the terminal
+/// (`poll`) — and says what happened through `output`, whose sinks write to the terminal
 /// (`term`) the text of the pure renderers (`render`). The leaves at the bottom know no other
 /// module but those below them; the exit codes know nothing at all.
 const LAYERS: &[&[&str]] = &[
@@ -33,14 +33,14 @@ const LAYERS: &[&[&str]] = &[
     &["upload", "report"],
     &["app"],
     &["api", "realtime"],
-    &["plan", "watch"],
+    &["plan", "poll"],
     &["output"],
     &["term"],
     &["render"],
     &["net"],
     &["domain"],
     &["debug"],
-    &["clock", "encoding", "fsio", "mem", "sanitize"],
+    &["clock", "encoding", "fsio", "sanitize"],
     &["exit"],
     &["platform"],
 ];

@@ -380,3 +380,26 @@ fn whole_number_durations_stay_integers_in_the_json() {
         "{o}"
     );
 }
+
+#[test]
+fn sigint_while_status_waits_to_retry_exits_130_at_once() {
+    // A 502 makes `dcd status` retry after 1 s × attempt: 30 s at this time scale.
+    let fc = fake(Scenario::new(vec![]).status_fault(0, Fault::Status(502)));
+    let (mut c, _dir) = dcd();
+    c.env("DCD_TIME_SCALE", "30")
+        .env("DEVICE_CLOUD_API_KEY", KEY)
+        .args([
+            "status",
+            "--upload-id",
+            fc.upload_id(),
+            "--api-url",
+            &fc.url(),
+        ]);
+    let child = spawn(c);
+    wait_for("the first attempt", || fc.count("/uploads/status") > 0);
+    // Its answer, then the sleep before the retry (a signal during the request ends it too).
+    std::thread::sleep(Duration::from_millis(300));
+    let o = signal_and_collect(child, libc::SIGINT);
+    o.assert_code(130).assert_no_panic();
+    assert_eq!(fc.count("/uploads/status"), 1, "no second attempt: {o}");
+}

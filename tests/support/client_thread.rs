@@ -25,14 +25,14 @@ pub struct Running {
     /// Refreshed access tokens for the client.
     pub tokens: std::sync::mpsc::Sender<String>,
     /// The client's pokes (a change, or SUBSCRIBED).
-    pub pokes: std::sync::mpsc::Receiver<()>,
+    pub pokes: crossbeam_channel::Receiver<()>,
     pub thread: std::thread::JoinHandle<()>,
 }
 
 pub fn start(cfg: Config) -> Running {
     let shared = Arc::new(Shared::default());
     let (tokens, tokens_rx) = std::sync::mpsc::channel();
-    let (poke_tx, pokes) = std::sync::mpsc::sync_channel(1);
+    let (poke_tx, pokes) = crossbeam_channel::bounded(1);
     let s = shared.clone();
     let thread = std::thread::spawn(move || client::run(cfg, s, poke_tx, tokens_rx));
     Running {

@@ -1,9 +1,10 @@
 //! The wait, shared by `dcd cloud` and `dcd status --watch` — same loop, rendering, verdict
 //! and exit codes — as three steps: start realtime for logged-in users ([`realtime`]), poll
-//! until every test is done ([`poll`]), and finish: the final table, the verdict lines and
-//! the GitHub Actions extras ([`finish`]). No subcommand owns it.
+//! until every test is done ([`poll`], around the loop in `crate::poll`), and show the
+//! outcome: the final table, the verdict lines and the GitHub Actions extras ([`outcome`]).
+//! No subcommand owns it.
 
-mod finish;
+mod outcome;
 mod poll;
 mod realtime;
 
@@ -13,7 +14,7 @@ use crate::auth::AuthContext;
 use crate::cli::args::WaitArgs;
 use crate::domain::results::ResultRow;
 use crate::domain::verdict::Verdict;
-use crate::exit::{CliError, signal};
+use crate::exit::CliError;
 
 /// What to wait for.
 pub struct Request<'a> {
@@ -24,7 +25,7 @@ pub struct Request<'a> {
 }
 
 /// A completed run.
-pub struct Done {
+pub struct Outcome {
     pub verdict: Verdict,
     /// The newest try of each retry chain.
     pub latest: Vec<ResultRow>,
@@ -47,15 +48,14 @@ pub fn run(
     auth: &AuthContext,
     client: &ApiClient,
     req: &Request<'_>,
-) -> Result<Done, CliError> {
-    // Pokes: from the realtime subscription, and from a stop (so a signal ends the sleep).
-    let (poke_tx, pokes) = std::sync::mpsc::sync_channel::<()>(1);
-    let _stops_poke = signal::waker(poke_tx.clone());
+) -> Result<Outcome, CliError> {
+    // One slot: pokes that arrive before the next fetch coalesce into one.
+    let (poke_tx, pokes) = crossbeam_channel::bounded::<()>(1);
     let subscription = realtime::start(ctx, auth, req, poke_tx);
-    let rows = poll::until_done(ctx, auth, client, req, &pokes, subscription.as_ref());
+    let rows = poll::run(ctx, auth, client, req, &pokes, subscription.as_ref());
     if let Some(s) = subscription {
         s.stop();
     }
     let (rows, auth) = rows?;
-    Ok(finish::finish(ctx, client, req, rows, auth))
+    Ok(outcome::show(ctx, client, req, rows, auth))
 }

@@ -1,5 +1,6 @@
-//! The polling step of the wait: the backstop period for the auth mode, `--timeout`, the
-//! fetch (interruptible, with the ETag cache), and the loop's failures in words.
+//! The polling step of the wait, around the loop in `crate::poll`: the backstop period for
+//! the auth mode, `--timeout`, the fetch (interruptible, with the ETag cache), and the loop's
+//! failures in words.
 
 use super::Request;
 use crate::api::{ApiClient, ApiError, EtagCache, NetKind};
@@ -11,13 +12,14 @@ use crate::domain::results::ResultRow;
 use crate::exit::{CliError, signal};
 use crate::net::diagnose;
 use crate::output::Event;
+use crate::poll::{self, Fetch, Inputs, Pace, PollError, WaitError};
 use crate::realtime::Realtime;
 use crate::render::{self, diagnosis};
-use crate::watch::{self, Fetch, Inputs, Pace, WaitError};
-use std::sync::mpsc::Receiver;
+use crossbeam_channel::{Receiver, Sender};
+use std::time::Duration;
 
 /// Polls until every row is terminal; returns that snapshot (every row, retries included).
-pub fn until_done(
+pub fn run(
     ctx: &Ctx,
     auth: &AuthContext,
     client: &ApiClient,
@@ -46,10 +48,11 @@ pub fn until_done(
     ctx.out.emit(Event::WaitStarted {
         realtime: subscription.map(Realtime::connected),
     });
+    let (asks, answers) = fetch_thread(client.clone(), req.upload_id.to_string());
     let mut fetcher = ResultsFetcher {
         client: client.clone(),
-        upload_id: req.upload_id.to_string(),
-        cache: Some(EtagCache::default()),
+        asks,
+        answers,
         auth: auth.clone(),
         timings: t,
         subscription,
@@ -59,11 +62,12 @@ pub fn until_done(
         fetcher: &mut fetcher,
         clock: ctx.out.clock(),
         pokes,
+        stops: signal::stops(),
         stopped: &signal::pending,
     };
     let waited = {
         let mut sink = ctx.out.sink();
-        watch::wait(&pace, input, sink.as_mut())
+        poll::until_done(&pace, input, sink.as_mut())
     };
     // What the refreshes had to say, once the wait's frame is gone (a warning cannot be
     // printed while the wait drives the sink).
@@ -97,14 +101,15 @@ fn wait_error(e: WaitError<ApiError>, client: &ApiClient, ctx: &Ctx, hint: &str)
     }
 }
 
-/// `GET /results/{id}?view=summary` with the ETag cache, on a worker thread so that a stop
-/// does not wait for a slow answer; a login session is refreshed first when it expires
-/// within a minute, and the new token goes to the client and the realtime channel.
+/// The poll's fetch: `GET /results/{id}?view=summary` on the wait's fetch thread
+/// ([`fetch_thread`]); a login session is refreshed first when it expires within a minute,
+/// and the new token goes to the client (which the fetch thread's copy shares) and the
+/// realtime channel.
 struct ResultsFetcher<'a> {
     client: ApiClient,
-    upload_id: String,
-    /// `None` only while a fetch that was abandoned by a stop holds it.
-    cache: Option<EtagCache>,
+    /// One ask, one fetch, one answer.
+    asks: Sender<()>,
+    answers: Receiver<Result<Vec<ResultRow>, ApiError>>,
     auth: AuthContext,
     timings: Timings,
     subscription: Option<&'a Realtime>,
@@ -177,24 +182,60 @@ impl Fetch for ResultsFetcher<'_> {
 
     fn fetch(&mut self) -> Result<Vec<ResultRow>, ApiError> {
         self.keep_fresh()?;
-        let (client, id) = (self.client.clone(), self.upload_id.clone());
-        let mut cache = self.cache.take().unwrap_or_default();
-        let worked = signal::run(move || {
-            let r = client.results_summary(&id, &mut cache);
-            (r, cache)
-        });
-        match worked {
-            Ok((r, cache)) => {
-                self.cache = Some(cache);
-                r
-            }
+        let answer = match self.asks.send(()) {
+            Ok(()) => signal::recv(&self.answers),
+            Err(_) => Ok(None),
+        };
+        let detail = match answer {
+            Ok(Some(rows)) => return rows,
+            // Only a fetch that panicked (in tests: the shipped build aborts) ends the thread.
+            Ok(None) => "the fetch ended without an answer".to_string(),
             // The loop sees the stop right after this and ends the wait.
-            Err(stop) => Err(ApiError::Network {
-                op: "Fetching results".into(),
-                host: String::new(),
-                kind: NetKind::Other,
-                detail: format!("stopped by {}", stop.name()),
-            }),
+            Err(stop) => format!("stopped by {}", stop.name()),
+        };
+        Err(ApiError::Network {
+            op: "Fetching results".into(),
+            host: String::new(),
+            kind: NetKind::Other,
+            detail,
+        })
+    }
+}
+
+/// Starts the wait's fetch thread: for each ask, one `GET /results` with the wait's ETag
+/// cache, its answer sent back; it ends when the wait drops its end of the channels. One
+/// thread for the whole wait, not one per poll (a wait polls for hours, and a thread's start
+/// and end cost more CPU than the poll itself); the wait receives the answers through
+/// `exit::signal::recv`, so a stop never waits for a slow answer.
+fn fetch_thread(
+    client: ApiClient,
+    upload_id: String,
+) -> (Sender<()>, Receiver<Result<Vec<ResultRow>, ApiError>>) {
+    let (asks, asked) = crossbeam_channel::bounded::<()>(1);
+    let (answer, answers) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let mut cache = EtagCache::default();
+        for () in asked {
+            if answer
+                .send(client.results_summary(&upload_id, &mut cache))
+                .is_err()
+            {
+                return;
+            }
         }
+    });
+    (asks, answers)
+}
+
+/// What the loop asks of a failed fetch, answered by the API error.
+impl PollError for ApiError {
+    fn is_transient(&self) -> bool {
+        ApiError::is_transient(self)
+    }
+    fn status(&self) -> Option<u16> {
+        ApiError::status(self)
+    }
+    fn retry_after(&self) -> Option<Duration> {
+        ApiError::retry_after(self)
     }
 }

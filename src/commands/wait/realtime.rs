@@ -5,7 +5,7 @@ use super::Request;
 use crate::auth::AuthContext;
 use crate::commands::Ctx;
 use crate::realtime::{Realtime, Target};
-use std::sync::mpsc::SyncSender as Sender;
+use crossbeam_channel::Sender;
 
 /// Starts the subscription, or `None` (the poll carries the run alone).
 pub fn start(

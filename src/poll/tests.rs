@@ -1,18 +1,24 @@
-//! The loop's timing decisions, on a fake clock that jumps straight to the next deadline.
+//! The loop's timing decisions, on a fake clock that jumps straight to the next deadline,
+//! poke or stop.
 
 use super::*;
 use crate::api::ApiError;
 use crate::domain::results::Status;
+use crossbeam_channel::{Sender, bounded};
 use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
 use std::rc::Rc;
-use std::sync::mpsc::{SyncSender as Sender, sync_channel as bounded};
 
 /// A clock that never sleeps. Pokes scheduled at a time are `try_send`-ed into the real
-/// channel when time passes them, exactly as the realtime thread would.
+/// channel when time passes them, exactly as the realtime thread would; a stop scheduled at a
+/// time records it and closes the stop channel then, as `exit::signal` would.
 struct FakeClock {
     now: Cell<Duration>,
     pokes_at: RefCell<Vec<Duration>>,
     tx: Sender<()>,
+    stop_at: Option<Duration>,
+    stop_tx: RefCell<Option<Sender<Infallible>>>,
+    stopped: Cell<Option<Stop>>,
 }
 
 impl FakeClock {
@@ -23,7 +29,22 @@ impl FakeClock {
             self.now.set(self.now.get().max(p));
             let _ = self.tx.try_send(());
         }
+        if self.stop_at.is_some_and(|s| s <= t) && self.stopped.get().is_none() {
+            self.stopped.set(Some(Stop::Terminate));
+            self.stop_tx.borrow_mut().take();
+        }
         self.now.set(self.now.get().max(t));
+    }
+
+    /// The next scheduled poke or stop, if it comes by `until`.
+    fn next_event(&self, until: Duration) -> Option<Duration> {
+        let poke = self.pokes_at.borrow().first().copied();
+        let stop = self.stop_at.filter(|_| self.stopped.get().is_none());
+        [poke, stop]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t <= until)
+            .min()
     }
 }
 
@@ -31,23 +52,20 @@ impl Clock for FakeClock {
     fn now(&self) -> Duration {
         self.now.get()
     }
-    fn sleep_until(&self, until: Duration) {
-        self.advance_to(until);
-    }
-    fn wait_poke(&self, rx: &Receiver<()>, until: Duration) -> Wake {
-        if rx.try_recv().is_ok() {
-            return Wake::Poke;
-        }
-        let next = self.pokes_at.borrow().first().copied();
-        match next {
-            Some(p) if p <= until => {
-                self.advance_to(p);
-                let _ = rx.try_recv();
-                Wake::Poke
+    fn wait(&self, pokes: &Receiver<()>, stops: &Receiver<Infallible>, until: Duration) -> Wake {
+        loop {
+            if stops.try_recv().is_err_and(|e| e.is_disconnected()) {
+                return Wake::Stop;
             }
-            _ => {
-                self.advance_to(until);
-                Wake::Deadline
+            if pokes.try_recv().is_ok() {
+                return Wake::Poke;
+            }
+            match self.next_event(until) {
+                Some(t) => self.advance_to(t),
+                None => {
+                    self.advance_to(until);
+                    return Wake::Deadline;
+                }
             }
         }
     }
@@ -122,6 +140,8 @@ struct Run {
     result: Result<Vec<ResultRow>, WaitError<ApiError>>,
     starts: Vec<f64>,
     events: Events,
+    /// The clock's time when the wait returned.
+    ended: f64,
 }
 
 fn run(
@@ -130,11 +150,26 @@ fn run(
     latency: f64,
     timeout: Option<f64>,
 ) -> Run {
+    run_with_stop(answers, pokes_at, latency, timeout, None)
+}
+
+/// [`run`], with a stop recorded at `stop_at`.
+fn run_with_stop(
+    answers: Vec<Result<Vec<ResultRow>, ApiError>>,
+    pokes_at: &[f64],
+    latency: f64,
+    timeout: Option<f64>,
+    stop_at: Option<f64>,
+) -> Run {
     let (tx, rx) = bounded(1);
+    let (stop_tx, stops) = bounded(0);
     let clock = Rc::new(FakeClock {
         now: Cell::new(Duration::ZERO),
         pokes_at: RefCell::new(pokes_at.iter().map(|s| secs(*s)).collect()),
         tx,
+        stop_at: stop_at.map(secs),
+        stop_tx: RefCell::new(Some(stop_tx)),
+        stopped: Cell::new(None),
     });
     let mut script = Script {
         clock: clock.clone(),
@@ -148,17 +183,20 @@ fn run(
         timeout: timeout.map(secs),
     };
     let mut events = Events::default();
+    let stopped = || clock.stopped.get();
     let input = Inputs {
         fetcher: &mut script,
         clock: clock.as_ref(),
         pokes: &rx,
-        stopped: &|| None,
+        stops: &stops,
+        stopped: &stopped,
     };
-    let result = wait(&pace, input, &mut events);
+    let result = until_done(&pace, input, &mut events);
     Run {
         result,
         starts: script.starts.iter().map(|d| d.as_secs_f64()).collect(),
         events,
+        ended: clock.now().as_secs_f64(),
     }
 }
 
@@ -320,4 +358,50 @@ fn a_run_already_finished_returns_after_one_fetch() {
     assert_eq!(r.starts, vec![0.0]);
     assert_eq!(r.events.fetched, 0);
     assert_eq!(r.result.unwrap()[0].status, Status::Failed);
+}
+
+#[test]
+fn a_stop_ends_the_wait_at_once_whatever_it_was_waiting_for() {
+    // (what, answers, pokes, fetch latency, stop at, wait ended at): one fetch at 0 each time.
+    type Case = (
+        &'static str,
+        Vec<Result<Vec<ResultRow>, ApiError>>,
+        Vec<f64>,
+        f64,
+        f64,
+        f64,
+    );
+    let cases: Vec<Case> = vec![
+        // The next backstop is at 60: the stop ends the sleep at 25, not 60.
+        (
+            "waiting",
+            vec![running(), passed()],
+            vec![],
+            0.0,
+            25.0,
+            25.0,
+        ),
+        // The failed fetch backs off to 10 s; pokes are not waited for then, a stop is.
+        (
+            "backing off",
+            vec![http(502), passed()],
+            vec![2.0],
+            0.0,
+            4.0,
+            4.0,
+        ),
+        // The fetch runs from 0 to 5 s; the stop is seen as soon as it returns.
+        ("fetching", vec![running(), passed()], vec![], 5.0, 3.0, 5.0),
+        // The poke brings the fetch to the floor (1 s); the stop comes first.
+        ("poked", vec![running(), passed()], vec![0.5], 0.0, 0.7, 0.7),
+    ];
+    for (what, answers, pokes, latency, stop_at, ended) in cases {
+        let r = run_with_stop(answers, &pokes, latency, None, Some(stop_at));
+        assert!(
+            matches!(r.result, Err(WaitError::Stopped(Stop::Terminate))),
+            "{what}: {:?}",
+            r.result
+        );
+        assert_eq!((r.starts, r.ended), (vec![0.0], ended), "{what}");
+    }
 }

@@ -1,7 +1,7 @@
 //! The last step of the wait: the verdict over the newest try of each retry chain, the
 //! final table and verdict lines (through the output), and the GitHub Actions step summary.
 
-use super::{Done, Request};
+use super::{Outcome, Request};
 use crate::api::ApiClient;
 use crate::auth::AuthContext;
 use crate::commands::Ctx;
@@ -12,13 +12,13 @@ use crate::output::Event;
 use crate::output::event::Finished;
 use crate::render::table;
 
-pub fn finish(
+pub fn show(
     ctx: &Ctx,
     client: &ApiClient,
     req: &Request<'_>,
     rows: Vec<ResultRow>,
     auth: AuthContext,
-) -> Done {
+) -> Outcome {
     let latest = verdict::latest_tries(&rows);
     let v = verdict::verdict(&latest);
     let console_url = req.console_url.clone().unwrap_or_else(|| {
@@ -39,7 +39,7 @@ pub fn finish(
     if ctx.out.caps().github_actions {
         append_step_summary(&table::step_summary(v, &latest, &console_url), ctx);
     }
-    Done {
+    Outcome {
         verdict: v,
         latest,
         console_url,

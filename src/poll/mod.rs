@@ -1,22 +1,25 @@
-//! The wait: poll the results until every test is done.
+//! The poll loop of the wait: fetch the results until every test is done.
 //!
-//! The HTTP poll is the truth; realtime only *pokes*. Pokes arrive on a
-//! `std::sync::mpsc::sync_channel(1)` fed with `try_send`, so any number of them before a fetch
-//! coalesce into one. The channel is drained just before each fetch starts (that fetch covers
-//! them); a poke that lands *during* a fetch stays in the channel and makes the next wait
-//! return at once, after the fetch floor. Without pokes the loop fetches every backstop
-//! period. Failed polls back off `10 s × n` (capped at 30 s, pokes ignored meanwhile) and the
-//! counter resets on success; 30 failures in a row give up. A recorded stop (a signal, a
-//! closed stdout) ends the wait at once: whoever records it also pokes the channel. Time
-//! comes from a [`Clock`], so the unit tests below run a whole loop in microseconds. See
+//! The HTTP poll is the truth; realtime only *pokes*. Pokes arrive on a crossbeam
+//! `bounded(1)` channel fed with `try_send`, so any number of them before a fetch coalesce
+//! into one. The channel is drained just before each fetch starts (that fetch covers them);
+//! a poke that lands *during* a fetch stays in the channel and makes the next wait return at
+//! once, after the fetch floor. Without pokes the loop fetches every backstop period. Failed
+//! polls back off `10 s × n` (capped at 30 s; pokes stay in the channel meanwhile) and the
+//! counter resets on success; 30 failures in a row give up. Between fetches the loop sleeps
+//! in one [`Clock::wait`]: a `select!` over the poke channel and the stop channel with the
+//! next deadline as its timeout, which says what woke it ([`Wake`]); a recorded stop (a
+//! signal, a closed stdout) closes the stop channel and ends the wait at once. Time comes
+//! from a [`Clock`], so the unit tests below run a whole loop in microseconds. See
 //! `docs/wait.md`.
 
 use crate::clock::{Clock, MAX_SEQUENTIAL_FAILURES, Timings, Wake};
 use crate::domain::results::ResultRow;
 use crate::exit::Stop;
 use crate::output::{Event, Sink};
+use crossbeam_channel::Receiver;
+use std::convert::Infallible;
 use std::fmt;
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 /// What the loop needs to know about a failed poll.
@@ -98,17 +101,20 @@ pub enum WaitError<E> {
     Stopped(Stop),
 }
 
-/// Where the loop gets its inputs: the fetch, time, pokes and whether to stop.
+/// Where the loop gets its inputs: the fetch, time, pokes and stops.
 pub struct Inputs<'a, F> {
     pub fetcher: &'a mut F,
     pub clock: &'a dyn Clock,
+    /// Realtime's pokes.
     pub pokes: &'a Receiver<()>,
-    /// A recorded stop, checked before each fetch and after each wake-up.
+    /// The stop channel (`exit::signal::stops`): it closes when a stop is recorded.
+    pub stops: &'a Receiver<Infallible>,
+    /// The recorded stop, if any: checked before each fetch, and read when `stops` closes.
     pub stopped: &'a dyn Fn() -> Option<Stop>,
 }
 
 /// Polls until every row is terminal and returns that snapshot (all rows, retries included).
-pub fn wait<F: Fetch>(
+pub fn until_done<F: Fetch>(
     pace: &Pace,
     input: Inputs<'_, F>,
     sink: &mut dyn Sink,
@@ -234,7 +240,9 @@ fn poll_once<F: Fetch>(
 }
 
 /// Waits for the next fetch time, a poke (after the fetch floor), the deadline, a stop, or
-/// the sink's next tick (which it then runs).
+/// the sink's next tick (which it then runs). While pokes are not welcome (backing off, or
+/// one already brought the fetch forward) the poke channel is left alone: what arrives waits
+/// there for the next fetch to drain it.
 fn sleep<F: Fetch>(
     pace: &Pace,
     input: &Inputs<'_, F>,
@@ -245,6 +253,7 @@ fn sleep<F: Fetch>(
     sink: &mut dyn Sink,
 ) -> Result<(), WaitError<F::Error>> {
     let clock = input.clock;
+    let no_pokes = crossbeam_channel::never();
     loop {
         let now = clock.now();
         if now >= next_at {
@@ -257,24 +266,30 @@ fn sleep<F: Fetch>(
             .min()
             .unwrap_or(next_at)
             .max(now);
-        if pokes_welcome {
-            if clock.wait_poke(input.pokes, until) == Wake::Poke {
-                check(input, deadline, start)?;
+        let pokes = if pokes_welcome {
+            input.pokes
+        } else {
+            &no_pokes
+        };
+        match clock.wait(pokes, input.stops, until) {
+            Wake::Stop => {
+                return Err(WaitError::Stopped(
+                    (input.stopped)().unwrap_or(Stop::Interrupt),
+                ));
+            }
+            Wake::Poke => {
                 // Fetch now, but never sooner than the floor after the last fetch started;
                 // later pokes coalesce in the channel until then.
                 next_at = next_at.min((fetch_start + pace.timings.fetch_floor).max(clock.now()));
                 pokes_welcome = false;
                 crate::debug!("Poked: fetching now");
-                continue;
             }
-        } else if clock.wait_poke(input.pokes, until) == Wake::Poke {
-            // Backing off: a poke changes nothing (the fetch after the backoff covers it),
-            // but the same channel carries stops, so look at them now.
-            continue;
-        }
-        let now = clock.now();
-        if sink.next_tick().is_some_and(|tk| tk <= now) {
-            sink.tick(now);
+            Wake::Deadline => {
+                let now = clock.now();
+                if sink.next_tick().is_some_and(|tk| tk <= now) {
+                    sink.tick(now);
+                }
+            }
         }
     }
 }
