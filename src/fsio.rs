@@ -22,7 +22,6 @@
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,10 +47,7 @@ pub struct AtomicFile {
 
 /// Whether `path` exists and is something other than a regular file (or a link to one).
 fn is_special(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| {
-        let t = m.file_type();
-        t.is_fifo() || t.is_char_device() || t.is_block_device() || t.is_socket()
-    })
+    std::fs::metadata(path).is_ok_and(|m| crate::platform::non_regular_kind(&m).is_some())
 }
 
 /// `.<name>.<pid>-<n>-<nanos>.tmp` beside `target`.
@@ -91,12 +87,9 @@ impl AtomicFile {
         let mut attempts = 0;
         loop {
             let temp = temp_name(target);
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&temp)
-            {
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            match crate::platform::set_create_mode(&mut options, mode).open(&temp) {
                 Ok(file) => {
                     live().push(temp.clone());
                     return Ok(AtomicFile {
@@ -224,7 +217,6 @@ impl TempDir {
     /// Creates `dcd-<prefix>-<pid>-<n>-<nanos>` under the system's temporary directory
     /// (`TMPDIR`), mode 0700, never reusing an existing one.
     pub fn new(prefix: &str) -> io::Result<TempDir> {
-        use std::os::unix::fs::DirBuilderExt;
         let base = std::env::temp_dir();
         let mut attempts = 0;
         loop {
@@ -237,7 +229,7 @@ impl TempDir {
                 std::process::id(),
                 COUNTER.fetch_add(1, Ordering::Relaxed)
             ));
-            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+            match crate::platform::private_dir(&mut std::fs::DirBuilder::new()).create(&path) {
                 Ok(()) => {
                     live_dirs().push(path.clone());
                     return Ok(TempDir { path });
@@ -297,7 +289,9 @@ fn human_size(bytes: u64) -> String {
 /// Opens a regular file of at most `cap` bytes for reading, without reading it. The open is
 /// non-blocking, so a FIFO nobody writes to is refused at once instead of hanging the open.
 pub fn open_capped(path: &Path, cap: u64) -> Result<(File, u64), ReadError> {
-    let file = open_nonblocking(path, 0).map_err(ReadError::Io)?;
+    let file = crate::platform::open_read(path, true)
+        .map_err(ReadError::Io)?
+        .ok_or(ReadError::NotAFile)?;
     regular(file, cap)
 }
 
@@ -305,20 +299,10 @@ pub fn open_capped(path: &Path, cap: u64) -> Result<(File, u64), ReadError> {
 /// followed (`O_NOFOLLOW`): for a walk that saw a regular file at `path` and must read that
 /// file, never what a link put in its place points at.
 pub fn open_capped_nofollow(path: &Path, cap: u64) -> Result<(File, u64), ReadError> {
-    let file = open_nonblocking(path, libc::O_NOFOLLOW).map_err(|e| match e.raw_os_error() {
-        Some(libc::ELOOP) => ReadError::NotAFile,
-        _ => ReadError::Io(e),
-    })?;
+    let file = crate::platform::open_read(path, false)
+        .map_err(ReadError::Io)?
+        .ok_or(ReadError::NotAFile)?;
     regular(file, cap)
-}
-
-/// Opens `path` for reading with `O_NONBLOCK` (and `extra`): opening a FIFO then returns at
-/// once instead of waiting for a writer. (`OpenOptions` adds `O_CLOEXEC` itself.)
-fn open_nonblocking(path: &Path, extra: i32) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | extra)
-        .open(path)
 }
 
 /// `file` when it is a regular file of at most `cap` bytes, with its length.
@@ -464,11 +448,13 @@ mod tests {
         write_file(&t, b"new", 0o600).unwrap();
         assert_eq!(std::fs::read_to_string(&t).unwrap(), "new");
         assert_eq!(entries(&d), ["out.json"]);
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&t).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+        if let Some(mode) = crate::platform::file_mode(&std::fs::metadata(&t).unwrap()) {
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
+    // Windows unlinks a file the process still holds open only when it closes (at exit).
+    #[cfg(unix)]
     #[test]
     fn an_abandoned_write_leaves_the_old_file_and_no_temporary() {
         let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -503,6 +489,7 @@ mod tests {
         assert_eq!(std::fs::read(&t).unwrap(), b"aaaa");
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_fifo_is_written_in_place() {
         let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -527,9 +514,9 @@ mod tests {
         let p = d.path().to_path_buf();
         std::fs::create_dir_all(p.join("a/b")).unwrap();
         std::fs::write(p.join("a/b/c"), "x").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o700);
+        if let Some(mode) = crate::platform::file_mode(&std::fs::metadata(&p).unwrap()) {
+            assert_eq!(mode & 0o777, 0o700);
+        }
         drop(d);
         assert!(!p.exists());
         let d = TempDir::new("fsio-test").unwrap();
@@ -540,6 +527,7 @@ mod tests {
         assert!(!p.exists());
     }
 
+    #[cfg(unix)]
     #[test]
     fn reads_are_capped_and_only_of_regular_files() {
         let d = tmp();

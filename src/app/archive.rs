@@ -234,7 +234,7 @@ fn describe_top(found: &[&String]) -> String {
     shown.join(", ")
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::fsio::scratch::Scratch;

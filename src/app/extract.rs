@@ -499,7 +499,6 @@ fn resolve_inside(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fsio::scratch::Scratch;
 
     #[test]
     fn names_are_confined_textually_first() {
@@ -510,9 +509,10 @@ mod tests {
 
     /// Resolution on real files: links on the way are followed, `..` goes up from where a
     /// link led, and a missing name counts as a directory.
+    #[cfg(unix)]
     #[test]
     fn links_resolve_on_the_real_files() {
-        let d = Scratch::new("dcd-extract-");
+        let d = crate::fsio::scratch::Scratch::new("dcd-extract-");
         let root = d.join("root");
         std::fs::create_dir_all(root.join("a/b/c")).unwrap();
         let link = |at: &str, to: &str| std::os::unix::fs::symlink(to, root.join(at)).unwrap();

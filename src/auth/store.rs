@@ -203,7 +203,9 @@ impl Drop for Lock {
         }
         // Only the file this holder locked goes; one another process has put there since
         // stays. The advisory lock goes with the descriptor, after the file is unlinked.
-        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| same_file(&m, &self.file, &self.path)) {
+        if std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|m| same_file(&m, &self.file, &self.path))
+        {
             let _ = std::fs::remove_file(&self.path);
         }
     }
@@ -523,8 +525,10 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_file_others_can_read_is_told() {
+        use std::os::unix::fs::PermissionsExt;
         let d = scratch("mode");
         let f = d.join("config.json");
         std::fs::write(&f, "{}").unwrap();

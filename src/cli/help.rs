@@ -320,8 +320,6 @@ mod tests {
         ("HTTPS_PROXY", "PROXY_VARS"),
         ("HTTP_PROXY", "PROXY_VARS"),
         ("NO_PROXY", "NO_PROXY_VARS"),
-        ("SSL_CERT_FILE", "rustls_native_certs::load_native_certs"),
-        ("SSL_CERT_DIR", "rustls_native_certs::load_native_certs"),
     ];
 
     /// Upper-case words with an underscore (`DCD_NO_REALTIME`), and every name of the

@@ -92,20 +92,18 @@ pub fn stops() -> &'static Receiver<Infallible> {
     &stop_channel().rx
 }
 
-/// Starts the thread that records SIGINT, SIGTERM and SIGHUP. Called once, first thing.
+/// Records every stop the operating system asks for: SIGINT, SIGTERM and SIGHUP, or on
+/// Windows Ctrl-C, Ctrl-Break and a closed console (the same codes and hint: docs/exit-codes.md).
+/// Called once, first thing. Without the handler a signal still ends the process, just less
+/// politely.
 pub fn install() {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
-        return; // Without the handler a signal still ends the process, just less politely.
-    };
-    std::thread::spawn(move || {
-        for sig in signals.forever() {
-            record(match sig {
-                SIGTERM => Stop::Terminate,
-                SIGHUP => Stop::Hangup,
-                _ => Stop::Interrupt,
-            });
-        }
+    use crate::platform::StopRequest;
+    crate::platform::watch_stops(|s| {
+        record(match s {
+            StopRequest::Interrupt => Stop::Interrupt,
+            StopRequest::Terminate => Stop::Terminate,
+            StopRequest::Hangup => Stop::Hangup,
+        })
     });
 }
 

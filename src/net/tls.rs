@@ -334,6 +334,7 @@ mod tests {
         ));
     }
 
+    #[cfg(unix)]
     fn tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("dcd-tls-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
@@ -341,9 +342,11 @@ mod tests {
         d
     }
 
+    #[cfg(unix)]
     const PEM: &str =
         "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUAQ==\n-----END CERTIFICATE-----\n";
 
+    #[cfg(unix)]
     #[test]
     fn ca_files_are_bounded_regular_files_read_once() {
         let d = tmp("scan");

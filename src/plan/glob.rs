@@ -505,7 +505,7 @@ mod tests {
         }
         let rel = |v: Vec<PathBuf>| -> Vec<String> {
             v.iter()
-                .map(|p| p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned())
+                .map(|p| crate::plan::bundle::entry_name(&dir, p))
                 .collect()
         };
         assert_eq!(

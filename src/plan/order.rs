@@ -1,8 +1,8 @@
 //! The execution order: `executionOrder.flowsOrder` turned into the flows that run one after
 //! the other, and the flows left to run in parallel (docs/planning.md, "`executionOrder`").
 
-use foldhash::{HashMap, HashSet};
 use super::{Kept, Planner, sort_paths};
+use foldhash::{HashMap, HashSet};
 use serde_json::Value;
 use std::path::PathBuf;
 

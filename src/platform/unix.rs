@@ -45,14 +45,19 @@ pub fn watch_stops(on: impl Fn(StopRequest) + Send + 'static) -> bool {
 }
 
 /// Opens `path` for reading without blocking: a FIFO nobody writes to is opened at once (and
-/// refused by its type), never waited on. With `follow_links` false, a symbolic link is an
-/// error instead of being followed.
-pub fn open_read(path: &Path, follow_links: bool) -> io::Result<File> {
+/// refused by its type), never waited on. With `follow_links` false, a symbolic link is not
+/// followed: `Ok(None)`. (`OpenOptions` adds `O_CLOEXEC` itself.) A directory opens, and is
+/// refused by its type.
+pub fn open_read(path: &Path, follow_links: bool) -> io::Result<Option<File>> {
     let mut flags = libc::O_NONBLOCK;
     if !follow_links {
         flags |= libc::O_NOFOLLOW;
     }
-    OpenOptions::new().read(true).custom_flags(flags).open(path)
+    match OpenOptions::new().read(true).custom_flags(flags).open(path) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if !follow_links && e.raw_os_error() == Some(libc::ELOOP) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// What a path that is neither a regular file nor a directory nor a link is, for messages:

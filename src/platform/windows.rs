@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 use windows_sys::Win32::Foundation::{HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::System::Console::{
     CONSOLE_SCREEN_BUFFER_INFO, CTRL_BREAK_EVENT, CTRL_C_EVENT, ENABLE_VIRTUAL_TERMINAL_PROCESSING,
-    GetConsoleMode, GetConsoleScreenBufferInfo, GetStdHandle, STD_ERROR_HANDLE,
-    STD_OUTPUT_HANDLE, SetConsoleCtrlHandler, SetConsoleMode,
+    GetConsoleMode, GetConsoleScreenBufferInfo, GetStdHandle, STD_ERROR_HANDLE, STD_OUTPUT_HANDLE,
+    SetConsoleCtrlHandler, SetConsoleMode,
 };
 
 fn handle(stream: Stream) -> Option<HANDLE> {
@@ -102,13 +102,17 @@ pub fn watch_stops(on: impl Fn(StopRequest) + Send + 'static) -> bool {
 }
 
 /// Opens `path` for reading. Windows has no FIFO a path can name (pipes live under
-/// `\\.\pipe\`, which is no regular file and is refused by its type). A symbolic link is
-/// refused when `follow_links` is false.
-pub fn open_read(path: &Path, follow_links: bool) -> io::Result<File> {
+/// `\\.\pipe\`, which is no regular file and is refused by its type). With `follow_links`
+/// false, a symbolic link is not followed: `Ok(None)`, as for a directory.
+pub fn open_read(path: &Path, follow_links: bool) -> io::Result<Option<File>> {
     if !follow_links && std::fs::symlink_metadata(path)?.file_type().is_symlink() {
-        return Err(io::Error::other("it is a symbolic link"));
+        return Ok(None);
     }
-    OpenOptions::new().read(true).open(path)
+    // A directory cannot be opened as a file here (access denied): it is no file to read.
+    if std::fs::metadata(path)?.is_dir() {
+        return Ok(None);
+    }
+    OpenOptions::new().read(true).open(path).map(Some)
 }
 
 /// Nothing on Windows is a FIFO, socket or device by path.

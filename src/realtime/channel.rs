@@ -12,11 +12,11 @@
 use super::frame::{Frame, Vsn};
 use super::socket::{self, Stream};
 use crate::clock::Timings;
+use crossbeam_channel::Sender;
 use serde_json::{Value, json};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use crossbeam_channel::Sender;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};

@@ -9,9 +9,9 @@
 use super::channel::{self, Config, End, Shared, Timers};
 use super::socket;
 use crate::clock::Timings;
+use crossbeam_channel::Sender;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use crossbeam_channel::Sender;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 

@@ -86,20 +86,26 @@ pub struct Caps {
     pub github_actions: bool,
 }
 
-/// Columns and rows of the terminal on `fd`, if it is one.
+/// Columns and rows of the terminal on `fd` (1 stdout, 2 stderr), if it is one.
 pub fn size(fd: i32) -> Option<(usize, usize)> {
-    // SAFETY: TIOCGWINSZ fills a winsize struct we own.
-    unsafe {
-        let mut ws: libc::winsize = std::mem::zeroed();
-        (libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_col > 0)
-            .then_some((ws.ws_col as usize, ws.ws_row.max(1) as usize))
-    }
+    use crate::platform::{Stream, terminal_size};
+    terminal_size(if fd == 2 {
+        Stream::Stderr
+    } else {
+        Stream::Stdout
+    })
 }
 
 impl Caps {
     pub fn detect(choice: ColorChoice) -> Caps {
+        use crate::platform::{Stream, enable_vt};
         let env = |k: &str| std::env::var(k).ok();
         let stdout_tty = std::io::stdout().is_terminal();
+        let stderr_tty = std::io::stderr().is_terminal();
+        // A terminal that cannot read VT sequences (an old Windows console) gets neither
+        // colour nor redraws: the log form, as in CI.
+        let out_vt = !stdout_tty || enable_vt(Stream::Stdout);
+        let err_vt = !stderr_tty || enable_vt(Stream::Stderr);
         let ci = is_ci(&env, stdout_tty);
         let cols_env = env("COLUMNS").and_then(|c| c.trim().parse::<usize>().ok());
         let (width, height) = size(1)
@@ -108,12 +114,12 @@ impl Caps {
         Caps {
             stdout_tty,
             ci,
-            interactive: stdout_tty && !ci,
+            interactive: stdout_tty && out_vt && !ci,
             out: Style {
-                color: use_color(choice, &env, stdout_tty),
+                color: out_vt && use_color(choice, &env, stdout_tty),
             },
             err: Style {
-                color: use_color(choice, &env, std::io::stderr().is_terminal()),
+                color: err_vt && use_color(choice, &env, stderr_tty),
             },
             width: width.max(20),
             height: height.max(5),

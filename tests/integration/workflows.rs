@@ -27,6 +27,13 @@ fn actionlint_finds_nothing_in_the_workflows() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
-    assert!(out.contains(&format!("{} files, 0 findings", files.len())), "{out}");
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains(&format!("{} files, 0 findings", files.len())),
+        "{out}"
+    );
 }
