@@ -16,6 +16,15 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// Newer than any version this tree will carry, on either channel.
 const NEWER: &str = "99.0.0-test.1";
 const CURRENT: &str = env!("CARGO_PKG_VERSION");
+/// Every platform's asset: the dcd under test may be another platform's build (under an
+/// emulator, `DCD_TEST_BIN`), and asks for its own.
+const ASSETS: [&str; 5] = [
+    "dcd-darwin-arm64",
+    "dcd-darwin-x64",
+    "dcd-linux-arm64",
+    "dcd-linux-x64",
+    "dcd-windows-x64.exe",
+];
 
 /// A download host whose both channels name `latest`, with releases `NEWER` and 5.9.0.
 struct Site {
@@ -26,12 +35,29 @@ struct Site {
 fn site(latest_version: &str) -> Site {
     let root = TempDir::new();
     for v in [NEWER, "5.9.0"] {
-        release(root.path(), v, &[(&native_asset(), &stand_in(v))]);
+        let bytes = stand_in(v);
+        let assets: Vec<(&str, &[u8])> = ASSETS.iter().map(|a| (*a, bytes.as_slice())).collect();
+        release(root.path(), v, &assets);
     }
     latest(root.path(), false, Some(latest_version));
     latest(root.path(), true, Some(latest_version));
     let host = DownloadHost::start(root.path());
     Site { root, host }
+}
+
+/// The asset the dcd under test asks for: its own platform's (`file` tells an arm64 build).
+fn tested_asset() -> String {
+    let described = Command::new("file")
+        .arg("-b")
+        .arg(dcd_bin())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if described.contains("aarch64") {
+        "dcd-linux-arm64".into()
+    } else {
+        native_asset()
+    }
 }
 
 /// A copy of the real dcd in `dir/<sub>/dcd`, which the upgrade may replace.
@@ -201,7 +227,9 @@ fn a_channel_without_a_release_names_the_pin() {
 fn a_checksum_mismatch_or_a_missing_line_leaves_the_binary_as_it_was() {
     let s = site(NEWER);
     let dir = s.root.path().join("download").join(NEWER);
-    std::fs::write(dir.join(native_asset()), b"#!/bin/sh\necho tampered\n").unwrap();
+    for a in ASSETS {
+        std::fs::write(dir.join(a), b"#!/bin/sh\necho tampered\n").unwrap();
+    }
     let home = TempDir::new();
     let exe = installed_copy(home.path(), "bin");
     let before = std::fs::read(&exe).unwrap();
@@ -218,7 +246,7 @@ fn a_checksum_mismatch_or_a_missing_line_leaves_the_binary_as_it_was() {
     o.assert_code(1);
     assert!(
         o.stderr
-            .contains(&format!("has no line for {}", native_asset())),
+            .contains(&format!("has no line for {}", tested_asset())),
         "{o}"
     );
     assert_untouched(&exe, &before, &o);
@@ -228,7 +256,7 @@ fn a_checksum_mismatch_or_a_missing_line_leaves_the_binary_as_it_was() {
 fn a_download_cut_midway_leaves_the_binary_and_no_temporary_file() {
     let s = site(NEWER);
     s.host.fault(
-        &format!("/download/{NEWER}/{}", native_asset()),
+        &format!("/download/{NEWER}/{}", tested_asset()),
         HostFault::Cut(7),
     );
     let home = TempDir::new();
@@ -299,7 +327,7 @@ fn a_package_managers_install_is_left_to_it() {
 #[test]
 fn a_signal_mid_download_leaves_the_binary_as_it_was() {
     let s = site(NEWER);
-    let asset_path = format!("/download/{NEWER}/{}", native_asset());
+    let asset_path = format!("/download/{NEWER}/{}", tested_asset());
     s.host.fault(&asset_path, HostFault::Stall(5));
     let home = TempDir::new();
     let exe = installed_copy(home.path(), "bin");

@@ -24,7 +24,7 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dcd-wine-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 # Windows reads its temporary directory from TMP; Wine's Z: drive is the Unix root.
-TMP="Z:$(printf '%s' "$tmp" | tr / "\\")"
+TMP="Z:$(printf '%s' "$tmp" | sed 's|/|\\|g')"
 TEMP=$TMP
 export TMP TEMP
 "$wine" "$@"

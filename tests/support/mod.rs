@@ -126,8 +126,11 @@ pub fn start(bin: &Path) -> Command {
 pub fn dcd_in_memory(home: &Path, bytes: u64) -> Command {
     let mut c = Command::new("sh");
     c.args(["-c", "ulimit -v \"$0\" && exec \"$@\""])
-        .arg((bytes >> 10).to_string())
-        .arg(dcd_bin());
+        .arg((bytes >> 10).to_string());
+    if let Some(runner) = std::env::var_os("DCD_TEST_RUNNER").filter(|r| !r.is_empty()) {
+        c.arg(runner);
+    }
+    c.arg(dcd_bin());
     hermetic(c, home)
 }
 
