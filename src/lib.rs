@@ -12,7 +12,8 @@
 //! [`realtime`] → [`plan`], [`poll`] → [`output`] → [`term`] → [`render`] → [`net`] →
 //! [`domain`] (types and pure rules) → [`debug`] → the leaves [`clock`], [`encoding`],
 //! [`fsio`] (the one file writer and bounded reader), [`sanitize`] (the one
-//! sanitiser) → [`exit`] (the exit codes and the stop signals). See `docs/architecture.md`.
+//! sanitiser) → [`exit`] (the exit codes and the stop signals) → [`platform`] (what differs
+//! between Unix and Windows). See `docs/architecture.md`.
 
 // No function of the program is longer than 80 lines (the threshold is in clippy.toml);
 // tests are exempt.

@@ -52,10 +52,7 @@ impl CertIssue {
     /// What to do about it, in one clause.
     pub fn advice(self) -> &'static str {
         match self {
-            CertIssue::Untrusted => {
-                "the certificate's issuer is not trusted: behind a TLS-inspecting proxy, add \
-                 its CA with SSL_CERT_FILE or SSL_CERT_DIR"
-            }
+            CertIssue::Untrusted => crate::platform::UNTRUSTED_CA_ADVICE,
             CertIssue::Expired => {
                 "the server's certificate has expired, or this machine's clock is wrong"
             }

@@ -20,8 +20,9 @@ mod windows;
 use windows as os;
 
 pub use os::{
-    FileId, enable_vt, file_id, file_mode, home_dir, non_regular_kind, open_browser, open_read,
-    private_dir, set_create_mode, symlink, system_roots, terminal_size, watch_stops, zip_mode,
+    FileId, UNTRUSTED_CA_ADVICE, enable_vt, file_id, file_mode, home_dir, non_regular_kind,
+    open_browser, open_read, private_dir, set_create_mode, symlink, system_roots, terminal_size,
+    watch_stops, zip_mode,
 };
 
 /// An output stream of the process.

@@ -130,6 +130,18 @@ pub fn open_browser(url: &str) -> bool {
         .is_ok()
 }
 
+/// What to do when a server's certificate has an issuer dcd does not trust: behind a
+/// TLS-inspecting proxy, its CA. A Mac keeps that CA in the keychain, which dcd does not read
+/// (docs/config.md, "TLS trust"): the advice says how to hand it over.
+pub const UNTRUSTED_CA_ADVICE: &str = if cfg!(target_os = "macos") {
+    "the certificate's issuer is not trusted: behind a TLS-inspecting proxy, export its CA from \
+     the keychain and name it in SSL_CERT_FILE: security find-certificate -a -p \
+     /Library/Keychains/System.keychain > ~/dcd-ca.pem && export SSL_CERT_FILE=~/dcd-ca.pem"
+} else {
+    "the certificate's issuer is not trusted: behind a TLS-inspecting proxy, add its CA with \
+     SSL_CERT_FILE or SSL_CERT_DIR"
+};
+
 /// Roots the system trusts beyond its bundle files: none on Unix, where `net::tls` reads the
 /// system's bundle files and directories itself (macOS's `/etc/ssl/cert.pem` among them).
 pub fn system_roots() -> Vec<rustls::pki_types::CertificateDer<'static>> {

@@ -194,6 +194,12 @@ pub fn open_browser(url: &str) -> bool {
         .is_ok()
 }
 
+/// What to do when a server's certificate has an issuer dcd does not trust: behind a
+/// TLS-inspecting proxy, its CA, which belongs in the Windows certificate store dcd reads.
+pub const UNTRUSTED_CA_ADVICE: &str = "the certificate's issuer is not trusted: behind a \
+     TLS-inspecting proxy, install its CA in the Windows certificate store (Trusted Root \
+     Certification Authorities), or name it in SSL_CERT_FILE";
+
 /// The roots of the Windows certificate store (where a TLS-inspecting proxy's root is
 /// installed); unreadable ones are left out.
 pub fn system_roots() -> Vec<rustls::pki_types::CertificateDer<'static>> {
