@@ -5,10 +5,10 @@
 //! or in a path, and checks that none reaches the screen or the log raw, while dcd's own
 //! colours still do.
 
+use crate::account::{finish, read_url, stub_opener, url_params};
 use crate::support::fake_cloud::*;
 use crate::support::*;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -51,26 +51,6 @@ fn logged_in(fc: &FakeCloud, dir: &TempDir, email: &str) {
     );
 }
 
-/// The `state` and `code_challenge` of the login URL dcd prints first.
-fn handoff_from(fc: &FakeCloud, out: &mut impl BufRead) {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "no URL printed");
-        if let Some(i) = line.find("http") {
-            let q = line[i..].trim().split_once('?').unwrap().1.to_string();
-            let get = |k: &str| {
-                q.split('&')
-                    .find_map(|p| p.strip_prefix(&format!("{k}=")))
-                    .unwrap()
-                    .to_string()
-            };
-            fc.handoff(&get("state"), &get("code_challenge"));
-            return;
-        }
-    }
-}
-
 #[test]
 fn org_names_in_the_several_orgs_login_error_are_cleaned() {
     let fc = cloud(evil_orgs(), "dev@example.com");
@@ -80,31 +60,14 @@ fn org_names_in_the_several_orgs_login_error_are_cleaned() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    handoff_from(&fc, &mut out);
-    let o = collect_rest(child, out);
+    let (url, out) = read_url(&mut child);
+    let (state, challenge) = url_params(&url);
+    fc.handoff(&state, &challenge);
+    let o = finish(child, out);
     o.assert_code(1);
     assert!(o.stderr.contains("several organizations"), "{o}");
     assert!(o.stderr.contains(SHOWN), "{o}");
     assert!(!raw_escape(&o.stderr) && !raw_escape(&o.stdout), "{o}");
-}
-
-/// The rest of a child's output after the caller read part of its stdout.
-fn collect_rest(
-    mut child: std::process::Child,
-    mut out: BufReader<std::process::ChildStdout>,
-) -> Output {
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut out, &mut stdout).unwrap();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    let status = child.wait().unwrap();
-    Output {
-        code: status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-        elapsed: Duration::ZERO,
-    }
 }
 
 #[test]
@@ -112,20 +75,7 @@ fn the_org_picker_on_a_terminal_shows_server_names_cleaned() {
     let fc = cloud(evil_orgs(), "dev@example.com");
     // A stand-in browser opener that records the URL, so the test can play the console.
     let bin = TempDir::new();
-    let seen = bin.path().join("opened.txt");
-    let opener = bin.path().join("xdg-open");
-    std::fs::write(
-        &opener,
-        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", seen.display()),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap()
-    );
+    let (path, seen) = stub_opener(&bin);
     let (mut c, dir) = dcd();
     c.env("PATH", path)
         .env("DCD_SUPABASE_URL", fc.url())
@@ -135,8 +85,8 @@ fn the_org_picker_on_a_terminal_shows_server_names_cleaned() {
             wait_for("the opener", || {
                 std::fs::read_to_string(&seen).is_ok_and(|u| u.contains("code_challenge="))
             });
-            let url = std::fs::read_to_string(&seen).unwrap();
-            handoff_from(&fc, &mut url.as_bytes());
+            let (state, challenge) = url_params(&std::fs::read_to_string(&seen).unwrap());
+            fc.handoff(&state, &challenge);
         });
         run_pty_answering(c, 120, 30, LIMIT, &[("Choose 1-2", "1\n")])
     });
