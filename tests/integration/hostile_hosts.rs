@@ -8,7 +8,6 @@
 
 use crate::support::fake_cloud::*;
 use crate::support::*;
-use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -235,21 +234,6 @@ fn manifest() -> String {
     url
 }
 
-/// A stored login at `fc` living `lifetime`, whose `supabase_url` is the fake too.
-fn logged_in(fc: &FakeCloud, home: &TempDir, lifetime: Duration) {
-    let (access, refresh, expires_at) = fc.mint_session(lifetime);
-    write_config(
-        home,
-        &json!({
-            "version": 1, "env": "dev", "api_url": fc.url(), "supabase_url": fc.url(),
-            "session": {"access_token": access, "refresh_token": refresh,
-                        "expires_at": expires_at, "user_email": "dev@example.com", "user_id": "user-1"},
-            "current_org_id": "42", "current_org_name": "Acme"
-        })
-        .to_string(),
-    );
-}
-
 #[test]
 fn debug_never_prints_credentials_in_the_supabase_or_manifest_url() {
     let secrets = ["sb-secret-pw", "sbuser", "mf-secret-pw", "mfuser"];
@@ -272,7 +256,7 @@ fn debug_never_prints_credentials_in_the_supabase_or_manifest_url() {
     // An expiring session is refreshed at the start (the POST to the auth server), and the
     // update check reads the manifest; both are debug lines.
     let home = TempDir::new();
-    logged_in(&fc, &home, Duration::ZERO);
+    crate::account::logged_in(&fc, &home, Duration::ZERO);
     let mut c = dcd_in(home.path());
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("DCD_NO_UPDATE_CHECK")
@@ -283,17 +267,25 @@ fn debug_never_prints_credentials_in_the_supabase_or_manifest_url() {
     let (code, screen) = run_pty(c, 200, 40, LIMIT);
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("/auth/v1/token"), "{screen}");
-    assert!(
-        screen.contains("update check: GET http://127.0.0.1:"),
-        "{screen}"
-    );
     for s in secrets {
         assert!(!screen.contains(s), "{s}\n{screen}");
     }
 
+    // The manifest's GET, where it is awaited (the update check above may not answer before
+    // a dry run ends): `dcd upgrade --check` reads the same manifest.
+    let mut c = dcd_in(home.path());
+    c.env("DCD_MANIFEST_URL", manifest())
+        .args(["upgrade", "--check", "--debug"]);
+    let o = run(c, LIMIT);
+    o.assert_code(0).assert_no_panic();
+    assert!(o.stderr.contains("upgrade: GET http://127.0.0.1:"), "{o}");
+    for s in secrets {
+        assert!(!o.stdout.contains(s) && !o.stderr.contains(s), "{s}\n{o}");
+    }
+
     // A wait with a valid session: the realtime connect line.
     let home = TempDir::new();
-    logged_in(&fc, &home, Duration::from_secs(3600));
+    crate::account::logged_in(&fc, &home, Duration::from_secs(3600));
     let mut c = dcd_in(home.path());
     c.env("DCD_SUPABASE_URL", &supabase)
         .args([
