@@ -492,9 +492,11 @@ mod tests {
         )));
         assert_eq!(
             tls.to_string(),
-            "Fetching results: could not reach api.test: TLS error: invalid peer certificate: \
-             UnknownIssuer (the certificate's issuer is not trusted: behind a TLS-inspecting \
-             proxy, add its CA with SSL_CERT_FILE or SSL_CERT_DIR)"
+            format!(
+                "Fetching results: could not reach api.test: TLS error: invalid peer certificate: \
+                 UnknownIssuer ({})",
+                crate::platform::UNTRUSTED_CA_ADVICE
+            )
         );
         let expired = map(ureq::Error::Rustls(rustls::Error::InvalidCertificate(
             rustls::CertificateError::Expired,

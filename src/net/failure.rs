@@ -193,7 +193,8 @@ mod tests {
         };
         let untrusted = cause(C::UnknownIssuer);
         assert!(
-            untrusted.contains("SSL_CERT_FILE or SSL_CERT_DIR"),
+            untrusted.contains(crate::platform::UNTRUSTED_CA_ADVICE)
+                && untrusted.contains("SSL_CERT_FILE"),
             "{untrusted}"
         );
         assert!(untrusted.contains("TLS-inspecting proxy"), "{untrusted}");
