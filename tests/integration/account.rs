@@ -260,17 +260,20 @@ pub(crate) fn stub_opener(bin: &TempDir) -> (String, std::path::PathBuf) {
     (path, seen)
 }
 
-#[test]
-fn several_orgs_on_a_terminal_are_picked_from_a_list() {
-    let fc = accounts_cloud(two_orgs(), Duration::from_secs(3600), vec![]);
+/// `c`, a `dcd login` in the browser, run on a terminal with a stand-in opener on its PATH;
+/// the console hands the session off as soon as the browser "opens" (the URL reaches the
+/// opener), and `answers` reply to the terminal's questions. The exit code and the screen.
+pub(crate) fn login_on_a_terminal(
+    fc: &FakeCloud,
+    mut c: Command,
+    answers: &[(&str, &str)],
+) -> (i32, String) {
     let bin = TempDir::new();
     let (path, seen) = stub_opener(&bin);
-    let (mut c, dir) = dcd();
     c.env("PATH", path)
         .env("DCD_SUPABASE_URL", fc.url())
         .args(["login", "--api-url", &fc.url()]);
     std::thread::scope(|s| {
-        // The console: as soon as the browser "opens", the user signs in.
         s.spawn(|| {
             wait_for("the opener", || {
                 std::fs::read_to_string(&seen).is_ok_and(|u| u.contains("code_challenge="))
@@ -278,10 +281,17 @@ fn several_orgs_on_a_terminal_are_picked_from_a_list() {
             let (state, challenge) = url_params(&std::fs::read_to_string(&seen).unwrap());
             fc.handoff(&state, &challenge);
         });
-        let (code, screen) = run_pty_answering(c, 100, 30, LIMIT, &[("Choose 1-2", "2\n")]);
-        assert_eq!(code, 0, "{screen}");
-        assert!(screen.contains("Organization: Beta Labs"), "{screen}");
-    });
+        run_pty_answering(c, 120, 30, LIMIT, answers)
+    })
+}
+
+#[test]
+fn several_orgs_on_a_terminal_are_picked_from_a_list() {
+    let fc = accounts_cloud(two_orgs(), Duration::from_secs(3600), vec![]);
+    let (c, dir) = dcd();
+    let (code, screen) = login_on_a_terminal(&fc, c, &[("Choose 1-2", "2\n")]);
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("Organization: Beta Labs"), "{screen}");
     assert_eq!(config(&dir).unwrap()["current_org_id"], "7");
 }
 

@@ -5,7 +5,7 @@
 //! or in a path, and checks that none reaches the screen or the log raw, while dcd's own
 //! colours still do.
 
-use crate::account::{finish, read_url, stub_opener, url_params};
+use crate::account::{finish, login_on_a_terminal, read_url, url_params};
 use crate::support::fake_cloud::*;
 use crate::support::*;
 use serde_json::{Value, json};
@@ -73,23 +73,8 @@ fn org_names_in_the_several_orgs_login_error_are_cleaned() {
 #[test]
 fn the_org_picker_on_a_terminal_shows_server_names_cleaned() {
     let fc = cloud(evil_orgs(), "dev@example.com");
-    // A stand-in browser opener that records the URL, so the test can play the console.
-    let bin = TempDir::new();
-    let (path, seen) = stub_opener(&bin);
-    let (mut c, dir) = dcd();
-    c.env("PATH", path)
-        .env("DCD_SUPABASE_URL", fc.url())
-        .args(["login", "--api-url", &fc.url()]);
-    let (code, screen) = std::thread::scope(|s| {
-        s.spawn(|| {
-            wait_for("the opener", || {
-                std::fs::read_to_string(&seen).is_ok_and(|u| u.contains("code_challenge="))
-            });
-            let (state, challenge) = url_params(&std::fs::read_to_string(&seen).unwrap());
-            fc.handoff(&state, &challenge);
-        });
-        run_pty_answering(c, 120, 30, LIMIT, &[("Choose 1-2", "1\n")])
-    });
+    let (c, dir) = dcd();
+    let (code, screen) = login_on_a_terminal(&fc, c, &[("Choose 1-2", "1\n")]);
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains(&format!("1) {SHOWN} (evil)")), "{screen}");
     assert!(!raw_escape(&screen), "{screen}");

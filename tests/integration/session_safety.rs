@@ -306,24 +306,9 @@ fn a_login_during_another_processes_refresh_keeps_the_new_login() {
     wait_for("the refresh", || fc.count("/auth/v1/token") >= 1);
     // Meanwhile the user logs in again on a terminal, and the console hands a new session over
     // as soon as the browser "opens".
-    let bin = TempDir::new();
-    let (path, seen) = stub_opener(&bin);
     let mut login = dcd_in(dir.path());
-    login
-        .env("PATH", path)
-        .env("DCD_TIME_SCALE", "0.1")
-        .env("DCD_SUPABASE_URL", fc.url())
-        .args(["login", "--api-url", &fc.url()]);
-    let (code, screen) = std::thread::scope(|s| {
-        s.spawn(|| {
-            wait_for("the opener", || {
-                std::fs::read_to_string(&seen).is_ok_and(|u| u.contains("code_challenge="))
-            });
-            let (state, challenge) = url_params(&std::fs::read_to_string(&seen).unwrap());
-            fc.handoff(&state, &challenge);
-        });
-        run_pty_answering(login, 120, 30, LIMIT, &[("[y/N]", "y\n")])
-    });
+    login.env("DCD_TIME_SCALE", "0.1");
+    let (code, screen) = crate::account::login_on_a_terminal(&fc, login, &[("[y/N]", "y\n")]);
     assert_eq!(code, 0, "{screen}");
     let refreshed = collect(refreshing, LIMIT);
     refreshed.assert_code(0).assert_no_panic();
